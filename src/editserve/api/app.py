@@ -1,0 +1,73 @@
+"""The app factory: wiring only. Routes live in api/routes, logic in the services."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from editserve import __version__
+from editserve.api.errors import BodySizeLimit, install_error_handlers
+from editserve.api.routes import edit, events, files, generations, health, models, queue, uploads
+from editserve.api.services import AppServices
+from editserve.config import Settings
+from editserve.generations.service import GenerationService
+from editserve.inputs.resolver import InputResolver, StoredInput
+from editserve.models.registry import ModelRegistry, default_registry
+from editserve.storage import open_storage
+from editserve.storage.signing import UrlSigner, load_or_create_secret
+from editserve.store.base import open_store
+
+log = logging.getLogger("editserve.api")
+
+
+def build_services(settings: Settings, registry: ModelRegistry | None = None) -> AppServices:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    storage = open_storage(settings)
+    signer = UrlSigner(load_or_create_secret(settings))
+    registry = registry or default_registry()
+
+    async def lookup_upload(upload_id: str, owner: str) -> StoredInput | None:
+        row = store.get_upload(upload_id, owner)
+        if row is None:
+            return None
+        return StoredInput(
+            key=row.key,
+            sha256=row.sha256,
+            content_type=row.content_type,
+            format=row.format,
+            width=row.width,
+            height=row.height,
+            size=row.size,
+        )
+
+    return AppServices(
+        settings=settings,
+        store=store,
+        storage=storage,
+        signer=signer,
+        registry=registry,
+        generations=GenerationService(settings, store, registry),
+        inputs=InputResolver(settings, storage, lookup_upload),
+    )
+
+
+def create_app(settings: Settings, services: AppServices | None = None) -> FastAPI:
+    app = FastAPI(
+        title="editserve",
+        version=__version__,
+        description="Self-hosted, Oxen-compatible inference server for Qwen-Image-Edit-2509.",
+    )
+    app.state.services = services or build_services(settings)
+    install_error_handlers(app)
+    for module in (edit, queue, generations, events, models, uploads, files, health):
+        app.include_router(module.router)
+    try:
+        from editserve.api.routes import web
+    except ImportError:  # the workbench is optional while it is being built
+        pass
+    else:
+        app.include_router(web.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

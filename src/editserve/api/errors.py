@@ -1,0 +1,113 @@
+"""One error envelope for every failure, installed once for the whole app."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from editserve.errors import (
+    EditserveError,
+    InvalidParams,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnknownError,
+)
+from editserve.generations.service import describe_validation_error
+
+log = logging.getLogger("editserve.api")
+
+
+def error_response(error: EditserveError) -> JSONResponse:
+    return JSONResponse(error.envelope(), status_code=error.status_code, headers=error.headers)
+
+
+async def _editserve_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EditserveError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound(f"No route for {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        response = error_response(
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        )
+        if exc.headers and "allow" in {k.lower() for k in exc.headers}:
+            response.headers.update(exc.headers)
+        return response
+    if exc.status_code == 413:
+        return error_response(PayloadTooLarge(str(exc.detail)))
+    error = EditserveError(str(exc.detail), title="HTTP error")
+    error.status_code = exc.status_code
+    error.type = "http_error"
+    return error_response(error)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for item in exc.errors():
+        loc = [str(x) for x in item.get("loc", ()) if x not in ("query", "path", "body", "header")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {item.get('msg', 'invalid')}")
+    return error_response(InvalidParams("; ".join(parts)))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(UnknownError("An internal error occurred; it has been logged."))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(EditserveError, _editserve_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+class BodySizeLimit:
+    """Refuse bodies over the limit with 413, by header and while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(
+            f"body: larger than the limit of {self.max_bytes} bytes"
+        )
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await error_response(too_large)(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+__all__ = ["BodySizeLimit", "describe_validation_error", "install_error_handlers"]

@@ -1,0 +1,199 @@
+"""The `editserve` command line.
+
+Server-side commands (serve, worker, keys) live here; the client-side commands
+(edit, queue, models) are registered from editserve.client.commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from editserve.config import Settings, load_settings
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError: show it, no traceback
+        raise click.UsageError(f"invalid settings: {exc}") from None
+
+
+def _server_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--data-dir", type=click.Path(path_type=Path), help="EDITSERVE_DATA_DIR"),
+        click.option("--database-url", help="EDITSERVE_DATABASE_URL (sqlite:///… )"),
+        click.option("--storage-url", help="EDITSERVE_STORAGE_URL (file:///… or s3://…)"),
+        click.option(
+            "--model-weights", help="EDITSERVE_MODEL_WEIGHTS: auto | tiny | hub id | folder"
+        ),
+        click.option("--model-revision", help="EDITSERVE_MODEL_REVISION"),
+        click.option("--device", help="EDITSERVE_DEVICE: auto | cpu | cuda | cuda:N"),
+        click.option("--dtype", help="EDITSERVE_DTYPE: auto | bf16 | fp16 | fp32"),
+        click.option("--log-level", help="EDITSERVE_LOG_LEVEL"),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="editserve")
+def main() -> None:
+    """editserve: self-hosted inference server for Qwen-Image-Edit-2509."""
+
+
+@main.command()
+@_server_options
+@click.option("--host", help="EDITSERVE_HOST (default 127.0.0.1)")
+@click.option("--port", type=int, help="EDITSERVE_PORT (default 8000)")
+@click.option("--workers", type=int, help="EDITSERVE_WORKERS: worker processes (0 = API only)")
+@click.option("--gpus", help="EDITSERVE_GPUS: CUDA device indexes, e.g. 0,1,2,3")
+@click.option("--public-url", help="EDITSERVE_PUBLIC_URL: base URL in returned links")
+def serve(**options: Any) -> None:
+    """Start the HTTP API and supervise the worker processes."""
+    import uvicorn
+
+    from editserve.api.app import build_services, create_app
+    from editserve.keys import FIRST_KEY_FILE, ensure_first_key
+    from editserve.worker.supervisor import Supervisor, plan_devices
+
+    settings = _settings_or_exit(**options)
+    _setup_logging(settings.log_level)
+    log = logging.getLogger("editserve")
+    services = build_services(settings)
+    first = ensure_first_key(services.store, settings.data_dir)
+    if first is not None:
+        banner = "=" * 72
+        click.echo(
+            f"\n{banner}\nCreated the first API key (shown once; also saved to "
+            f"{settings.data_dir / FIRST_KEY_FILE}):\n\n    {first.secret}\n\n"
+            f"Use it as:  -H 'Authorization: Bearer {first.secret}'\n{banner}\n",
+            err=True,
+        )
+    devices = plan_devices(settings)
+    supervisor = Supervisor(settings, services.store, devices)
+    log.info(
+        "editserve on http://%s:%d  data: %s  workers: %s",
+        settings.host,
+        settings.port,
+        settings.data_dir.resolve(),
+        ", ".join(devices) or "none",
+    )
+    supervisor.start()
+    try:
+        app = create_app(settings, services)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        supervisor.stop()
+
+
+@main.command()
+@_server_options
+@click.option("--worker-id", help="Name of this worker (default host-pid).")
+@click.option("--model", "model_id", help="Model id this worker serves.")
+def worker(worker_id: str | None, model_id: str | None, **options: Any) -> None:
+    """Run one worker process in the foreground (claims jobs from the shared store)."""
+    from editserve.worker.loop import Worker
+
+    device = options.get("device")
+    settings = _settings_or_exit(**options)
+    _setup_logging(settings.log_level)
+    runner = Worker(settings, worker_id=worker_id, device=device, model=model_id)
+    runner.install_signal_handlers()
+    sys.exit(runner.run())
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+def _store(data_dir: Path | None, database_url: str | None) -> Any:
+    from editserve.store.base import open_store
+
+    settings = _settings_or_exit(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings)
+
+
+_key_store_options = [
+    click.option("--data-dir", type=click.Path(path_type=Path), help="EDITSERVE_DATA_DIR"),
+    click.option("--database-url", help="EDITSERVE_DATABASE_URL"),
+]
+
+
+def _with_key_store(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_key_store_options):
+        function = option(function)
+    return function
+
+
+@keys.command("create")
+@click.option("--name", default="default", show_default=True, help="A label for the key.")
+@_with_key_store
+def keys_create(name: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Create a key and print its secret (shown only this once)."""
+    from editserve.keys import create_key
+
+    key = create_key(_store(data_dir, database_url), name)
+    click.echo(f"{key.row.id}\t{key.row.name}", err=True)
+    click.echo(key.secret)
+
+
+@keys.command("list")
+@_with_key_store
+def keys_list(data_dir: Path | None, database_url: str | None) -> None:
+    """List keys (ids, names, prefixes; never secrets)."""
+    import datetime as dt
+
+    rows = _store(data_dir, database_url).list_keys()
+    click.echo(f"{'ID':<18} {'NAME':<16} {'PREFIX':<12} {'CREATED':<20} STATUS")
+    for row in rows:
+        created = dt.datetime.fromtimestamp(row.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        status = "revoked" if row.revoked_at else "active"
+        click.echo(f"{row.id:<18} {row.name:<16} {row.prefix + '…':<12} {created:<20} {status}")
+
+
+@keys.command("revoke")
+@click.argument("key")
+@_with_key_store
+def keys_revoke(key: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Revoke KEY (its id, key_…, or the start of its secret)."""
+    from editserve.keys import find_key_id
+
+    store = _store(data_dir, database_url)
+    key_id = find_key_id(store, key)
+    if key_id is None or not store.revoke_key(key_id):
+        raise click.ClickException(f"no active key matches {key!r}")
+    click.echo(f"revoked {key_id}")
+
+
+def _register_client_commands() -> None:
+    try:
+        from editserve.client.commands import register
+    except ImportError:  # the client package is optional while it is being built
+        return
+    register(main)
+
+
+_register_client_commands()

@@ -1,0 +1,150 @@
+"""One typed settings object for every process.
+
+Values come from (in order of precedence) explicit arguments / CLI flags, then
+``EDITSERVE_*`` environment variables, then the defaults below. Nothing is read at
+import time: call :func:`load_settings` where a process starts and pass the object down.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NATIVE_AREA = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EDITSERVE_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("editserve-data"),
+        description="Folder for the SQLite database, the local file store and the first key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path.db or postgresql://...; default: SQLite in data_dir.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="file:///folder or s3://bucket/prefix; default: data_dir/files.",
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint.")
+
+    # --- HTTP ----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(default=8000, description="Port the API listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL used in result/upload URLs; default: taken from each request.",
+    )
+    signing_secret: str | None = Field(
+        default=None,
+        description="HMAC secret for signed file URLs; default: generated into data_dir.",
+    )
+    url_ttl_seconds: int = Field(default=3600, description="Lifetime of signed file URLs.")
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, description="Largest request body.")
+    sync_timeout_seconds: float = Field(
+        default=300.0, description="How long POST /api/ai/images/edit waits before a 504."
+    )
+    sse_keepalive_seconds: float = Field(default=15.0, description="SSE keep-alive interval.")
+    sse_poll_seconds: float = Field(default=0.25, description="How often SSE reads new events.")
+
+    # --- queue ---------------------------------------------------------------------------
+    lease_seconds: float = Field(
+        default=30.0, description="A claimed job returns to the queue if not renewed in time."
+    )
+    max_attempts: int = Field(
+        default=3, description="A job whose worker died this many times is failed."
+    )
+    max_queued_per_key: int = Field(
+        default=100, description="Queued+processing generations one key may have (429 above)."
+    )
+    worker_poll_seconds: float = Field(default=0.5, description="Idle worker poll interval.")
+    progress_interval_seconds: float = Field(
+        default=0.5, description="Minimum time between progress events of one generation."
+    )
+
+    # --- inputs --------------------------------------------------------------------------
+    max_input_bytes: int = Field(default=20 * 1024 * 1024, description="Per input image.")
+    max_input_pixels: int = Field(default=40_000_000, description="Per input image (w*h).")
+    fetch_timeout_seconds: float = Field(default=15.0, description="Input download timeout.")
+    fetch_max_redirects: int = Field(default=5, description="Input download redirect limit.")
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts or CIDRs that may be fetched even if private/loopback (comma list).",
+    )
+
+    # --- workers and the model -------------------------------------------------------------
+    workers: int | None = Field(
+        default=None,
+        description="Worker processes `serve` supervises; default one per GPU, one on CPU.",
+    )
+    gpus: str | None = Field(
+        default=None, description="Comma list of CUDA device indexes to use (one worker each)."
+    )
+    model_weights: str = Field(
+        default="auto",
+        description="auto | tiny | a hub id (Qwen/Qwen-Image-Edit-2509) | a local folder.",
+    )
+    tiny_weights_dir: Path | None = Field(
+        default=None,
+        description="Where the tiny random weights are built/cached; default data_dir/models.",
+    )
+    model_revision: str | None = Field(default=None, description="Hub revision of the weights.")
+    device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
+    dtype: str = Field(default="auto", description="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32")
+    output_area: int = Field(
+        default=NATIVE_AREA,
+        description="Target output area in pixels (the model's native ~1 MP).",
+    )
+    preview_area: int = Field(
+        default=512 * 512, description="Target area for `preview: true` requests."
+    )
+    torch_threads: int | None = Field(default=None, description="torch CPU threads per worker.")
+
+    log_level: str = Field(default="info", description="debug | info | warning | error")
+
+    @field_validator("fetch_allow_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'editserve.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'files').resolve()}"
+
+    def for_child_env(self) -> dict[str, str]:
+        """The settings as EDITSERVE_* variables, for a worker process started by `serve`."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, list):
+                env[f"EDITSERVE_{name.upper()}"] = json.dumps(value)
+            else:
+                env[f"EDITSERVE_{name.upper()}"] = str(value)
+        return env
+
+
+Environment = Literal["sqlite", "postgres"]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment, with explicit overrides (CLI flags) on top."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)

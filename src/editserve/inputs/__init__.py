@@ -1,0 +1,35 @@
+"""Fetching, checking and storing input images safely.
+
+Public API::
+
+    InputResolver(settings, storage, lookup_upload)
+        .resolve(refs, owner, base_urls=[...]) -> list[StoredInput]
+        .store_upload(data) -> StoredInput
+    StoredInput                     key, sha256, content_type, format, width, height, size
+    inspect_image(data, max_pixels=...) -> ImageInfo
+    load_rgb(data) -> PIL.Image.Image     (for the worker)
+    ImageDecodeError, FetchError, Fetcher, HostPolicy, forbidden_reason
+"""
+
+from __future__ import annotations
+
+from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image, load_rgb
+from editserve.inputs.fetch import Fetched, Fetcher, FetchError
+from editserve.inputs.resolver import InputResolver, LookupUpload, StoredInput
+from editserve.inputs.ssrf import ForbiddenAddress, HostPolicy, forbidden_reason
+
+__all__ = [
+    "Fetched",
+    "FetchError",
+    "Fetcher",
+    "ForbiddenAddress",
+    "HostPolicy",
+    "ImageDecodeError",
+    "ImageInfo",
+    "InputResolver",
+    "LookupUpload",
+    "StoredInput",
+    "forbidden_reason",
+    "inspect_image",
+    "load_rgb",
+]

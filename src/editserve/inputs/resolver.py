@@ -1,0 +1,270 @@
+"""Turning ``input_image`` references into stored, verified images.
+
+A reference is one of:
+
+* ``data:image/<type>;base64,<data>`` — decoded in place;
+* ``<base_url>/api/ai/uploads/<upload_id>`` where ``<base_url>`` is one of this server's
+  own base URLs — looked up with ``lookup_upload(upload_id, owner)`` (already stored);
+* any other ``http(s)://`` URL — downloaded by :class:`~editserve.inputs.fetch.Fetcher`.
+
+Each image is then inspected (:func:`~editserve.inputs.decode.inspect_image`) and stored
+under ``inputs/<sha256>.<ext>``: the same bytes are stored once, whoever sends them. Every
+failure is an :class:`~editserve.errors.InvalidParams` whose detail starts with the field,
+``input_image[i]: ...``, and names the rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from editserve.config import Settings
+from editserve.errors import InvalidParams, PayloadTooLarge
+from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image
+from editserve.inputs.fetch import Fetcher, FetchError
+from editserve.storage.base import BlobStorage
+
+UPLOADS_PATH = "/api/ai/uploads/"
+FIELD = "input_image"
+
+_DATA_URI_RE = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)", re.DOTALL)
+_DATA_MIME_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/jpg",
+    "image/pjpeg",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/x-bmp",
+    "image/x-ms-bmp",
+}
+_UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """An input image in blob storage, verified and identified by its content hash."""
+
+    key: str  # inputs/<sha256>.<ext>
+    sha256: str
+    content_type: str
+    format: str  # PNG | JPEG | WEBP | GIF | BMP
+    width: int
+    height: int
+    size: int  # bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredInput:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+LookupUpload = Callable[[str, str], Awaitable[StoredInput | None]]
+
+
+class InputResolver:
+    """Resolves, verifies and stores input images for one server."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: BlobStorage,
+        lookup_upload: LookupUpload,
+        *,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.lookup_upload = lookup_upload
+        self.fetcher = fetcher or Fetcher.from_settings(settings)
+
+    async def resolve(
+        self, refs: Sequence[str], owner: str, *, base_urls: Sequence[str]
+    ) -> list[StoredInput]:
+        """Resolve every reference (concurrently) and return them in order.
+
+        ``base_urls`` are this server's own base URLs (the request's and
+        ``settings.public_url``) used to recognise upload URLs. If several references
+        fail, the error of the first failing one (by index) is raised.
+        """
+        bases = [_origin_and_path(url) for url in base_urls if url]
+        results: list[StoredInput | None] = [None] * len(refs)
+        errors: list[BaseException | None] = [None] * len(refs)
+
+        async with self.fetcher.client() as client:
+
+            async def one(index: int, ref: str) -> None:
+                try:
+                    results[index] = await self._resolve_one(
+                        f"{FIELD}[{index}]", ref, owner, bases, client
+                    )
+                except Exception as exc:  # reported below, in index order
+                    errors[index] = exc
+
+            async with anyio.create_task_group() as group:
+                for index, ref in enumerate(refs):
+                    group.start_soon(one, index, ref)
+
+        for error in errors:
+            if error is not None:
+                raise error
+        return [result for result in results if result is not None]
+
+    async def store_upload(self, data: bytes, *, field: str = "file") -> StoredInput:
+        """Verify and store an uploaded image (``POST /api/ai/uploads``).
+
+        Raises PayloadTooLarge (413) over ``max_input_bytes`` and InvalidParams (400,
+        naming ``field``) for anything that is not an acceptable image.
+        """
+        if len(data) > self.settings.max_input_bytes:
+            raise PayloadTooLarge(
+                f"{field}: image is {len(data)} bytes, over the limit of "
+                f"{self.settings.max_input_bytes} bytes (max_input_bytes)"
+            )
+        return await self._store(field, data)
+
+    # --- one reference -------------------------------------------------------------------
+    async def _resolve_one(
+        self,
+        field: str,
+        ref: str,
+        owner: str,
+        bases: list[tuple[str, str]],
+        client: httpx.AsyncClient,
+    ) -> StoredInput:
+        if not isinstance(ref, str) or not ref.strip():
+            raise InvalidParams(f"{field}: must be a non-empty string (URL or data URI)")
+        ref = ref.strip()
+        if ref[:5].lower() == "data:":
+            return await self._store(field, self._decode_data_uri(field, ref))
+        scheme = urlsplit(ref).scheme.lower() if "://" in ref else ""
+        if scheme not in ("http", "https"):
+            raise InvalidParams(
+                f"{field}: must be an http(s) URL, a data:image/...;base64, URI or an "
+                f"upload URL (got {_shorten(ref)!r})"
+            )
+        upload_id = _upload_id(field, ref, bases)
+        if upload_id is not None:
+            stored = await self.lookup_upload(upload_id, owner)
+            if stored is None:
+                raise InvalidParams(f"{field}: upload not found: {upload_id}")
+            return stored
+        try:
+            fetched = await self.fetcher.fetch(ref, client=client)
+        except FetchError as exc:
+            raise InvalidParams(f"{field}: {exc}") from None
+        return await self._store(field, fetched.data)
+
+    def _decode_data_uri(self, field: str, ref: str) -> bytes:
+        match = _DATA_URI_RE.fullmatch(ref)
+        if match is None:
+            raise InvalidParams(
+                f"{field}: malformed data URI; expected data:image/<type>;base64,<data>"
+            )
+        mime = match["mime"].strip().lower()
+        params = [p.strip().lower() for p in match["params"].split(";") if p.strip()]
+        if mime not in _DATA_MIME_TYPES:
+            raise InvalidParams(
+                f"{field}: data URI has media type {mime or '(none)'!r}; expected one of "
+                "image/png, image/jpeg, image/webp, image/gif, image/bmp"
+            )
+        if "base64" not in params:
+            raise InvalidParams(f"{field}: data URI must be base64-encoded (';base64,')")
+        text = re.sub(r"\s+", "", match["data"])
+        limit = self.settings.max_input_bytes
+        if len(text) * 3 // 4 > limit + 2:
+            raise InvalidParams(
+                f"{field}: image is larger than the limit of {limit} bytes (max_input_bytes)"
+            )
+        text += "=" * (-len(text) % 4)
+        try:
+            # Accept the URL-safe alphabet too, but validate strictly either way.
+            text = text.replace("-", "+").replace("_", "/")
+            data = base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise InvalidParams(f"{field}: data URI has malformed base64 data") from None
+        if not data:
+            raise InvalidParams(f"{field}: data URI is empty")
+        if len(data) > limit:
+            raise InvalidParams(
+                f"{field}: image is {len(data)} bytes, over the limit of {limit} bytes "
+                "(max_input_bytes)"
+            )
+        return data
+
+    async def _store(self, field: str, data: bytes) -> StoredInput:
+        try:
+            info = await anyio.to_thread.run_sync(self._inspect, data)
+        except ImageDecodeError as exc:
+            raise InvalidParams(f"{field}: {exc}") from None
+        digest = hashlib.sha256(data).hexdigest()
+        stored = StoredInput(
+            key=f"inputs/{digest}.{info.extension}",
+            sha256=digest,
+            content_type=info.content_type,
+            format=info.format,
+            width=info.width,
+            height=info.height,
+            size=len(data),
+        )
+        await anyio.to_thread.run_sync(self._put_once, stored.key, data, stored.content_type)
+        return stored
+
+    def _inspect(self, data: bytes) -> ImageInfo:
+        return inspect_image(data, max_pixels=self.settings.max_input_pixels)
+
+    def _put_once(self, key: str, data: bytes, content_type: str) -> None:
+        # Content-addressed: an existing blob under this key holds these very bytes.
+        if not self.storage.exists(key):
+            self.storage.put(key, data, content_type)
+
+
+def _origin_and_path(url: str) -> tuple[str, str]:
+    """``https://Host:443/prefix/`` → ``("https://host:443", "/prefix")``."""
+    parts = urlsplit(url.strip())
+    return _origin(parts.scheme, parts.hostname, parts.port), parts.path.rstrip("/")
+
+
+def _origin(scheme: str, host: str | None, port: int | None) -> str:
+    scheme = scheme.lower()
+    host = (host or "").lower().rstrip(".")
+    port = port or _DEFAULT_PORTS.get(scheme, 0)
+    return f"{scheme}://{host}:{port}"
+
+
+def _upload_id(field: str, ref: str, bases: list[tuple[str, str]]) -> str | None:
+    """The upload id if ``ref`` is one of our upload URLs, else None."""
+    parts = urlsplit(ref)
+    try:
+        origin = _origin(parts.scheme, parts.hostname, parts.port)
+    except ValueError:  # a port that is not a number: not ours
+        return None
+    for base_origin, base_path in bases:
+        prefix = base_path + UPLOADS_PATH
+        if origin == base_origin and parts.path.startswith(prefix):
+            upload_id = parts.path[len(prefix) :].rstrip("/")
+            if not _UPLOAD_ID_RE.fullmatch(upload_id):
+                raise InvalidParams(f"{field}: upload not found: malformed upload id")
+            return upload_id
+    return None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = ["InputResolver", "LookupUpload", "StoredInput"]

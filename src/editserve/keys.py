@@ -1,0 +1,61 @@
+"""API keys: random secrets shown once, stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from editserve.store.base import ApiKeyRow
+from editserve.store.sqlite import SqliteStore
+
+KEY_PREFIX = "es_"
+FIRST_KEY_FILE = "api_key"
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    row: ApiKeyRow
+    secret: str
+
+
+def create_key(store: SqliteStore, name: str) -> NewKey:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKeyRow(
+        id="key_" + secrets.token_hex(6),
+        name=name,
+        prefix=secret[:10],
+        key_hash=hash_key(secret),
+        created_at=time.time(),
+    )
+    store.insert_key(row)
+    return NewKey(row=row, secret=secret)
+
+
+def ensure_first_key(store: SqliteStore, data_dir: Path) -> NewKey | None:
+    """On a first start with no keys, make one and write it to an owner-only file."""
+    if store.count_active_keys() > 0:
+        return None
+    key = create_key(store, "default")
+    path = data_dir / FIRST_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.secret + "\n")
+    os.chmod(path, 0o600)
+    return key
+
+
+def find_key_id(store: SqliteStore, id_or_prefix: str) -> str | None:
+    """Resolve a key by its id (key_…) or the start of its secret (es_…)."""
+    for row in store.list_keys():
+        if row.id == id_or_prefix or (len(id_or_prefix) >= 6 and row.prefix.startswith(id_or_prefix)):
+            return row.id
+    return None

@@ -1,0 +1,75 @@
+"""What the worker hands to a model adapter, and what it gets back.
+
+The worker process owns the claim loop; an adapter owns a diffusers pipeline. They meet
+only through these small types, so the adapter can be tested without a queue and the
+worker without a model. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from PIL import Image
+
+
+class GenerationCancelled(Exception):
+    """Raised from a step callback to stop the denoising loop at once."""
+
+
+# Called after every denoising step with (step_done, total_steps). It may raise
+# GenerationCancelled to stop the run.
+StepCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EditJob:
+    """One output image to make: validated parameters plus decoded RGB inputs."""
+
+    prompt: str
+    images: list[Image.Image]
+    width: int
+    height: int
+    seed: int
+    negative_prompt: str = " "
+    num_inference_steps: int = 40
+    true_cfg_scale: float = 4.0
+    # Target area (pixels) used to size the VAE's copy of each input image; the
+    # pipeline's own default is 1024*1024. Lowered for previews (and fast tests).
+    vae_area: int = 1024 * 1024
+
+
+@dataclass
+class EditResult:
+    image: Image.Image
+    timings: dict[str, float] = field(default_factory=dict)
+    receipt: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    """What is actually loaded, for the model card, /readyz and receipts."""
+
+    source: str  # hub id, folder path, or "tiny-random"
+    revision: str | None
+    is_tiny: bool
+    device: str
+    dtype: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelAdapter(Protocol):
+    """One per model family. Lives only in worker processes."""
+
+    def load(self) -> LoadedWeights:
+        """Load (and warm) the pipeline. Raise ModelLoadError with a clear message."""
+        ...
+
+    def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
+        """Run one edit. Must call on_step after every denoising step."""
+        ...
+
+
+class ModelLoadError(Exception):
+    """The weights could not be loaded; the message says what to change."""

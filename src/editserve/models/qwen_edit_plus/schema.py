@@ -1,0 +1,128 @@
+"""The request model of qwen-image-edit-plus: it validates requests *and* is the schema
+served by /api/ai/models/{id} (json_request_schema / request_schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .sizing import ASPECT_RATIOS, AUTO
+
+MAX_PROMPT_CHARS = 4000
+MAX_INPUT_IMAGES = 3
+
+AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "auto"]
+assert set(AspectRatio.__args__) == set(ASPECT_RATIOS) | {AUTO}  # type: ignore[attr-defined]
+
+ImageRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="An http(s) URL, a data:image/...;base64, URI, or an upload URL.",
+        json_schema_extra={"renderType": "image-url", "format": "uri"},
+    ),
+]
+
+
+def _order(n: int, **extra: Any) -> dict[str, Any]:
+    return {"x-order": n, **extra}
+
+
+class QwenImageEditPlusParams(BaseModel):
+    """Edit 1-3 images from a text instruction."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="qwen-image-edit-plus",
+        json_schema_extra={"basic": ["prompt", "input_image", "aspect_ratio"]},
+    )
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="What to change. Refer to inputs as Picture 1, Picture 2, Picture 3.",
+        json_schema_extra=_order(0, renderType="textarea"),
+    )
+    input_image: list[ImageRef] = Field(
+        min_length=1,
+        max_length=MAX_INPUT_IMAGES,
+        description="1-3 input images (a single string is accepted too).",
+        json_schema_extra=_order(1),
+    )
+    aspect_ratio: AspectRatio = Field(
+        default="1:1",
+        description="Output aspect ratio; `auto` follows the last input image.",
+        json_schema_extra=_order(2),
+    )
+    negative_prompt: str = Field(
+        default=" ",
+        max_length=MAX_PROMPT_CHARS,
+        description="What to avoid. Classifier-free guidance runs only with a negative prompt.",
+        json_schema_extra=_order(3),
+    )
+    output_format: Literal["webp", "jpg", "png"] = Field(
+        default="png", description="Encoding of the output image.", json_schema_extra=_order(4)
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        lt=2**32,
+        description="Random seed; drawn at random when omitted. The seed used is reported.",
+        json_schema_extra=_order(5),
+    )
+    num_inference_steps: int = Field(
+        default=40, ge=1, le=100, description="Denoising steps.", json_schema_extra=_order(6)
+    )
+    true_cfg_scale: float = Field(
+        default=4.0,
+        ge=1.0,
+        le=20.0,
+        description="Classifier-free guidance scale (1.0 turns CFG off).",
+        json_schema_extra=_order(7),
+    )
+    preview: bool = Field(
+        default=False,
+        description="Fast draft at about a quarter of the native area (output and VAE alike).",
+        json_schema_extra=_order(8),
+    )
+
+    @field_validator("input_image", mode="before")
+    @classmethod
+    def _single_string_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or only whitespace")
+        return value
+
+    @field_validator("input_image")
+    @classmethod
+    def _image_refs_look_right(cls, value: list[str]) -> list[str]:
+        for index, ref in enumerate(value):
+            lowered = ref[:64].lower()
+            if not (
+                lowered.startswith("http://")
+                or lowered.startswith("https://")
+                or lowered.startswith("data:image/")
+            ):
+                raise ValueError(
+                    f"item {index}: must be an http(s) URL, a data:image/...;base64, URI "
+                    "or an upload URL"
+                )
+        return value
+
+
+def request_schema() -> dict[str, Any]:
+    """The JSON schema served as json_request_schema / request_schema."""
+    schema = QwenImageEditPlusParams.model_json_schema()
+    # `seed` is Optional only so that "omitted" means "draw one"; advertise an integer.
+    seed = schema["properties"]["seed"]
+    if "anyOf" in seed:
+        integer = next(s for s in seed.pop("anyOf") if s.get("type") == "integer")
+        seed.update(integer)
+        seed.pop("default", None)
+    return schema

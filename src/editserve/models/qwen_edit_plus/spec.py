@@ -1,0 +1,56 @@
+"""The registry entry of qwen-image-edit-plus: card, schema, sizing and adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from editserve.config import Settings
+from editserve.models.registry import ModelSpec, SizePlan
+
+from .schema import QwenImageEditPlusParams, request_schema
+from .sizing import output_size
+
+MODEL_ID = "qwen-image-edit-plus"
+HUB_ID = "Qwen/Qwen-Image-Edit-2509"
+
+CARD: dict[str, Any] = {
+    "id": MODEL_ID,
+    "object": "model",
+    "created": 1758499200,  # 2025-09-22, the release of Qwen-Image-Edit-2509
+    "owned_by": "qwen",
+    "display_name": "Qwen Image Edit - 2509",
+    "summary": "Multi-image natural-language editing",
+    "description": (
+        "Qwen-Image-Edit-2509 is a 20B parameter image editing model designed for complex "
+        "image editing, with particular strengths in multi-image manipulation (person + "
+        "person, person + product, person + scene) and high-fidelity text and style "
+        "preservation. It edits 1-3 input images from an English or Chinese instruction, "
+        "including rendering and editing text inside the image, and accepts control maps "
+        "(depth, edge, keypoint/pose, sketch) as ordinary input images."
+    ),
+    "model_type": "base",
+    "endpoint": "/images/edit",
+    "capabilities": {"input": ["text", "image"], "output": ["image"]},
+    "developer": {"name": "Qwen"},
+    "source_model": HUB_ID,
+    "parameter_count": 20_000_000_000,
+}
+
+
+def plan_size(
+    params: QwenImageEditPlusParams, input_sizes: list[tuple[int, int]], settings: Settings
+) -> SizePlan:
+    area = settings.preview_area if params.preview else settings.output_area
+    width, height = output_size(params.aspect_ratio, area, input_sizes[-1])
+    return SizePlan(width=width, height=height, area=area)
+
+
+SPEC = ModelSpec(
+    id=MODEL_ID,
+    aliases=(HUB_ID,),
+    params_model=QwenImageEditPlusParams,
+    card=CARD,
+    request_schema=request_schema,
+    adapter_path="editserve.models.qwen_edit_plus.adapter:QwenImageEditPlusAdapter",
+    plan_size=plan_size,
+)

@@ -1,0 +1,40 @@
+"""Shared fixtures (helpers live in tests/support.py)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
+
+
+@pytest.fixture(scope="session")
+def tiny_weights() -> Path:
+    """The tiny random-weight model, built once into .cache/ and reused."""
+    from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
+
+    return ensure_tiny_weights(TINY_CACHE)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path
+) -> Iterator[LiveServer]:
+    """A real `editserve serve` process (API + one supervised worker) on tiny weights."""
+    server = start_server(tmp_path_factory.mktemp("live-server"))
+    try:
+        yield server
+    finally:
+        stop_server(server.process)
+
+
+@pytest.fixture
+def png_bytes() -> bytes:
+    return make_png()
+
+
+@pytest.fixture
+def png_data_uri() -> str:
+    return "data:image/png;base64," + base64.b64encode(make_png()).decode()
