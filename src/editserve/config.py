@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 NATIVE_AREA = 1024 * 1024
 
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     max_input_pixels: int = Field(default=40_000_000, description="Per input image (w*h).")
     fetch_timeout_seconds: float = Field(default=15.0, description="Input download timeout.")
     fetch_max_redirects: int = Field(default=5, description="Input download redirect limit.")
-    fetch_allow_hosts: list[str] = Field(
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts or CIDRs that may be fetched even if private/loopback (comma list).",
     )

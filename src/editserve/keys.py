@@ -54,8 +54,16 @@ def ensure_first_key(store: SqliteStore, data_dir: Path) -> NewKey | None:
 
 
 def find_key_id(store: SqliteStore, id_or_prefix: str) -> str | None:
-    """Resolve a key by its id (key_…) or the start of its secret (es_…)."""
-    for row in store.list_keys():
-        if row.id == id_or_prefix or (len(id_or_prefix) >= 6 and row.prefix.startswith(id_or_prefix)):
+    """Resolve a key by its id (key_…), its whole secret, or the start of its secret."""
+    wanted = id_or_prefix.strip()
+    rows = store.list_keys()
+    for row in rows:
+        if row.id == wanted or row.key_hash == hash_key(wanted):
             return row.id
+    if len(wanted) >= 6:
+        matches = [
+            row for row in rows if row.prefix.startswith(wanted) or wanted.startswith(row.prefix)
+        ]
+        if len(matches) == 1:
+            return matches[0].id
     return None

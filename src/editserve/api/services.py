@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
-from editserve.inputs.resolver import InputResolver, StoredInput
+from editserve.inputs.resolver import InputResolver
 from editserve.models.registry import ModelRegistry
 from editserve.storage.base import BlobStorage
 from editserve.storage.signing import UrlSigner
@@ -55,15 +55,3 @@ class UrlBuilder:
 
 def url_builder(request: Request) -> UrlBuilder:
     return UrlBuilder(services(request), base_url(request))
-
-
-def stored_input_dict(item: StoredInput) -> dict[str, object]:
-    return {
-        "key": item.key,
-        "sha256": item.sha256,
-        "content_type": item.content_type,
-        "format": item.format,
-        "width": item.width,
-        "height": item.height,
-        "size": item.size,
-    }

@@ -25,7 +25,8 @@ _FORMATS: dict[str, tuple[str, str, str]] = {
     "GIF": ("GIF", "gif", "image/gif"),
     "BMP": ("BMP", "bmp", "image/bmp"),
 }
-PILLOW_FORMATS = tuple(_FORMATS)
+# What Pillow is allowed to try (its JPEG opener returns MPO files by itself).
+PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 SUPPORTED = "PNG, JPEG, WebP, GIF or BMP"
 
 

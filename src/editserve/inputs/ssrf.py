@@ -42,9 +42,8 @@ _METADATA = {
     ipaddress.IPv4Address("169.254.170.2"),  # AWS ECS task metadata
     ipaddress.IPv6Address("fd00:ec2::254"),  # AWS IMDS over IPv6
 }
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class ForbiddenAddress(ValueError):
@@ -61,11 +60,20 @@ def forbidden_reason(address: IPAddress | str) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.scope_id:
             ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            inner = forbidden_reason(embedded)
+        # IPv4-mapped and NAT64 addresses *are* the IPv4 address (DNS64 on IPv6-only hosts
+        # answers with NAT64 ones for every IPv4 site): judge the IPv4 address alone.
+        translated = ip.ipv4_mapped
+        if translated is None and ip in _NAT64:
+            translated = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if translated is not None:
+            inner = forbidden_reason(translated)
+            return None if inner is None else f"{inner} (IPv4 {translated} in IPv6 form)"
+        # 6to4 and Teredo route to an IPv4 address: both must be acceptable.
+        tunnelled = ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if tunnelled is not None:
+            inner = forbidden_reason(tunnelled)
             if inner is not None:
-                return f"{inner} (embedded in IPv6)"
+                return f"{inner} (IPv4 {tunnelled} tunnelled in IPv6)"
     if ip in _METADATA:
         return "cloud metadata"
     if ip.is_loopback:
@@ -86,18 +94,6 @@ def forbidden_reason(address: IPAddress | str) -> str | None:
         return "reserved"
     if not ip.is_global:
         return "non-global"
-    return None
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    if any(ip in net for net in _NAT64) or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
 

@@ -28,6 +28,20 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parts.netloc, f"{prefix}/" if prefix else ""
 
 
+def make_s3_client(endpoint_url: str | None = None, **kwargs: Any) -> Any:
+    """A boto3 S3 client (SigV4, standard retries); ``kwargs`` go to ``Session.client``."""
+    import boto3
+    from botocore.config import Config
+
+    # boto3 clients are thread-safe (sessions are not): one client per storage object.
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+        **kwargs,
+    )
+
+
 class S3Storage:
     """A :class:`~editserve.storage.base.BlobStorage` backed by an S3 bucket."""
 
@@ -41,17 +55,7 @@ class S3Storage:
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            # boto3 clients are thread-safe (sessions are not): one per storage object.
-            client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=endpoint_url,
-                config=Config(signature_version="s3v4", retries={"mode": "standard"}),
-            )
-        self.client = client
+        self.client = client if client is not None else make_s3_client(endpoint_url)
 
     @classmethod
     def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Storage:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from editserve.api.auth import require_key
 from editserve.api.body import json_body
 from editserve.api.openapi import request_body_doc
-from editserve.api.services import AppServices, base_url, services, stored_input_dict, url_builder
+from editserve.api.services import AppServices, base_url, services, url_builder
 from editserve.errors import InvalidParams
 from editserve.generations.record import ACTIVE, Generation, Status
 from editserve.generations.service import QueueEnvelope
@@ -45,7 +45,7 @@ async def submit(
         svc.generations.enqueue,
         owner,
         validated,
-        [stored_input_dict(item) for item in stored],
+        [item.to_dict() for item in stored],
         num_generations=wanted,
         idempotency_key=idempotency_key,
     )

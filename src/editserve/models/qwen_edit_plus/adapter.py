@@ -81,7 +81,7 @@ class WeightsChoice:
 def resolve_weights(settings: Settings, cuda_available: bool) -> WeightsChoice:
     """Turn ``settings.model_weights`` into a concrete choice, or raise ModelLoadError."""
     value = (settings.model_weights or "auto").strip()
-    tiny_folder = str(settings.data_dir / "models" / TINY_FOLDER_NAME)
+    tiny_folder = str(tiny_weights_folder(settings))
     if value.lower() == "auto":
         if cuda_available:
             return WeightsChoice("hub", HUB_ID, settings.model_revision)
@@ -96,12 +96,24 @@ def resolve_weights(settings: Settings, cuda_available: bool) -> WeightsChoice:
                 f"{PIPELINE_CLASS} (with model_index.json), a hub id, 'tiny' or 'auto'"
             )
         return WeightsChoice("local", str(path.absolute()))
-    if _looks_like_path(value) or not _HUB_ID_RE.match(value):
+    if not _looks_like_path(value) and not _HUB_ID_RE.match(value):
+        raise ModelLoadError(
+            f"model weights {value!r} is neither an existing folder nor a hub id "
+            f"(owner/name, e.g. {HUB_ID}); use a folder, a hub id, 'tiny' or 'auto'"
+        )
+    if _looks_like_path(value):
         raise ModelLoadError(
             f"model weights folder {value!r} does not exist (set EDITSERVE_MODEL_WEIGHTS to an "
             f"existing folder, a hub id such as {HUB_ID}, 'tiny' or 'auto')"
         )
     return WeightsChoice("hub", value, settings.model_revision)
+
+
+def tiny_weights_folder(settings: Settings) -> Path:
+    """Where the tiny model is built: ``settings.tiny_weights_dir`` or data_dir/models/."""
+    if settings.tiny_weights_dir:
+        return Path(settings.tiny_weights_dir).expanduser()
+    return settings.data_dir / "models" / TINY_FOLDER_NAME
 
 
 def _looks_like_path(value: str) -> bool:
@@ -242,6 +254,7 @@ class QwenImageEditPlusAdapter:
         import torch
 
         started = time.perf_counter()
+        _quiet_library_progress_bars()
         if self.settings.torch_threads:
             torch.set_num_threads(int(self.settings.torch_threads))
         cuda_available = torch.cuda.is_available()
@@ -449,6 +462,7 @@ class QwenImageEditPlusAdapter:
         steps = int(job.num_inference_steps)
         _validate_job(job)
 
+        cfg_active = job.true_cfg_scale > 1
         is_cuda = loaded.device.startswith("cuda")
         sync: Callable[[], None] = (
             (lambda: torch.cuda.synchronize(torch.device(loaded.device))) if is_cuda else _noop
@@ -494,7 +508,9 @@ class QwenImageEditPlusAdapter:
                 output = pipe(
                     image=images,
                     prompt=job.prompt,
-                    negative_prompt=job.negative_prompt,
+                    # Passed whenever CFG is asked for (without it the pipeline silently
+                    # skips CFG); with cfg <= 1 the pipeline ignores it and only warns.
+                    negative_prompt=job.negative_prompt if cfg_active else None,
                     true_cfg_scale=float(job.true_cfg_scale),
                     height=int(job.height),
                     width=int(job.width),
@@ -663,6 +679,15 @@ def _library_versions() -> dict[str, str]:
     if torch.version.cuda:
         versions["cuda"] = str(torch.version.cuda)
     return versions
+
+
+def _quiet_library_progress_bars() -> None:
+    # Loading bars from diffusers/transformers only clutter a worker's log.
+    import diffusers.utils.logging
+    import transformers.utils.logging
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def _noop() -> None:

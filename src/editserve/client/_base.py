@@ -1,0 +1,259 @@
+"""What the sync and async clients share: configuration, request bodies, backoff, and the
+bookkeeping of waiting for a generation. No I/O here."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from editserve import __version__
+from editserve.client._exceptions import (
+    GenerationCancelled,
+    GenerationFailed,
+    GenerationTimeout,
+)
+from editserve.client._types import (
+    CANCELLED_STATUSES,
+    FAILED_STATUSES,
+    Event,
+    EventType,
+    Generation,
+)
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_MODEL = "qwen-image-edit-plus"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_MAX_RETRIES = 2
+# A quiet event stream is reopened after this long (the server sends a keep-alive every
+# 15 s, so silence this long means a dead connection).
+STREAM_IDLE_SECONDS = 45.0
+# While waiting on the event stream, still look at the generation this often, in case an
+# event was missed (e.g. by a server that does not replay).
+SAFETY_POLL_SECONDS = 15.0
+# Status codes meaning "this server has no such endpoint" (the hosted API has no uploads).
+UNSUPPORTED_STATUSES = (404, 405, 501)
+USER_AGENT = f"editserve-client/{__version__} httpx/{httpx.__version__}"
+
+EventCallback = Callable[[Event], Any]
+TimeoutTypes = float | httpx.Timeout | None
+
+QUEUED_EVENT = "media_generation_queued"
+"""A client-side event type: ``wait(on_event=...)`` reports queue position with it."""
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The server root from the argument, ``EDITSERVE_URL`` or the default.
+
+    A trailing ``/api/ai`` or ``/api`` (how the hosted API documents its base URL) is
+    dropped: paths are always ``/api/ai/...`` from the root.
+    """
+    url = (base_url or os.environ.get("EDITSERVE_URL") or DEFAULT_BASE_URL).strip()
+    if "://" not in url:
+        url = "http://" + url
+    url = url.rstrip("/")
+    for suffix in ("/api/ai", "/api"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    return url
+
+
+def resolve_api_key(api_key: str | None) -> str | None:
+    """The key from the argument, ``EDITSERVE_API_KEY`` or ``OXEN_API_KEY``."""
+    return api_key or os.environ.get("EDITSERVE_API_KEY") or os.environ.get("OXEN_API_KEY") or None
+
+
+def default_headers(api_key: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    headers.update(extra or {})
+    return headers
+
+
+def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+
+
+def with_read_timeout(base: httpx.Timeout, read: float | None) -> httpx.Timeout:
+    """``base`` with another read timeout (long calls: the sync edit, the event stream)."""
+    return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float:
+    """Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ... capped at ``cap``."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return delay * (0.5 + random.random() / 2)
+
+
+def is_retryable(exc: httpx.TransportError) -> bool:
+    """Connection failures are retried; so are dropped connections and read timeouts,
+    since every POST carries an Idempotency-Key."""
+    return isinstance(exc, httpx.TransportError) and not isinstance(
+        exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.DecodingError)
+    )
+
+
+def idempotency_headers(key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": key or f"es-client-{uuid.uuid4()}"}
+
+
+def generation_id_of(generation: str | Generation) -> str:
+    return generation.generation_id if isinstance(generation, Generation) else str(generation)
+
+
+def model_body(
+    *,
+    model: str,
+    prompt: str,
+    input_image: list[str],
+    aspect_ratio: str | None,
+    negative_prompt: str | None,
+    output_format: str | None,
+    seed: int | None,
+    num_inference_steps: int | None,
+    true_cfg_scale: float | None,
+    target_namespace: str | None,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON body of an edit or enqueue call; fields left as ``None`` are not sent, so
+    the server's defaults apply."""
+    body: dict[str, Any] = {"model": model, "prompt": prompt, "input_image": input_image}
+    optional = {
+        "aspect_ratio": aspect_ratio,
+        "negative_prompt": negative_prompt,
+        "output_format": output_format,
+        "seed": seed,
+        "num_inference_steps": num_inference_steps,
+        "true_cfg_scale": true_cfg_scale,
+        "target_namespace": target_namespace,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    body.update({k: v for k, v in params.items() if v is not None})
+    return body
+
+
+def status_param(status: str | Iterable[str] | None) -> str | None:
+    if status is None or isinstance(status, str):
+        return status
+    return ",".join(status)
+
+
+def drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class Deadline:
+    """A point in time a wait must end by (``None``: never)."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.at = None if timeout is None else time.monotonic() + timeout
+
+    def remaining(self) -> float | None:
+        return None if self.at is None else max(0.0, self.at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+    def cap(self, seconds: float) -> float:
+        remaining = self.remaining()
+        return seconds if remaining is None else min(seconds, remaining)
+
+
+class WaitState:
+    """Bookkeeping of one ``queue.wait``: forwards events to the callback, turns polled
+    generations into the same events (so a progress bar works with or without the event
+    stream), and decides how the wait ends."""
+
+    def __init__(self, generation_id: str, on_event: EventCallback | None) -> None:
+        self.generation_id = generation_id
+        self.on_event = on_event
+        self.last_poll = 0.0
+        self.last_status: str | None = None
+        self._last_key: tuple[Any, ...] | None = None
+
+    def event(self, event: Event) -> None:
+        """A real event of this generation arrived."""
+        self.last_status = event.status or self.last_status
+        self._last_key = (event.status, event.step, event.stage)
+        self._emit(event)
+
+    def polled(self, gen: Generation) -> None:
+        """A fresh GET of the generation: report what changed as an event."""
+        self.last_poll = time.monotonic()
+        self.last_status = gen.status
+        if gen.done:
+            return
+        step = gen.progress.step if gen.progress else None
+        key = (gen.status, step, gen.stage)
+        if key == self._last_key:
+            return
+        self._last_key = key
+        base = {"generation_id": gen.generation_id, "model": gen.model_name, "status": gen.status}
+        if gen.status == "queued":
+            data = {**base, "queue_position": gen.queue_position, "eta_seconds": gen.eta_seconds}
+            self._emit(Event(QUEUED_EVENT, data))
+        elif gen.progress is not None:
+            data = {**base, "step": gen.progress.step, "total": gen.progress.total}
+            data["stage"] = gen.stage
+            self._emit(Event(EventType.PROGRESS, data))
+        else:
+            self._emit(Event(EventType.STARTED, {**base, "stage": gen.stage}))
+
+    def poll_due(self) -> bool:
+        return time.monotonic() - self.last_poll >= SAFETY_POLL_SECONDS
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def timeout_error(self, deadline: Deadline) -> GenerationTimeout:
+        status = self.last_status or "running"
+        return GenerationTimeout(
+            f"generation {self.generation_id} is still {status} after {deadline.timeout:g} s",
+            generation_id=self.generation_id,
+            generation_status=self.last_status,
+        )
+
+
+def finish(gen: Generation, raise_on_error: bool) -> Generation:
+    """Return a succeeded generation; raise for a failed or cancelled one (if asked)."""
+    if raise_on_error and gen.status in FAILED_STATUSES:
+        raise GenerationFailed(
+            gen.error_message or "the generation failed", generation=gen, type="generation_failed"
+        )
+    if raise_on_error and gen.status in CANCELLED_STATUSES:
+        raise GenerationCancelled(
+            f"generation {gen.generation_id} was cancelled", generation=gen, type="cancelled"
+        )
+    return gen
+
+
+def edit_result_json(gen: Generation, b64: str | None) -> dict[str, Any]:
+    """The sync-edit response for a generation that was finished by waiting on the queue
+    (after a 504 from the server)."""
+    image: dict[str, Any] = {"b64_json": b64} if b64 is not None else {"url": gen.result_url}
+    return {
+        "model": gen.model_name,
+        "created": gen.completed_at or int(time.time()),
+        "images": [image],
+        "generation_id": gen.generation_id,
+        "seed": gen.seed,
+        "width": gen.width,
+        "height": gen.height,
+        "timings": gen.timings,
+    }

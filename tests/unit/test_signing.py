@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import os
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from editserve.config import Settings
+from editserve.storage import InvalidKey, UrlSigner, load_or_create_secret
+
+KEY = "outputs/6f1c0d3e-9b1a-4b8e-8a0e-1f2d3c4b5a69.webp"
+
+
+@pytest.fixture
+def signer() -> UrlSigner:
+    return UrlSigner(b"s3cret")
+
+
+def test_sign_and_verify(signer: UrlSigner) -> None:
+    expires = int(time.time()) + 60
+    signature = signer.sign(KEY, expires)
+    assert len(signature) == 64 and int(signature, 16) >= 0
+    assert signer.verify(KEY, expires, signature)
+    assert signer.verify(KEY, str(expires), signature)  # as read from a query string
+    assert signer.verify(KEY, expires, signature.upper())
+
+
+def test_verify_rejects_tampering(signer: UrlSigner) -> None:
+    expires = int(time.time()) + 60
+    signature = signer.sign(KEY, expires)
+    assert not signer.verify("outputs/other.webp", expires, signature)
+    assert not signer.verify(KEY, expires + 1, signature)
+    assert not signer.verify(KEY, expires, signature[:-1] + ("0" if signature[-1] != "0" else "1"))
+    assert not signer.verify(KEY, expires, "")
+    assert not signer.verify(KEY, expires, "zz" * 32)
+    assert not signer.verify(KEY, expires, "é" * 64)
+    assert not signer.verify(KEY, "soon", signature)
+    assert not signer.verify(KEY, "", signature)
+    assert not UrlSigner(b"other").verify(KEY, expires, signature)
+
+
+def test_verify_rejects_expired(signer: UrlSigner) -> None:
+    now = 1_700_000_000
+    signature = signer.sign(KEY, now + 10)
+    assert signer.verify(KEY, now + 10, signature, now=now)
+    assert signer.verify(KEY, now + 10, signature, now=now + 9.5)
+    assert not signer.verify(KEY, now + 10, signature, now=now + 10)
+    assert not signer.verify(KEY, now + 10, signature, now=now + 3600)
+
+
+def test_signed_path(signer: UrlSigner) -> None:
+    path = signer.signed_path(KEY, 300, now=1_700_000_000)
+    parts = urlsplit(path)
+    assert parts.path == f"/files/{KEY}"
+    query = parse_qs(parts.query)
+    assert query["expires"] == ["1700000300"]
+    key = unquote(parts.path.removeprefix("/files/"))
+    assert signer.verify(key, query["expires"][0], query["signature"][0], now=1_700_000_000)
+    assert not signer.verify(key, query["expires"][0], query["signature"][0], now=1_700_000_301)
+
+
+def test_signed_path_rejects_bad_keys(signer: UrlSigner) -> None:
+    with pytest.raises(InvalidKey):
+        signer.signed_path("../etc/passwd", 60)
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(ValueError):
+        UrlSigner(b"")
+
+
+def test_secret_from_settings(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, signing_secret="configured")
+    assert load_or_create_secret(settings) == b"configured"
+    assert not (tmp_path / "signing_secret").exists()
+
+
+def test_secret_is_created_once_with_private_mode(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    first = load_or_create_secret(settings)
+    path = tmp_path / "data" / "signing_secret"
+    assert len(first) == 64
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create_secret(settings) == first
+    assert [p.name for p in path.parent.iterdir()] == ["signing_secret"]  # no temp files
+
+
+def test_secret_creation_is_race_safe(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: load_or_create_secret(settings), range(16)))
+    assert len(secrets) == 1
+    assert (tmp_path / "signing_secret").read_bytes().strip() == secrets.pop()
