@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from typing import Any
 
@@ -169,7 +170,7 @@ class Client:
         *,
         deadline: Deadline | None = None,
         reconnect: bool = True,
-    ) -> Iterator[Event | None]:
+    ) -> Generator[Event | None, None, None]:
         """Events, plus ``None`` on each (re)connection and keep-alive (a chance for the
         caller to look around). Ends when ``deadline`` expires or, without ``reconnect``,
         when the server closes the stream."""
@@ -212,8 +213,7 @@ class Client:
                     if isinstance(exc, ServerError):
                         raise
                     raise ConnectionError(
-                        f"event stream: {exc or type(exc).__name__} "
-                        f"(after {failures} attempts)",
+                        f"event stream: {exc or type(exc).__name__} (after {failures} attempts)",
                         url=self.base_url,
                     ) from exc
                 time.sleep(backoff_delay(failures))
@@ -298,7 +298,9 @@ class Client:
 
 
 def _connection_error(exc: httpx.TransportError, method: str, url: str, attempts: int) -> Exception:
-    what = "timed out" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
+    what = (
+        "timed out" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
+    )
     return ConnectionError(
         f"{method} {url}: {what} (after {attempts} attempt{'s' if attempts != 1 else ''})",
         url=str(exc.request.url) if _has_request(exc) else url,
@@ -409,7 +411,7 @@ class Queue(_Resource):
         target_namespace: str | None = None,
         idempotency_key: str | None = None,
         **params: Any,
-    ) -> list[Generation]:
+    ) -> builtins.list[Generation]:
         """Enqueue ``num_generations`` (1-4) generations (``POST /api/ai/queue``).
 
         Returns one :class:`Generation` per output image, with only ``generation_id``
@@ -451,7 +453,7 @@ class Queue(_Resource):
         status: str | Iterable[str] | None = None,
         model: str | None = None,
         media_type: str | None = None,
-    ) -> list[Generation]:
+    ) -> builtins.list[Generation]:
         """This key's active generations (queued and processing), or those with ``status``
         (one status, a comma list, or an iterable of them)."""
         params = drop_none(
@@ -606,7 +608,7 @@ class Generations(_Resource):
 class Models(_Resource):
     """``client.models``: the served models and their request schemas."""
 
-    def list(self) -> list[Model]:
+    def list(self) -> builtins.list[Model]:
         """All models (``GET /api/ai/models``)."""
         data = self._client._json("GET", "/api/ai/models")
         return [Model.from_json(item) for item in data.get("data") or []]

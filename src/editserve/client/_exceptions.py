@@ -157,9 +157,7 @@ class ServerError(APIError):
 class GenerationError(APIError):
     """A generation ended without an image. :attr:`generation` holds it when known."""
 
-    def __init__(
-        self, detail: str, *, generation: Generation | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, detail: str, *, generation: Generation | None = None, **kwargs: Any) -> None:
         self.generation = generation
         if generation is not None:
             kwargs.setdefault("generation_id", generation.generation_id)

@@ -341,7 +341,10 @@ class Generation:
         if not self.result_url:
             return None
         return Image(
-            url=self.result_url, generation_id=self.generation_id, seed=self.seed, _client=self._client
+            url=self.result_url,
+            generation_id=self.generation_id,
+            seed=self.seed,
+            _client=self._client,
         )
 
     def _require_image(self) -> Image:
@@ -593,7 +596,9 @@ class Model:
             capabilities=dict(data.get("capabilities") or {}),
             developer=dict(data.get("developer") or {}),
             aliases=list(data.get("aliases") or []),
-            request_schema=dict(data.get("json_request_schema") or data.get("request_schema") or {}),
+            request_schema=dict(
+                data.get("json_request_schema") or data.get("request_schema") or {}
+            ),
             raw=dict(data),
         )
 

@@ -57,7 +57,7 @@ def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
     """
     if not data:
         raise ImageDecodeError("empty file; expected a PNG, JPEG, WebP, GIF or BMP image")
-    image = _open(data)
+    image = _open(data, max_pixels)
     with image:
         fmt = _FORMATS[str(image.format)][0]
         width, height = image.size
@@ -77,7 +77,7 @@ def load_rgb(data: bytes) -> Image.Image:
     Transparency (RGBA, LA, PA, P/L with a transparent colour) is composited on white;
     grey, palette, CMYK and 16-bit images are converted to RGB.
     """
-    image = _open(data)
+    image = _open(data, None)
     with image:
         try:
             image.seek(0)
@@ -90,15 +90,18 @@ def load_rgb(data: bytes) -> Image.Image:
             raise ImageDecodeError(f"cannot decode image ({_reason(exc)})") from None
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, max_pixels: int | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # We enforce our own pixel limit; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(PILLOW_FORMATS))
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:
+        # Pillow's own, higher threshold: its message gives the size.
+        limit = f" of {max_pixels} pixels (max_input_pixels)" if max_pixels else ""
         raise ImageDecodeError(
-            "image dimensions exceed the pixel limit (decompression bomb refused)"
+            f"image dimensions are over the limit{limit}; decompression bomb refused "
+            f"({_reason(exc)})"
         ) from None
     except Image.UnidentifiedImageError:
         raise ImageDecodeError(f"not a supported image; expected {SUPPORTED}") from None

@@ -37,7 +37,9 @@ from editserve.storage.base import BlobStorage
 UPLOADS_PATH = "/api/ai/uploads/"
 FIELD = "input_image"
 
-_DATA_URI_RE = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)", re.DOTALL)
+_DATA_URI_RE = re.compile(
+    r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)", re.DOTALL | re.IGNORECASE
+)
 _DATA_MIME_TYPES = {
     "image/png",
     "image/jpeg",
@@ -91,6 +93,7 @@ class InputResolver:
         self.storage = storage
         self.lookup_upload = lookup_upload
         self.fetcher = fetcher or Fetcher.from_settings(settings)
+        self._key_locks: dict[str, anyio.Lock] = {}
 
     async def resolve(
         self, refs: Sequence[str], owner: str, *, base_urls: Sequence[str]
@@ -221,7 +224,17 @@ class InputResolver:
             height=info.height,
             size=len(data),
         )
-        await anyio.to_thread.run_sync(self._put_once, stored.key, data, stored.content_type)
+        # One writer per key in this process (the same image twice in one request, or two
+        # requests at once); across processes a duplicate put just rewrites equal bytes.
+        lock = self._key_locks.setdefault(stored.key, anyio.Lock())
+        try:
+            async with lock:
+                await anyio.to_thread.run_sync(
+                    self._put_once, stored.key, data, stored.content_type
+                )
+        finally:
+            if not lock.statistics().tasks_waiting:
+                self._key_locks.pop(stored.key, None)
         return stored
 
     def _inspect(self, data: bytes) -> ImageInfo:

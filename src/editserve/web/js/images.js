@@ -115,6 +115,7 @@ export class ImageList {
       .upload(blob, name)
       .then((result) => {
         item.url = result.url;
+        item.preview = result.preview_url || null;
         item.status = "ready";
         item.width = result.width;
         item.height = result.height;

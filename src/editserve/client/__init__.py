@@ -1,0 +1,72 @@
+"""The editserve Python client: talk to an editserve server (or the hosted API it mirrors).
+
+::
+
+    from editserve import Client
+
+    with Client("http://127.0.0.1:8000", api_key="es_...") as client:
+        result = client.images.edit(prompt="Make it snow", input_image="cat.png")
+        result.save("snowy-cat.png")
+
+The exception tree is documented in :mod:`editserve.client._exceptions`.
+"""
+
+from editserve.client._async_client import AsyncClient
+from editserve.client._base import DEFAULT_BASE_URL, DEFAULT_MODEL, QUEUED_EVENT
+from editserve.client._client import Client
+from editserve.client._exceptions import (
+    APIError,
+    AuthenticationError,
+    ClientError,
+    ConnectionError,
+    GenerationCancelled,
+    GenerationError,
+    GenerationFailed,
+    GenerationTimeout,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+)
+from editserve.client._inputs import ImageInput
+from editserve.client._types import (
+    EditResult,
+    Event,
+    EventType,
+    Generation,
+    GenerationPage,
+    Image,
+    Model,
+    Progress,
+    Upload,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "QUEUED_EVENT",
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "Client",
+    "ClientError",
+    "ConnectionError",
+    "EditResult",
+    "Event",
+    "EventType",
+    "Generation",
+    "GenerationCancelled",
+    "GenerationError",
+    "GenerationFailed",
+    "GenerationPage",
+    "GenerationTimeout",
+    "Image",
+    "ImageInput",
+    "InvalidRequestError",
+    "Model",
+    "NotFoundError",
+    "Progress",
+    "RateLimitError",
+    "ServerError",
+    "Upload",
+]

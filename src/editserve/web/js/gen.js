@@ -1,0 +1,96 @@
+// Helpers over generation objects (GET /api/ai/queue/{id}, history items).
+
+import { fmtDuration } from "./dom.js";
+
+export const ACTIVE = new Set(["queued", "processing"]);
+export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+// Known parameter names in display order; anything else the schema adds follows.
+const PARAM_ORDER = [
+  "prompt",
+  "input_image",
+  "aspect_ratio",
+  "negative_prompt",
+  "output_format",
+  "seed",
+  "num_inference_steps",
+  "true_cfg_scale",
+  "preview",
+];
+
+/** The request parameters a generation echoes, keyed like the schema. */
+export function paramsOf(gen, schema) {
+  const names = schema?.properties ? Object.keys(schema.properties) : PARAM_ORDER;
+  const params = {};
+  for (const name of names) {
+    if (gen[name] !== undefined && gen[name] !== null) params[name] = gen[name];
+  }
+  return params;
+}
+
+export function runSeconds(gen) {
+  if (gen.started_at && gen.completed_at) return gen.completed_at - gen.started_at;
+  const t = gen.timings;
+  if (t && typeof t === "object") {
+    const total = t.total ?? t.total_seconds;
+    if (typeof total === "number") return total;
+  }
+  return null;
+}
+
+export function statusLabel(gen) {
+  switch (gen.status) {
+    case "queued":
+      return gen.queue_position ? `Queued · #${gen.queue_position}` : "Queued";
+    case "processing":
+      return gen.progress ? `Step ${gen.progress.step}/${gen.progress.total}` : titleStage(gen.stage) || "Starting";
+    case "succeeded":
+      return fmtDuration(runSeconds(gen));
+    case "failed":
+      return "Failed";
+    case "cancelled":
+      return "Cancelled";
+    default:
+      return gen.status || "";
+  }
+}
+
+export function titleStage(stage) {
+  if (!stage) return "";
+  const known = {
+    starting: "Starting",
+    loading: "Loading model",
+    encoding: "Encoding prompt",
+    encode: "Encoding prompt",
+    denoising: "Denoising",
+    denoise: "Denoising",
+    decoding: "Decoding",
+    decode: "Decoding",
+    storing: "Saving",
+    store: "Saving",
+  };
+  return known[stage] || stage.charAt(0).toUpperCase() + stage.slice(1).replace(/_/g, " ");
+}
+
+export function sizeLabel(gen) {
+  return gen.width && gen.height ? `${gen.width}×${gen.height}` : "";
+}
+
+/** Display value of one parameter for tables. */
+export function displayValue(name, value) {
+  if (value === undefined || value === null) return "—";
+  if (Array.isArray(value)) return value.length ? value.join("\n") : "—";
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (name === "negative_prompt" && value === " ") return "“ ” (blank, CFG on)";
+  return String(value);
+}
+
+export function sameValue(a, b) {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** The file name a download of this result should get. */
+export function resultFilename(gen) {
+  const ext = gen.output_format || (gen.result_url && gen.result_url.split("?")[0].split(".").pop()) || "png";
+  return `editserve-${String(gen.generation_id).slice(0, 8)}.${ext}`;
+}
