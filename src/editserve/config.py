@@ -144,7 +144,22 @@ class Settings(BaseSettings):
 Environment = Literal["sqlite", "postgres"]
 
 
+def settings_table() -> str:
+    """The settings as a Markdown table (the README's copy is checked against this)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = "" if default is None or default == [] else f"`{default}`"
+        meaning = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `EDITSERVE_{name.upper()}` | {shown} | {meaning} |")
+    return "\n".join(rows)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment, with explicit overrides (CLI flags) on top."""
     clean = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**clean)
+
+
+if __name__ == "__main__":
+    print(settings_table())

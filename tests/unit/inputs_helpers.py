@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import io
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -93,6 +94,9 @@ def _routes(server: TestServer) -> dict[str, Handler]:
     def to_ftp(h: BaseHTTPRequestHandler) -> None:
         send(h, 302, headers={"Location": "ftp://example.com/image.png"})
 
+    def bad_redirect(h: BaseHTTPRequestHandler) -> None:
+        send(h, 302, headers={"Location": "http://[::1"})
+
     def big(h: BaseHTTPRequestHandler) -> None:
         send(h, 200, b"\0" * (server.big_size), {"Content-Type": "image/png"})
 
@@ -142,6 +146,7 @@ def _routes(server: TestServer) -> dict[str, Handler]:
         "/to-metadata": to_metadata,
         "/to-loopback": to_loopback,
         "/to-ftp": to_ftp,
+        "/bad-redirect": bad_redirect,
         "/big": big,
         "/big-no-length": big_no_length,
         "/gzip-bomb": gzip_bomb,
@@ -158,7 +163,13 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, *, big_size: int = 128 * 1024, slow_seconds: float = 1.5) -> None:
+    def __init__(
+        self,
+        *,
+        big_size: int = 128 * 1024,
+        slow_seconds: float = 1.5,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.big_size = big_size
         self.slow_seconds = slow_seconds
         self.hits: list[str] = []
@@ -177,11 +188,14 @@ class TestServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def __enter__(self) -> TestServer:
         self.thread.start()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,14 +125,14 @@ async def test_too_many_redirects(server: TestServer, tmp_path: Path) -> None:
         tmp_path,
         server.url("/redirect/3"),
         "too many redirects",
-        "more than 2",
+        "more than 2 (fetch_max_redirects)",
         "fetch_max_redirects",
         **ALLOW_LOOPBACK,
     )
     await _error(
         tmp_path,
         server.url("/redirect/1"),
-        "more than 0",
+        "more than 0 (fetch_max_redirects)",
         "fetch_max_redirects",
         fetch_max_redirects=0,
         **ALLOW_LOOPBACK,
@@ -162,6 +165,7 @@ async def test_redirect_from_allowed_host_to_forbidden_one(
 
 async def test_redirect_to_other_scheme(server: TestServer, tmp_path: Path) -> None:
     await _error(tmp_path, server.url("/to-ftp"), "ftp", "only http and https", **ALLOW_LOOPBACK)
+    await _error(tmp_path, server.url("/bad-redirect"), "location header", **ALLOW_LOOPBACK)
 
 
 # --- size, status, time ------------------------------------------------------------------------
@@ -323,9 +327,57 @@ def test_public_addresses(address: str) -> None:
 
 
 def test_policy_allow_list_entries() -> None:
-    policy = HostPolicy(["Images.Internal", "10.0.0.0/8", "fd00::/8", "192.168.1.5", " "])
+    policy = HostPolicy(
+        ["Images.Internal", "*.corp.test", "10.0.0.0/8", "fd00::/8", "192.168.1.5", " "]
+    )
     policy.check("images.internal", [ipaddress.ip_address("127.0.0.1")])
+    policy.check("a.b.corp.test.", [ipaddress.ip_address("10.0.0.1")])
+    assert not policy.host_allowed("corp.test")
+    assert not policy.host_allowed("evilcorp.test")
     policy.check("x", [ipaddress.ip_address("10.9.8.7"), ipaddress.ip_address("fd12::1")])
     policy.check("y", [ipaddress.ip_address("192.168.1.5")])
     with pytest.raises(ForbiddenAddress, match="192.168.1.6"):
         policy.check("z", [ipaddress.ip_address("192.168.1.6")])
+
+
+# --- TLS: pinning the IP keeps SNI and certificate checks on the URL's host name -----------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestServer, Path]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with TestServer(tls=context) as running:
+        yield running, cert
+
+
+async def test_https_verifies_the_url_host_name(tls_server: tuple[TestServer, Path]) -> None:
+    server, cert = tls_server
+    fetcher = Fetcher(
+        max_bytes=1 << 20,
+        max_redirects=0,
+        timeout_seconds=5,
+        allow_hosts=["localhost", "127.0.0.1"],
+        ssl_context=ssl.create_default_context(cafile=str(cert)),
+    )
+    fetched = await fetcher.fetch(server.url("/image.png", host="localhost"))
+    assert fetched.data == PNG
+    # Same server by IP: the certificate names only "localhost", so this must fail.
+    with pytest.raises(FetchError, match="failed"):
+        await fetcher.fetch(server.url("/image.png"))
+    # And with the system CAs the self-signed certificate is not trusted at all.
+    with pytest.raises(FetchError, match="failed"):
+        await Fetcher(
+            max_bytes=1 << 20, max_redirects=0, timeout_seconds=5, allow_hosts=["localhost"]
+        ).fetch(server.url("/image.png", host="localhost"))

@@ -301,9 +301,10 @@ def _connection_error(exc: httpx.TransportError, method: str, url: str, attempts
     what = (
         "timed out" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
     )
+    full_url = str(exc.request.url) if _has_request(exc) else url
     return ConnectionError(
-        f"{method} {url}: {what} (after {attempts} attempt{'s' if attempts != 1 else ''})",
-        url=str(exc.request.url) if _has_request(exc) else url,
+        f"{method} {full_url}: {what} (after {attempts} attempt{'s' if attempts != 1 else ''})",
+        url=full_url,
     )
 
 

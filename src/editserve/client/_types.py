@@ -320,6 +320,16 @@ class Generation:
         params = {k: v for k, v in data.items() if k not in _GENERATION_FIELDS}
         return cls(**kwargs, params=params, raw=dict(data), _client=client)
 
+    def __repr__(self) -> str:
+        parts = [f"generation_id={self.generation_id!r}", f"status={self.status!r}"]
+        if self.progress is not None:
+            parts.append(f"progress={self.progress.step}/{self.progress.total}")
+        for name in ("stage", "queue_position", "seed", "result_url", "error_message"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        return f"Generation({', '.join(parts)})"
+
     @property
     def id(self) -> str:
         """Alias of :attr:`generation_id`."""

@@ -15,8 +15,8 @@ Exit codes::
 
 from __future__ import annotations
 
-import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +35,7 @@ from editserve.client._exceptions import (
     GenerationError,
     GenerationTimeout,
 )
-from editserve.client._inputs import is_url
+from editserve.client._inputs import classify, is_url
 from editserve.client._types import Event, EventType, Generation, Model
 
 EXIT_OK = 0
@@ -121,8 +121,8 @@ def _describe(exc: ClientError) -> str:
     if isinstance(exc, GenerationTimeout):
         return f"error: {exc.detail} (it keeps running: editserve queue get {exc.generation_id})"
     if isinstance(exc, GenerationError):
-        gen = exc.generation_id or "?"
-        return f"error: generation {gen} {'was cancelled' if exc.type == 'cancelled' else 'failed'}: {exc.detail}"
+        what = "was cancelled" if exc.type == "cancelled" else "failed"
+        return f"error: generation {exc.generation_id or '?'} {what}: {exc.detail}"
     if isinstance(exc, APIError):
         title = f" ({exc.title})" if exc.title else ""
         return f"error: {exc.status or ''} {exc.type}{title}: {exc.detail}".replace("  ", " ")
@@ -138,9 +138,6 @@ def _handle_errors(as_json: bool) -> Iterator[None]:
         if as_json:
             _print_json(_error_json(exc))
         sys.exit(exit_code_for(exc))
-    except (FileNotFoundError, ValueError, TypeError) as exc:
-        # Bad local input (a missing file, not an image): a usage error.
-        raise click.UsageError(str(exc)) from None
 
 
 # --- edit -------------------------------------------------------------------------------------
@@ -166,7 +163,7 @@ def _handle_errors(as_json: bool) -> Iterator[None]:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=True, path_type=Path),
+    type=click.Path(dir_okay=True),
     help="Where to save the image: a file, or a folder (default: <first image>-edited.<fmt>).",
 )
 @click.option("--no-wait", is_flag=True, help="Only enqueue; print the generation id and exit.")
@@ -184,7 +181,7 @@ def edit(
     cfg: float | None,
     preview: bool | None,
     model: str,
-    output: Path | None,
+    output: str | None,
     no_wait: bool,
     timeout: float | None,
     quiet: bool,
@@ -202,8 +199,58 @@ def edit(
     """
     if not 1 <= len(images) <= 3:
         raise click.UsageError("give 1 to 3 input images")
+    for index, image in enumerate(images):
+        try:
+            classify(image, index)  # a missing file or a non-image is a usage error
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="IMAGE") from None
+    try:
+        _edit(
+            images,
+            prompt=prompt,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            negative_prompt=negative_prompt,
+            output_format=output_format,
+            seed=seed,
+            num_inference_steps=steps,
+            true_cfg_scale=cfg,
+            preview=preview,
+            output=output,
+            no_wait=no_wait,
+            timeout=timeout,
+            quiet=quiet,
+            url=url,
+            api_key=api_key,
+            as_json=as_json,
+        )
+    except KeyboardInterrupt:
+        _err("\nInterrupted.")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _edit(
+    images: tuple[str, ...],
+    *,
+    prompt: str,
+    model: str,
+    aspect_ratio: str | None,
+    negative_prompt: str | None,
+    output_format: str | None,
+    seed: int | None,
+    num_inference_steps: int | None,
+    true_cfg_scale: float | None,
+    preview: bool | None,
+    output: str | None,
+    no_wait: bool,
+    timeout: float | None,
+    quiet: bool,
+    url: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
     with _handle_errors(as_json), _make_client(url, api_key) as client:
-        params = {"preview": preview} if preview else {}
+        params: dict[str, Any] = {"preview": True} if preview else {}
         [gen] = client.queue.submit(
             prompt=prompt,
             input_image=list(images),
@@ -212,8 +259,8 @@ def edit(
             negative_prompt=negative_prompt,
             output_format=output_format,
             seed=seed,
-            num_inference_steps=steps,
-            true_cfg_scale=cfg,
+            num_inference_steps=num_inference_steps,
+            true_cfg_scale=true_cfg_scale,
             **params,
         )
         if no_wait:
@@ -249,16 +296,20 @@ def _cancel_after_interrupt(client: Client, generation_id: str, as_json: bool) -
         _print_json(final.raw)
 
 
-def _output_path(output: Path | None, images: tuple[str, ...], gen: Generation) -> Path:
-    ext = (gen.image.format if gen.image else None) or gen.params.get("output_format") or "png"
-    if output is not None and not output.is_dir():
-        return output
+def _output_path(output: str | None, images: tuple[str, ...], gen: Generation) -> Path:
+    """``-o`` as given; or a fresh ``<first image>-edited.<fmt>`` in ``-o``'s folder (a path
+    that is a folder or ends with a slash) or in the current folder."""
+    ext = gen.params.get("output_format") or (gen.image.format if gen.image else None) or "png"
+    is_folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    if output is not None and not is_folder:
+        return Path(output)
     first = images[0]
     stem = Path(first.split("?", 1)[0]).stem if not first.startswith("data:") else ""
     if is_url(first) and not stem:
         stem = "image"
     name = f"{stem or 'image'}-edited"
-    folder = output if output is not None else Path.cwd()
+    folder = Path(output) if output is not None else Path.cwd()
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.{ext}"
     counter = 2
     while path.exists():
@@ -280,7 +331,8 @@ def _report_saved(gen: Generation, path: Path, seconds: float, as_json: bool) ->
 
 
 class ProgressDisplay:
-    """Live progress on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+    """Live progress on stderr: a rich progress bar on a terminal, plain lines otherwise
+    (``queued #2 (eta 30 s)``, ``denoising 12/40 (eta 9 s)``, ...)."""
 
     def __init__(self, generation_id: str, *, enabled: bool = True) -> None:
         self.generation_id = generation_id
@@ -289,6 +341,7 @@ class ProgressDisplay:
         self._progress: Any = None
         self._task: Any = None
         self._last_line = ""
+        self._first_step: tuple[float, int] | None = None
 
     def __enter__(self) -> ProgressDisplay:
         if self.interactive:
@@ -313,12 +366,11 @@ class ProgressDisplay:
                 TextColumn("eta"),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
-                transient=False,
             )
             self._progress.start()
             self._task = self._progress.add_task("submitted", total=None)
         elif self.enabled:
-            self._line(f"generation {self.generation_id}: submitted")
+            _err(f"generation {self.generation_id} submitted")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -333,30 +385,53 @@ class ProgressDisplay:
             position = event.data.get("queue_position")
             eta = event.data.get("eta_seconds")
             text = "queued" + (f" #{position + 1}" if isinstance(position, int) else "")
-            self._update(text, None, None, f" (eta {eta:.0f} s)" if eta else "")
+            self._update(text + (f" (eta {eta:.0f} s)" if eta else ""))
         elif event.type == EventType.STARTED:
-            self._update(event.stage or "starting", 0, None, "")
+            self._update(event.stage or "starting")
         elif event.type == EventType.PROGRESS:
-            self._update(event.stage or "running", event.step, event.total, "")
+            self._update(event.stage or "running", event.step, event.total)
         elif event.type == EventType.COMPLETED:
-            self._update(event.status or "done", None, None, "")
+            done = event.status in ("succeeded", "completed")
+            self._update(event.status or "done", finished=done)
         elif event.type == EventType.CANCELLED:
-            self._update("cancelled", None, None, "")
+            self._update("cancelled")
 
-    def _update(self, stage: str, step: int | None, total: int | None, extra: str) -> None:
+    def _update(
+        self,
+        stage: str,
+        step: int | None = None,
+        total: int | None = None,
+        *,
+        finished: bool = False,
+    ) -> None:
         if self._progress is not None:
-            fields: dict[str, Any] = {"description": stage + extra}
+            fields: dict[str, Any] = {"description": stage}
             if total:
                 fields.update(total=total, completed=step or 0)
+            if finished:
+                task = self._progress.tasks[0]
+                fields.update(total=task.total or 1, completed=task.total or 1)
             self._progress.update(self._task, **fields)
             return
-        counts = f" {step}/{total}" if total else ""
-        self._line(f"generation {self.generation_id}: {stage}{counts}{extra}")
-
-    def _line(self, text: str) -> None:
+        text = stage
+        if total:
+            text += f" {step}/{total}"
+            eta = self._eta(step or 0, total)
+            if eta is not None and eta >= 1:
+                text += f" (eta {eta:.0f} s)"
         if text != self._last_line:
             self._last_line = text
-            _err(text)
+            _err(f"  {text}")
+
+    def _eta(self, step: int, total: int) -> float | None:
+        now = time.monotonic()
+        if self._first_step is None or step < self._first_step[1]:
+            self._first_step = (now, step)
+            return None
+        start, first = self._first_step
+        if step <= first:
+            return None
+        return (now - start) / (step - first) * (total - step)
 
 
 # --- queue ------------------------------------------------------------------------------------
@@ -384,7 +459,9 @@ def queue_list(
             _print_json({"count": len(gens), "generations": [g.raw for g in gens]})
             return
         if not gens:
-            _err("No generations" + (f" with status {status}." if status else " queued or running."))
+            _err(
+                "No generations" + (f" with status {status}." if status else " queued or running.")
+            )
             return
         _print_table(
             ["ID", "STATUS", "PROGRESS", "MODEL", "PROMPT"],
@@ -511,7 +588,9 @@ def _rule(prop: dict[str, Any]) -> str:
     if "enum" in prop:
         return " | ".join(str(v) for v in prop["enum"])
     low = prop.get("minimum", prop.get("minItems"))
-    high = prop.get("maximum", prop.get("maxItems", prop.get("exclusiveMaximum")))
+    high: Any = prop.get("maximum", prop.get("maxItems"))
+    if "exclusiveMaximum" in prop:
+        high = f"<{prop['exclusiveMaximum']}"
     if low is not None or high is not None:
         return f"{'' if low is None else low}..{'' if high is None else high}"
     return ""
@@ -567,5 +646,3 @@ def _print_table(headers: list[str], rows: list[list[str]], indent: str = "") ->
 
 
 __all__ = ["register", "exit_code_for", "ProgressDisplay"]
-
-_ = functools  # keep the import list stable for the wrappers above

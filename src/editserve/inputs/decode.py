@@ -13,7 +13,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow format name → (our format name, extension, content type). MPO is what Pillow calls
 # the multi-picture JPEGs many cameras and phones write: it is a JPEG.
@@ -103,7 +103,7 @@ def _open(data: bytes, max_pixels: int | None) -> Image.Image:
             f"image dimensions are over the limit{limit}; decompression bomb refused "
             f"({_reason(exc)})"
         ) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise ImageDecodeError(f"not a supported image; expected {SUPPORTED}") from None
     except Exception as exc:
         raise ImageDecodeError(f"corrupt image header ({_reason(exc)})") from None

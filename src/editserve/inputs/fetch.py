@@ -11,6 +11,7 @@ rule; the resolver prefixes the field (``input_image[i]: ...``).
 
 from __future__ import annotations
 
+import ssl
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,11 +48,13 @@ class Fetcher:
         max_redirects: int,
         timeout_seconds: float,
         allow_hosts: list[str] | tuple[str, ...] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.timeout_seconds = timeout_seconds
         self.policy = HostPolicy(allow_hosts)
+        self.ssl_context = ssl_context  # None: system / certifi CAs
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Fetcher:
@@ -66,7 +69,7 @@ class Fetcher:
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
         """An HTTP client whose connections obey the SSRF rule; share it across fetches."""
         async with httpx.AsyncClient(
-            transport=GuardedTransport(self.policy),
+            transport=GuardedTransport(self.policy, ssl_context=self.ssl_context),
             trust_env=False,
             follow_redirects=False,  # followed by hand, so each hop is checked and counted
             timeout=httpx.Timeout(self.timeout_seconds),
@@ -94,7 +97,7 @@ class Fetcher:
             ) from None
 
     async def _follow(self, url: httpx.URL, client: httpx.AsyncClient) -> Fetched:
-        redirects = 0
+        first, redirects = url, 0
         while True:
             try:
                 async with client.stream("GET", url) as response:
@@ -102,11 +105,11 @@ class Fetcher:
                     if response.status_code in _REDIRECT_CODES and location:
                         if redirects >= self.max_redirects:
                             raise FetchError(
-                                f"too many redirects: more than {self.max_redirects} "
-                                "(fetch_max_redirects)"
+                                f"download of {_display(first)} failed: too many redirects, "
+                                f"more than {self.max_redirects} (fetch_max_redirects)"
                             )
                         redirects += 1
-                        url = _checked_url(str(url.join(location)), redirect=True)
+                        url = _redirect_target(url, location)
                         continue
                     if not response.is_success:
                         raise FetchError(
@@ -208,6 +211,14 @@ def _checked_url(url: str, *, redirect: bool = False) -> httpx.URL:
     if not parsed.host:
         raise FetchError(f"{what} {_shorten(url)!r} has no host")
     return parsed
+
+
+def _redirect_target(url: httpx.URL, location: str) -> httpx.URL:
+    try:
+        target = str(url.join(location))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise FetchError(f"redirect target {_shorten(location)!r} is not a valid URL") from None
+    return _checked_url(target, redirect=True)
 
 
 def _display(url: httpx.URL) -> str:

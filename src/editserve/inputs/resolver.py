@@ -104,7 +104,9 @@ class InputResolver:
         ``settings.public_url``) used to recognise upload URLs. If several references
         fail, the error of the first failing one (by index) is raised.
         """
-        bases = [_origin_and_path(url) for url in base_urls if url]
+        if isinstance(refs, str):
+            refs = [refs]
+        bases = [base for base in map(_origin_and_path, base_urls) if base is not None]
         results: list[StoredInput | None] = [None] * len(refs)
         errors: list[BaseException | None] = [None] * len(refs)
 
@@ -246,10 +248,15 @@ class InputResolver:
             self.storage.put(key, data, content_type)
 
 
-def _origin_and_path(url: str) -> tuple[str, str]:
-    """``https://Host:443/prefix/`` → ``("https://host:443", "/prefix")``."""
-    parts = urlsplit(url.strip())
-    return _origin(parts.scheme, parts.hostname, parts.port), parts.path.rstrip("/")
+def _origin_and_path(url: str) -> tuple[str, str] | None:
+    """``https://Host:443/prefix/`` → ``("https://host:443", "/prefix")``; None if unusable."""
+    try:
+        parts = urlsplit((url or "").strip())
+        if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+            return None
+        return _origin(parts.scheme, parts.hostname, parts.port), parts.path.rstrip("/")
+    except ValueError:
+        return None
 
 
 def _origin(scheme: str, host: str | None, port: int | None) -> str:

@@ -5,9 +5,10 @@ unicast address — not loopback, private (RFC 1918), link-local (including the
 169.254.169.254 cloud metadata service), unspecified, multicast, reserved, CGNAT
 (100.64.0.0/10), IPv6 unique-local or site-local, nor an IPv6 form that embeds such an
 IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible, 6to4, NAT64, Teredo).
-The operator's allow-list (``settings.fetch_allow_hosts``: host names and/or CIDRs, a bare
-IP meaning a single address) permits exceptions: an allowed host name may resolve to
-anything, and a forbidden address inside an allowed CIDR is accepted.
+The operator's allow-list (``settings.fetch_allow_hosts``: host names, ``*.domain``
+wildcards and/or CIDRs, a bare IP meaning a single address) permits exceptions: an allowed
+host name may resolve to anything, and a forbidden address inside an allowed CIDR is
+accepted.
 
 DNS rebinding. Checking a name and then letting the HTTP library resolve it again would
 let a hostile DNS server answer "public" to the check and "127.0.0.1" to the connect. So
@@ -113,8 +114,12 @@ class HostPolicy:
                 self.allowed_names.add(_normalize_host(entry))
 
     def host_allowed(self, host: str) -> bool:
-        """Whether the host name itself is on the allow-list."""
-        return _normalize_host(host) in self.allowed_names
+        """Whether the host name is on the allow-list (``*.example.com`` = any subdomain)."""
+        name = _normalize_host(host)
+        if name in self.allowed_names:
+            return True
+        labels = name.split(".")
+        return any("*." + ".".join(labels[i:]) in self.allowed_names for i in range(1, len(labels)))
 
     def address_allowed(self, address: IPAddress) -> bool:
         """Whether ``address`` is public or inside an allowed CIDR."""
@@ -247,23 +252,30 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
 
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes tens of milliseconds: do it once per process.
+def default_ssl_context() -> ssl.SSLContext:
+    """certifi's CAs (or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), loaded once per process."""
     global _SSL_CONTEXT
     if _SSL_CONTEXT is None:
-        _SSL_CONTEXT = httpx.create_ssl_context(trust_env=False)
+        _SSL_CONTEXT = httpx.create_ssl_context(trust_env=True)
     return _SSL_CONTEXT
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """``httpx.AsyncHTTPTransport`` whose every connection goes through :class:`GuardedBackend`."""
 
-    def __init__(self, policy: HostPolicy, *, max_connections: int = 10) -> None:
-        super().__init__(trust_env=False, verify=_ssl_context())
+    def __init__(
+        self,
+        policy: HostPolicy,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        context = ssl_context or default_ssl_context()
+        super().__init__(trust_env=False, verify=context)
         # httpx offers no public hook for the network backend, so replace the pool it
         # built with an identical one that has ours (tests check the guard is in effect).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
+            ssl_context=context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             http1=True,

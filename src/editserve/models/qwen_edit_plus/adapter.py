@@ -36,9 +36,6 @@ from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadE
 
 from .tiny import COMPONENTS, PIPELINE_CLASS, ensure_tiny_weights
 
-if TYPE_CHECKING:
-    from diffusers import QwenImageEditPlusPipeline
-
 logger = logging.getLogger("editserve.model")
 
 MODEL_ID = "qwen-image-edit-plus"
@@ -201,7 +198,7 @@ def vae_image_area(area: int) -> Iterator[None]:
     The pipeline reads a module constant (``VAE_IMAGE_SIZE``), so this is process-wide;
     the lock keeps two calls in one process from interleaving.
     """
-    module = importlib.import_module(PIPELINE_MODULE)
+    module: Any = importlib.import_module(PIPELINE_MODULE)
     with _VAE_AREA_LOCK:
         original = module.VAE_IMAGE_SIZE
         module.VAE_IMAGE_SIZE = int(area)
@@ -231,7 +228,8 @@ class QwenImageEditPlusAdapter:
         self.settings = settings
         self._device_request = device if device is not None else settings.device
         self._warmup = warmup
-        self._pipe: QwenImageEditPlusPipeline | None = None
+        # diffusers' lazy exports defeat type checkers: the pipeline is typed as Any.
+        self._pipe: Any = None
         self._one_step_scheduler: Any = None
         self._loaded: LoadedWeights | None = None
         self._versions: dict[str, str] = {}
@@ -244,7 +242,8 @@ class QwenImageEditPlusAdapter:
         return self._loaded
 
     @property
-    def pipeline(self) -> QwenImageEditPlusPipeline:
+    def pipeline(self) -> Any:
+        """The loaded ``QwenImageEditPlusPipeline`` (for tests and diagnostics)."""
         if self._pipe is None:
             raise RuntimeError("the model is not loaded: call load() first")
         return self._pipe
@@ -261,7 +260,8 @@ class QwenImageEditPlusAdapter:
         cuda_count = torch.cuda.device_count() if cuda_available else 0
         device = resolve_device(self._device_request, cuda_available, cuda_count)
         dtype_name = resolve_dtype(self.settings.dtype, device)
-        choice = resolve_weights(self.settings, cuda_available)
+        # `auto` means the real weights only where they can run: on a CUDA device.
+        choice = resolve_weights(self.settings, cuda_available=device.startswith("cuda"))
         self._versions = _library_versions()
 
         revision = choice.revision
@@ -361,7 +361,7 @@ class QwenImageEditPlusAdapter:
 
     def _from_pretrained(
         self, location: str, dtype_name: str, *, local: bool, revision: str | None = None
-    ) -> QwenImageEditPlusPipeline:
+    ) -> Any:
         import torch
         from diffusers import QwenImageEditPlusPipeline
 

@@ -248,7 +248,7 @@ def build_tokenizer() -> Any:
     tokenizer = Qwen2Tokenizer(
         vocab=vocab,
         merges=merges,
-        unk_token=None,
+        unk_token=None,  # type: ignore[arg-type]  # byte-level BPE has no unknowns
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         errors="replace",
@@ -319,10 +319,11 @@ def build_tiny_pipeline_folder(out: Path) -> Path:
         tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(),
     )
-    for module in (transformer, vae, text_encoder):
+    modules: tuple[Any, ...] = (transformer, vae, text_encoder)
+    for module in modules:
         module.eval()
 
-    pipe = QwenImageEditPlusPipeline(
+    pipe: Any = QwenImageEditPlusPipeline(
         scheduler=scheduler,
         vae=vae,
         text_encoder=text_encoder,
