@@ -256,7 +256,7 @@ def test_on_step_is_called_once_per_step(adapter: QwenImageEditPlusAdapter) -> N
 
 @pytest.mark.slow
 def test_cancelling_from_on_step_stops_at_once(adapter: QwenImageEditPlusAdapter) -> None:
-    module = importlib.import_module(PIPELINE_MODULE)
+    module: Any = importlib.import_module(PIPELINE_MODULE)
     scheduler = adapter.pipeline.scheduler
     seen: list[int] = []
 
@@ -289,7 +289,7 @@ def test_one_to_three_input_images(adapter: QwenImageEditPlusAdapter, count: int
 
 @pytest.mark.slow
 def test_vae_area_sizes_the_vae_copy_of_each_input(adapter: QwenImageEditPlusAdapter) -> None:
-    module = importlib.import_module(PIPELINE_MODULE)
+    module: Any = importlib.import_module(PIPELINE_MODULE)
     with TransformerCalls(adapter) as calls:
         result = adapter.generate(_job(vae_area=128 * 128), _ignore)
     assert set(calls.tokens) == {16 + 64}
@@ -309,9 +309,9 @@ def test_parity_with_a_direct_pipeline_call(
     job = _job(images=[_image((64, 64)), _image((96, 64), (10, 10, 220))], seed=123, width=80)
     ours = adapter.generate(job, _ignore).image
 
-    pipe = QwenImageEditPlusPipeline.from_pretrained(tiny_weights_dir, dtype=torch.float32)
+    pipe: Any = QwenImageEditPlusPipeline.from_pretrained(tiny_weights_dir, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    module = importlib.import_module(PIPELINE_MODULE)
+    module: Any = importlib.import_module(PIPELINE_MODULE)
     original, module.VAE_IMAGE_SIZE = module.VAE_IMAGE_SIZE, job.vae_area
     try:
         theirs = pipe(
@@ -356,11 +356,11 @@ def test_the_stock_schedule_is_nan_for_one_step() -> None:
         "time_shift_type": "exponential",
         "use_dynamic_shifting": True,
     }
-    stock = FlowMatchEulerDiscreteScheduler(**config)
+    stock: Any = FlowMatchEulerDiscreteScheduler(**config)
     with np.errstate(invalid="ignore", divide="ignore"):
         stock.set_timesteps(sigmas=[1.0], mu=0.7)
     assert math.isnan(float(stock.sigmas[0]))
-    fixed = FlowMatchEulerDiscreteScheduler.from_config(stock.config, shift_terminal=None)
+    fixed: Any = FlowMatchEulerDiscreteScheduler.from_config(stock.config, shift_terminal=None)
     fixed.set_timesteps(sigmas=[1.0], mu=0.7)
     assert [float(s) for s in fixed.sigmas] == [1.0, 0.0]
 

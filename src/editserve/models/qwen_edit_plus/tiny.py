@@ -235,7 +235,7 @@ def build_tokenizer() -> Any:
     raw.train_from_iterator(list(TOKENIZER_CORPUS), trainer=trainer)
     state = json.loads(raw.to_str())
     vocab: dict[str, int] = state["model"]["vocab"]
-    merges = [
+    merges: Any = [
         tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["model"]["merges"]
     ]
     n_learned = len(vocab)

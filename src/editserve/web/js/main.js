@@ -766,6 +766,7 @@ class App {
       return h("div.stage-canvas.stage-ba", {}, beforeAfter({ before: inputs[index], after: gen.result_url, beforeLabel: `Picture ${index + 1}`, afterLabel: "Output", ratio }), picker);
     }
     const img = h("img.stage-img", { src: gen.result_url, alt: gen.prompt ? `Output: ${gen.prompt}` : "Output", dataset: { testid: "result-image" } });
+    if (gen.width && gen.height) img.style.setProperty("--r", String(gen.width / gen.height));
     return h("div.stage-canvas.stage-result", {}, h("a.stage-img-link", { href: gen.result_url, target: "_blank", rel: "noopener noreferrer", title: "Open full size" }, img));
   }
 

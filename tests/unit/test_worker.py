@@ -1,0 +1,212 @@
+"""The worker loop with small fixture adapters, one behaviour (or failure) each.
+
+These fakes stand in for the model only here, to drive the worker's failure paths;
+the real pipeline runs in the adapter and end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from editserve.config import Settings
+from editserve.generations.record import Generation, Status
+from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadError, StepCallback
+from editserve.readiness import model_readiness
+from editserve.storage.local import LocalStorage
+from editserve.store.sqlite import SqliteStore
+from editserve.worker.loop import EXIT_LOAD_FAILED, Worker
+
+WEIGHTS = LoadedWeights("fixture", None, True, "cpu", "float32")
+
+
+class Paints:
+    """Runs every step and returns a flat image of the job's size."""
+
+    def __init__(self, step_delay: float = 0.0) -> None:
+        self.step_delay = step_delay
+        self.jobs: list[EditJob] = []
+
+    def load(self) -> LoadedWeights:
+        return WEIGHTS
+
+    def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
+        self.jobs.append(job)
+        for step in range(1, job.num_inference_steps + 1):
+            time.sleep(self.step_delay)
+            on_step(step, job.num_inference_steps)
+        return EditResult(Image.new("RGB", (job.width, job.height), (9, 9, 9)), {"denoise": 0.1})
+
+
+class FailsToLoad(Paints):
+    def load(self) -> LoadedWeights:
+        raise ModelLoadError("model weights folder '/nope' does not exist")
+
+
+class RaisesInGenerate(Paints):
+    def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
+        on_step(1, job.num_inference_steps)
+        raise RuntimeError("boom in the pipeline")
+
+
+class RunsOutOfMemory(Paints):
+    def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
+        raise MemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, lease_seconds=5, progress_interval_seconds=0)
+
+
+@pytest.fixture
+def store(settings: Settings) -> SqliteStore:
+    return SqliteStore(settings.data_dir / "db.sqlite")
+
+
+@pytest.fixture
+def storage(settings: Settings) -> LocalStorage:
+    storage = LocalStorage(settings.data_dir / "files")
+    buffer = io.BytesIO()
+    Image.new("RGBA", (20, 10), (255, 0, 0, 128)).save(buffer, format="PNG")
+    storage.put("inputs/a.png", buffer.getvalue(), "image/png")
+    return storage
+
+
+def enqueue(store: SqliteStore, steps: int = 3, output_format: str = "png") -> Generation:
+    gen = Generation(
+        id=str(uuid.uuid4()),
+        owner="key_a",
+        model="qwen-image-edit-plus",
+        status=Status.QUEUED,
+        params={
+            "prompt": "hat",
+            "input_image": ["x"],
+            "negative_prompt": " ",
+            "num_inference_steps": steps,
+            "true_cfg_scale": 4.0,
+            "output_format": output_format,
+        },
+        inputs=[{"key": "inputs/a.png", "width": 20, "height": 10}],
+        batch_id="b",
+        batch_index=0,
+        seed=123,
+        width=96,
+        height=64,
+        area=4096,
+        enqueued_at=time.time(),
+    )
+    store.insert_generations([gen])
+    return gen
+
+
+def make_worker(settings, store, storage, adapter) -> Worker:  # type: ignore[no-untyped-def]
+    worker = Worker(settings, worker_id="w-test", store=store, storage=storage, adapter=adapter)
+    worker.load()
+    return worker
+
+
+@pytest.mark.parametrize("output_format", ["png", "jpg", "webp"])
+def test_a_job_runs_and_is_stored(settings, store, storage, output_format) -> None:  # type: ignore[no-untyped-def]
+    adapter = Paints()
+    gen = enqueue(store, output_format=output_format)
+    worker = make_worker(settings, store, storage, adapter)
+    assert worker.run_once()
+    done = store.get_generation(gen.id)
+    assert done is not None and done.status is Status.SUCCEEDED
+    assert done.result_key == f"outputs/{gen.id}.{output_format}"
+    image = Image.open(io.BytesIO(storage.get(done.result_key)))
+    assert image.size == (96, 64)
+    assert image.format == {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}[output_format]
+    [job] = adapter.jobs
+    assert job.seed == 123 and job.negative_prompt == " " and job.true_cfg_scale == 4.0
+    assert job.images[0].mode == "RGB"  # RGBA input converted for the pipeline
+    assert (done.progress_step, done.progress_total) == (3, 3)
+    assert done.timings is not None and {"queue_wait", "input_decode", "encode_store"} <= set(
+        done.timings
+    )
+    assert done.receipt is not None and done.receipt["weights"]["is_tiny"] is True
+    assert not worker.run_once()  # queue empty
+
+
+def test_load_failure_is_reported_with_its_reason(settings, store, storage) -> None:  # type: ignore[no-untyped-def]
+    worker = Worker(
+        settings, worker_id="w-bad", store=store, storage=storage, adapter=FailsToLoad()
+    )
+    worker.stop_event.set()
+    assert worker.run() == EXIT_LOAD_FAILED
+    readiness = model_readiness(store, "qwen-image-edit-plus")
+    assert readiness["readiness"] == "failed"
+    assert "does not exist" in readiness["readiness_reason"]
+
+
+def test_pipeline_error_fails_the_job_with_a_clear_message(settings, store, storage) -> None:  # type: ignore[no-untyped-def]
+    gen = enqueue(store)
+    worker = make_worker(settings, store, storage, RaisesInGenerate())
+    worker.run_once()
+    done = store.get_generation(gen.id)
+    assert done is not None and done.status is Status.FAILED
+    assert done.error_message == "RuntimeError: boom in the pipeline"
+    assert "Traceback" not in done.error_message
+    completed = store.events_after("key_a", 0)[-1]
+    assert completed.type == "media_generation_completed"
+    assert completed.data == {
+        "generation_id": gen.id,
+        "media_type": "image",
+        "model": "qwen-image-edit-plus",
+        "status": "failed",
+        "error": "RuntimeError: boom in the pipeline",
+    }
+
+
+def test_out_of_memory_message_says_what_to_do(settings, store, storage) -> None:  # type: ignore[no-untyped-def]
+    gen = enqueue(store)
+    make_worker(settings, store, storage, RunsOutOfMemory()).run_once()
+    done = store.get_generation(gen.id)
+    assert done is not None and "out of memory" in (done.error_message or "")
+    assert "preview" in (done.error_message or "")
+
+
+def test_cancel_stops_at_the_next_step(settings, store, storage) -> None:  # type: ignore[no-untyped-def]
+    adapter = Paints(step_delay=0.05)
+    gen = enqueue(store, steps=200)
+    worker = make_worker(settings, store, storage, adapter)
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    while (store.get_generation(gen.id).progress_step or 0) < 2:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    store.request_cancel(gen.id, "key_a")
+    thread.join(timeout=10)
+    done = store.get_generation(gen.id)
+    assert done is not None and done.status is Status.CANCELLED
+    assert (done.progress_step or 0) < 200
+    assert done.result_key is None
+
+
+def test_stopping_worker_gives_the_job_back(settings, store, storage) -> None:  # type: ignore[no-untyped-def]
+    gen = enqueue(store, steps=200)
+    worker = make_worker(settings, store, storage, Paints(step_delay=0.05))
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    while (store.get_generation(gen.id).progress_step or 0) < 2:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    worker.stop_event.set()
+    thread.join(timeout=10)
+    back = store.get_generation(gen.id)
+    assert back is not None and back.status is Status.QUEUED and back.attempts == 0
+
+
+def test_progress_events_are_rate_limited(settings, store, storage) -> None:  # type: ignore[no-untyped-def]
+    slow_events = settings.model_copy(update={"progress_interval_seconds": 60})
+    gen = enqueue(store, steps=20)
+    make_worker(slow_events, store, storage, Paints()).run_once()
+    progress = [e for e in store.events_after("key_a", 0) if e.type == "media_generation_progress"]
+    # the first and the last step always; nothing in between within the interval
+    assert [e.data["step"] for e in progress] == [1, 20]
+    assert store.get_generation(gen.id).status is Status.SUCCEEDED  # type: ignore[union-attr]
