@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     )
     model_revision: str | None = Field(default=None, description="Hub revision of the weights.")
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
-    dtype: str = Field(default="auto", description="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32")
+    dtype: str = Field(
+        default="auto", description="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32"
+    )
     output_area: int = Field(
         default=NATIVE_AREA,
         description="Target output area in pixels (the model's native ~1 MP).",

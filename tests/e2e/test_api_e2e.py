@@ -478,3 +478,20 @@ def test_inputs_by_url_and_by_upload(live_server: LiveServer, image_host: str) -
             "/api/ai/uploads", content=b"not an image", headers={"Content-Type": "image/png"}
         )
         assert bad_upload.status_code == 400
+
+
+def test_metrics(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        client.post("/api/ai/images/edit", json=edit_body(data_uri(make_png())))
+    text = httpx.get(f"{live_server.base_url}/metrics").text
+    assert 'editserve_generations{model="qwen-image-edit-plus",status="succeeded"}' in text
+    succeeded = [
+        line
+        for line in text.splitlines()
+        if line.startswith("editserve_generations{") and "succeeded" in line
+    ][0]
+    assert float(succeeded.rsplit(" ", 1)[1]) >= 1
+    assert (
+        'editserve_workers{state="ready"} 1.0' in text
+        or 'editserve_workers{state="busy"} 1.0' in text
+    )

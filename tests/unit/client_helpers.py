@@ -151,18 +151,23 @@ class _SyncStream(httpx.SyncByteStream):
         self._response = response
         self._read_timeout = read_timeout
 
+    async def _next(self) -> Any:
+        # wait_for cancels a timed-out read and lets it unwind before returning, so the
+        # generator is never closed while it is still running.
+        try:
+            return await asyncio.wait_for(self._iterator.__anext__(), self._read_timeout)
+        except StopAsyncIteration:
+            return _EOF
+
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            future = asyncio.run_coroutine_threadsafe(
-                self._iterator.__anext__(), self._transport._loop
-            )
             try:
-                yield future.result(self._read_timeout)
-            except StopAsyncIteration:
-                return
+                chunk = self._transport._call(self._next())
             except TimeoutError:
-                future.cancel()
                 raise httpx.ReadTimeout("in-process read timed out") from None
+            if chunk is _EOF:
+                return
+            yield chunk
 
     def close(self) -> None:
         self._transport._call(self._response.aclose(), timeout=10)

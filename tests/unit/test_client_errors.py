@@ -47,9 +47,7 @@ def envelope(type_: str, detail: str, title: str = "T", **extra: object) -> dict
 
 
 def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> Client:
-    return Client(
-        "http://server", "es_test", transport=httpx.MockTransport(handler), **kwargs
-    )  # type: ignore[arg-type]
+    return Client("http://server", "es_test", transport=httpx.MockTransport(handler), **kwargs)  # type: ignore[arg-type]
 
 
 # --- error mapping ----------------------------------------------------------------------------
@@ -58,11 +56,23 @@ def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: obj
 @pytest.mark.parametrize(
     ("status", "body", "headers", "cls", "type_"),
     [
-        (400, envelope("invalid_params", "prompt: required"), {}, InvalidRequestError, "invalid_params"),
+        (
+            400,
+            envelope("invalid_params", "prompt: required"),
+            {},
+            InvalidRequestError,
+            "invalid_params",
+        ),
         (401, envelope("unauthenticated", "bad key"), {}, AuthenticationError, "unauthenticated"),
         (404, envelope("resource_not_found", "nope"), {}, NotFoundError, "resource_not_found"),
         (413, envelope("payload_too_large", "big"), {}, InvalidRequestError, "payload_too_large"),
-        (429, envelope("rate_limited", "slow down"), {"Retry-After": "7"}, RateLimitError, "rate_limited"),
+        (
+            429,
+            envelope("rate_limited", "slow down"),
+            {"Retry-After": "7"},
+            RateLimitError,
+            "rate_limited",
+        ),
         (500, envelope("unknown_error", "oops"), {}, ServerError, "unknown_error"),
         (503, envelope("unavailable", "no worker"), {}, ServerError, "unavailable"),
     ],
@@ -96,7 +106,9 @@ def test_sync_edit_timeout_504_is_generation_timeout_with_id() -> None:
 
 def test_failed_and_cancelled_sync_edits_are_generation_errors() -> None:
     failed = envelope("generation_failed", "CUDA OOM", generation_id="g-2")
-    cancelled = envelope("conflict", "generation g-3 was cancelled", "Cancelled", generation_id="g-3")
+    cancelled = envelope(
+        "conflict", "generation g-3 was cancelled", "Cancelled", generation_id="g-3"
+    )
     client = client_for(lambda request: httpx.Response(500, json=failed))
     with pytest.raises(GenerationFailed) as info:
         client.queue.get("g-2")
@@ -154,7 +166,9 @@ def test_retried_posts_reuse_one_idempotency_key() -> None:
         keys.append(request.headers["Idempotency-Key"])
         if len(keys) == 1:
             raise httpx.ReadError("connection dropped", request=request)
-        return httpx.Response(200, json={"generations": [{"generation_id": "g", "status": "queued"}]})
+        return httpx.Response(
+            200, json={"generations": [{"generation_id": "g", "status": "queued"}]}
+        )
 
     [gen] = client_for(handler).queue.submit(prompt="p", input_image="https://x/y.png")
     assert gen.generation_id == "g" and gen.status == "queued"
@@ -254,7 +268,9 @@ def test_sse_decoder_follows_the_event_stream_rules() -> None:
 def sse(*frames: tuple[int, str, dict]) -> bytes:
     text = ""
     for event_id, name, data in frames:
-        text += f"id: {event_id}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+        text += (
+            f"id: {event_id}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+        )
     return text.encode()
 
 
@@ -269,7 +285,9 @@ def test_events_reconnect_with_last_event_id() -> None:
                 (2, "media_generation_progress", {"generation_id": "a", "step": 1, "total": 2}),
             )
         else:
-            body = sse((3, "media_generation_completed", {"generation_id": "a", "status": "succeeded"}))
+            body = sse(
+                (3, "media_generation_completed", {"generation_id": "a", "status": "succeeded"})
+            )
         return httpx.Response(200, content=body, headers={"Content-Type": "text/event-stream"})
 
     events = []
@@ -290,7 +308,9 @@ def test_events_start_from_a_given_id_and_survive_connection_errors() -> None:
         requests.append(request)
         if len(requests) == 1:
             raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, content=sse((11, "media_generation_started", {"generation_id": "b"})))
+        return httpx.Response(
+            200, content=sse((11, "media_generation_started", {"generation_id": "b"}))
+        )
 
     event = next(iter(client_for(handler).events(last_event_id=10)))
     assert event.id == "11"

@@ -37,7 +37,9 @@ class HostedFake:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
-        body = json.loads(request.content) if request.content and path != "/api/ai/uploads" else None
+        body = (
+            json.loads(request.content) if request.content and path != "/api/ai/uploads" else None
+        )
         self.bodies.append(body)
         if request.url.host == "cdn.example.com":
             return httpx.Response(200, content=png(), headers={"Content-Type": "image/png"})
@@ -46,10 +48,16 @@ class HostedFake:
         if path == "/api/ai/images/edit":
             return httpx.Response(
                 200,
-                json={"model": "qwen-image-edit-plus", "created": 1761000000, "images": [{"url": RESULT_URL}]},
+                json={
+                    "model": "qwen-image-edit-plus",
+                    "created": 1761000000,
+                    "images": [{"url": RESULT_URL}],
+                },
             )
         if path == "/api/ai/queue" and request.method == "POST":
-            return httpx.Response(200, json={"generations": [{"generation_id": "h-1", "status": "queued"}]})
+            return httpx.Response(
+                200, json={"generations": [{"generation_id": "h-1", "status": "queued"}]}
+            )
         if path == "/api/ai/queue/h-1":
             self.polls += 1
             done = self.polls >= 3

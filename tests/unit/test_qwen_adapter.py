@@ -369,10 +369,10 @@ def test_the_stock_schedule_is_nan_for_one_step() -> None:
 def test_timings_and_receipt(adapter: QwenImageEditPlusAdapter) -> None:
     result = adapter.generate(_job(seed=99), _ignore)
     timings = result.timings
-    assert {"encode", "text_encode", "denoise", "decode", "total"} <= set(timings)
+    assert {"encode", "text_encode", "denoise", "decode", "inference"} <= set(timings)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
     assert timings["encode"] + timings["denoise"] + timings["decode"] == pytest.approx(
-        timings["total"], abs=1e-6
+        timings["inference"], abs=1e-6
     )
     assert 0 < timings["text_encode"] <= timings["encode"]
     receipt = result.receipt

@@ -8,7 +8,17 @@ from fastapi import FastAPI
 
 from editserve import __version__
 from editserve.api.errors import BodySizeLimit, install_error_handlers
-from editserve.api.routes import edit, events, files, generations, health, models, queue, uploads
+from editserve.api.routes import (
+    edit,
+    events,
+    files,
+    generations,
+    health,
+    metrics,
+    models,
+    queue,
+    uploads,
+)
 from editserve.api.services import AppServices
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
@@ -61,7 +71,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     )
     app.state.services = services or build_services(settings)
     install_error_handlers(app)
-    for module in (edit, queue, generations, events, models, uploads, files, health):
+    for module in (edit, queue, generations, events, models, uploads, files, health, metrics):
         app.include_router(module.router)
     try:
         from editserve.api.routes import web

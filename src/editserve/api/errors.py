@@ -84,9 +84,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(
-            f"body: larger than the limit of {self.max_bytes} bytes"
-        )
+        too_large = PayloadTooLarge(f"body: larger than the limit of {self.max_bytes} bytes")
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

@@ -1,18 +1,18 @@
 """A generation: one output image of one request, and its legal states.
 
-    queued ──▶ processing ──▶ succeeded | failed | cancelled
-       └──────────────────────▶ cancelled
+queued ──▶ processing ──▶ succeeded | failed | cancelled
+   └──────────────────────▶ cancelled
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"

@@ -45,9 +45,7 @@ def generation_view(
         "width": gen.width,
         "height": gen.height,
         "progress": (
-            {"step": gen.progress_step, "total": gen.progress_total}
-            if gen.progress_total
-            else None
+            {"step": gen.progress_step, "total": gen.progress_total} if gen.progress_total else None
         ),
         "stage": gen.stage,
         "queue_position": queue_position if gen.status is Status.QUEUED else None,

@@ -129,9 +129,11 @@ class SqliteStore:
             return cursor.rowcount > 0
 
     def count_active_keys(self) -> int:
-        row = self._conn().execute(
-            "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL"
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")
+            .fetchone()
+        )
         return int(row[0])
 
     # --- uploads -------------------------------------------------------------------------
@@ -222,7 +224,9 @@ class SqliteStore:
             args.append(model)
         clause = " AND ".join(where)
         conn = self._conn()
-        total = int(conn.execute(f"SELECT COUNT(*) FROM generations WHERE {clause}", args).fetchone()[0])
+        total = int(
+            conn.execute(f"SELECT COUNT(*) FROM generations WHERE {clause}", args).fetchone()[0]
+        )
         order = "DESC" if newest_first else "ASC"
         rows = conn.execute(
             f"SELECT * FROM generations WHERE {clause} ORDER BY seq {order} LIMIT ? OFFSET ?",
@@ -231,10 +235,15 @@ class SqliteStore:
         return [Generation.from_row(row) for row in rows], total
 
     def count_active(self, owner: str) -> int:
-        row = self._conn().execute(
-            "SELECT COUNT(*) FROM generations WHERE owner = ? AND status IN ('queued','processing')",
-            (owner,),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT COUNT(*) FROM generations "
+                "WHERE owner = ? AND status IN ('queued','processing')",
+                (owner,),
+            )
+            .fetchone()
+        )
         return int(row[0])
 
     def by_idempotency_key(self, owner: str, key: str) -> list[Generation]:
@@ -250,22 +259,38 @@ class SqliteStore:
 
     def queue_position(self, gen: Generation) -> int:
         """How many queued generations run before this one (0 = next)."""
-        row = self._conn().execute(
-            "SELECT COUNT(*) FROM generations WHERE status = 'queued' AND "
-            "(priority > ? OR (priority = ? AND seq < (SELECT seq FROM generations WHERE id = ?)))",
-            (gen.priority, gen.priority, gen.id),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT COUNT(*) FROM generations WHERE status = 'queued' AND "
+                "(priority > ? OR (priority = ? AND "
+                "seq < (SELECT seq FROM generations WHERE id = ?)))",
+                (gen.priority, gen.priority, gen.id),
+            )
+            .fetchone()
+        )
         return int(row[0])
 
     def recent_run_seconds(self, model: str, limit: int = 20) -> float | None:
         """Mean wall time of the last succeeded runs of a model (for ETAs)."""
-        row = self._conn().execute(
-            "SELECT AVG(completed_at - started_at) FROM (SELECT completed_at, started_at "
-            "FROM generations WHERE model = ? AND status = 'succeeded' "
-            "AND started_at IS NOT NULL ORDER BY seq DESC LIMIT ?)",
-            (model, limit),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT AVG(completed_at - started_at) FROM (SELECT completed_at, started_at "
+                "FROM generations WHERE model = ? AND status = 'succeeded' "
+                "AND started_at IS NOT NULL ORDER BY seq DESC LIMIT ?)",
+                (model, limit),
+            )
+            .fetchone()
+        )
         return float(row[0]) if row and row[0] is not None else None
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        """(model, status) → number of generations, over all keys (for /metrics)."""
+        rows = self._conn().execute(
+            "SELECT model, status, COUNT(*) FROM generations GROUP BY model, status"
+        ).fetchall()
+        return {(row[0], row[1]): int(row[2]) for row in rows}
 
     # --- cancel --------------------------------------------------------------------------
     def request_cancel(self, generation_id: str, owner: str) -> Generation | None:
@@ -291,9 +316,11 @@ class SqliteStore:
             return Generation.from_row(row)
 
     def is_cancel_requested(self, generation_id: str) -> bool:
-        row = self._conn().execute(
-            "SELECT cancel_requested FROM generations WHERE id = ?", (generation_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT cancel_requested FROM generations WHERE id = ?", (generation_id,))
+            .fetchone()
+        )
         return bool(row and row[0])
 
     # --- worker side ---------------------------------------------------------------------
@@ -494,9 +521,7 @@ class SqliteStore:
     def worker_heartbeat(self, worker_id: str, state: str | None = None) -> None:
         with self._tx() as tx:
             if state is None:
-                tx.execute(
-                    "UPDATE workers SET heartbeat_at = ? WHERE id = ?", (_now(), worker_id)
-                )
+                tx.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (_now(), worker_id))
             else:
                 tx.execute(
                     "UPDATE workers SET heartbeat_at = ?, state = ? WHERE id = ?",
@@ -535,9 +560,9 @@ class SqliteStore:
         return [Event.from_row(row) for row in rows]
 
     def last_event_id(self, owner: str) -> int:
-        row = self._conn().execute(
-            "SELECT MAX(id) FROM events WHERE owner = ?", (owner,)
-        ).fetchone()
+        row = (
+            self._conn().execute("SELECT MAX(id) FROM events WHERE owner = ?", (owner,)).fetchone()
+        )
         return int(row[0] or 0)
 
 

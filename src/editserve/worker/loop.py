@@ -106,7 +106,9 @@ class Worker:
     # --- lifecycle -----------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
         def _stop(signum: int, _frame: Any) -> None:
-            log.info("worker %s: signal %s, stopping after the current step", self.worker_id, signum)
+            log.info(
+                "worker %s: signal %s, stopping after the current step", self.worker_id, signum
+            )
             self.stop_event.set()
 
         signal.signal(signal.SIGTERM, _stop)
@@ -272,7 +274,10 @@ class Worker:
             raise GenerationCancelled()
         now = time.monotonic()
         emit = step == total or step == 1
-        if current is not None and now - current.last_event_at >= self.settings.progress_interval_seconds:
+        if (
+            current is not None
+            and now - current.last_event_at >= self.settings.progress_interval_seconds
+        ):
             emit = True
         if emit and current is not None:
             current.last_event_at = now

@@ -55,9 +55,7 @@ async def edit(
     done = await wait_until_done(request, gen, svc.settings.sync_timeout_seconds)
     extra = {"generation_id": done.id}
     if done.status is Status.FAILED:
-        raise GenerationFailed(
-            f"generation {done.id} failed: {done.error_message}", extra=extra
-        )
+        raise GenerationFailed(f"generation {done.id} failed: {done.error_message}", extra=extra)
     if done.status is Status.CANCELLED:
         raise Conflict(f"generation {done.id} was cancelled", title="Cancelled", extra=extra)
     assert done.result_key is not None

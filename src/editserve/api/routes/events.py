@@ -63,9 +63,12 @@ async def events(
     """Stream the caller's generation events; replay after Last-Event-ID."""
     svc = services(request)
     urls = url_builder(request)
-    after = _start_id(last_event_id)
-    if after is None:
-        after = await run_in_threadpool(svc.store.last_event_id, owner)
+    replay_from = _start_id(last_event_id)
+    after: int = (
+        replay_from
+        if replay_from is not None
+        else await run_in_threadpool(svc.store.last_event_id, owner)
+    )
 
     async def stream() -> AsyncIterator[str]:
         nonlocal after

@@ -98,16 +98,16 @@ async def enqueue(
     """Enqueue 1-4 generations; inputs are fetched and validated now."""
     body = await json_body(request)
     gens = await submit(request, owner, body, QueueEnvelope, idempotency_key)
-    return {
-        "generations": [{"generation_id": g.id, "status": g.status.value} for g in gens]
-    }
+    return {"generations": [{"generation_id": g.id, "status": g.status.value} for g in gens]}
 
 
 @router.get("/api/ai/queue")
 async def list_queue(
     request: Request,
     owner: str = Depends(require_key),
-    status: str | None = Query(default=None, description="queued|processing|succeeded|failed|cancelled"),
+    status: str | None = Query(
+        default=None, description="queued|processing|succeeded|failed|cancelled"
+    ),
     model: str | None = Query(default=None),
     media_type: str | None = Query(default=None),
 ) -> dict[str, Any]:

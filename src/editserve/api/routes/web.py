@@ -78,21 +78,21 @@ def _file(path: Path) -> Response:
     return FileResponse(path, media_type=media_type, headers=_headers())
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def root() -> RedirectResponse:
     return RedirectResponse("/workbench/", status_code=307)
 
 
-@router.get("/workbench")
+@router.api_route("/workbench", methods=["GET", "HEAD"])
 async def workbench_no_slash() -> RedirectResponse:
     return RedirectResponse("/workbench/", status_code=307)
 
 
-@router.get("/workbench/{path:path}")
+@router.api_route("/workbench/{path:path}", methods=["GET", "HEAD"])
 async def workbench(path: str) -> Response:
     return _file(resolve_asset(path))
 
 
-@router.get("/favicon.ico")
+@router.api_route("/favicon.ico", methods=["GET", "HEAD"])
 async def favicon() -> Response:
     return _file(resolve_asset("favicon.svg"))

@@ -541,7 +541,7 @@ class QwenImageEditPlusAdapter:
             "text_encode": text_encode[0],
             "denoise": last_step - denoise_start,
             "decode": finished - last_step,
-            "total": finished - started,
+            "inference": finished - started,
         }
         receipt = self._receipt(job, images, scheduler_note)
         return EditResult(image=image, timings=timings, receipt=receipt)

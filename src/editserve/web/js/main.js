@@ -12,6 +12,8 @@ import { ACTIVE, TERMINAL, paramsOf, titleStage, sizeLabel, runSeconds, resultFi
 import { looksLikeImageRef } from "./images.js";
 
 const KEY_STORAGE = "editserve.key";
+
+const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 const VIEWS = ["playground", "history", "api"];
 
 class App {
@@ -269,7 +271,7 @@ class App {
           "div",
           {},
           h("strong", {}, "Development weights loaded. "),
-          card.warning ? card.warning.replace(/^DEVELOPMENT WEIGHTS:\s*/i, "") : "This server runs a tiny random-weight model: outputs are noise.",
+          card.warning ? capitalize(card.warning.replace(/^DEVELOPMENT WEIGHTS:\s*/i, "")) : "This server runs a tiny random-weight model: outputs are noise.",
         ),
       );
     }
@@ -314,7 +316,7 @@ class App {
     else if (stream === "connecting" || stream === "retrying") [state, text] = ["warn", "Reconnecting"];
     el.dataset.state = state;
     el.dataset.stream = stream;
-    el.lastChild.textContent = text;
+    el.querySelector(".conn-text").textContent = text;
     el.title = `Event stream: ${stream}${readiness ? ` · model: ${readiness}` : ""}`;
   }
 
