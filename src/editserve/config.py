@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     max_queued_per_key: int = Field(
         default=100, description="Queued+processing generations one key may have (429 above)."
     )
+    max_batch_size: int = Field(
+        default=4,
+        description="Generations of one enqueue request run as one pipeline call (1 = off).",
+    )
     worker_poll_seconds: float = Field(default=0.5, description="Idle worker poll interval.")
     progress_interval_seconds: float = Field(
         default=0.5, description="Minimum time between progress events of one generation."
@@ -163,5 +167,25 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings(**clean)
 
 
+def update_readme(path: Path) -> None:
+    """Rewrite the settings table between the README's markers."""
+    import re
+
+    text = path.read_text()
+    table = settings_table()
+    updated = re.sub(
+        r"(<!-- settings-table:start -->\n).*?(\n<!-- settings-table:end -->)",
+        lambda match: match.group(1) + table + match.group(2),
+        text,
+        flags=re.S,
+    )
+    path.write_text(updated)
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    import sys
+
+    if sys.argv[1:2] == ["--update"]:  # python -m editserve.config --update README.md
+        update_readme(Path(sys.argv[2]))
+    else:
+        print(settings_table())

@@ -22,5 +22,5 @@ def readme_table() -> str:
 def test_readme_settings_table_is_current() -> None:
     assert readme_table() == settings_table(), (
         "README settings table is stale; regenerate it with "
-        "`python -m editserve.config` and paste between the markers"
+        "`python -m editserve.config --update README.md`"
     )

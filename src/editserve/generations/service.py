@@ -97,6 +97,13 @@ class GenerationService:
         model_fields = {k: v for k, v in body.items() if k not in allowed_envelope}
         try:
             params = spec.params_model.model_validate(model_fields)
+            overrides = {
+                name: value
+                for name, value in spec.default_overrides(self.settings).items()
+                if name not in params.model_fields_set
+            }
+            if overrides:
+                params = spec.params_model.model_validate({**model_fields, **overrides})
         except ValidationError as exc:
             raise InvalidParams(describe_validation_error(exc)) from None
         return ValidatedRequest(spec, params, envelope, request_hash(body))

@@ -35,6 +35,16 @@ class ModelSpec:
     adapter_path: str
     # (validated params, input sizes [(w, h)], settings) → output size
     plan_size: Callable[[Any, list[tuple[int, int]], Settings], SizePlan]
+    # Server-dependent defaults (e.g. a step-distilled preset changes the default steps
+    # and CFG): applied to fields a request leaves out, and shown in the served schema.
+    default_overrides: Callable[[Settings], dict[str, Any]] = lambda _settings: {}
+
+    def schema_for(self, settings: Settings) -> dict[str, Any]:
+        schema = self.request_schema()
+        for name, value in self.default_overrides(settings).items():
+            if name in schema.get("properties", {}):
+                schema["properties"][name]["default"] = value
+        return schema
 
     def adapter_class(self) -> type:
         module_name, _, class_name = self.adapter_path.partition(":")

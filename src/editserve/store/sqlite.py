@@ -287,9 +287,11 @@ class SqliteStore:
 
     def status_counts(self) -> dict[tuple[str, str], int]:
         """(model, status) → number of generations, over all keys (for /metrics)."""
-        rows = self._conn().execute(
-            "SELECT model, status, COUNT(*) FROM generations GROUP BY model, status"
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT model, status, COUNT(*) FROM generations GROUP BY model, status")
+            .fetchall()
+        )
         return {(row[0], row[1]): int(row[2]) for row in rows}
 
     # --- cancel --------------------------------------------------------------------------
@@ -328,30 +330,58 @@ class SqliteStore:
         self, worker_id: str, models: Sequence[str], lease_seconds: float, max_attempts: int
     ) -> Generation | None:
         """Take the next job (or one whose lease ran out) and lease it to this worker."""
+        claimed = self.claim_batch(worker_id, models, lease_seconds, max_attempts, 1)
+        return claimed[0] if claimed else None
+
+    def claim_batch(
+        self,
+        worker_id: str,
+        models: Sequence[str],
+        lease_seconds: float,
+        max_attempts: int,
+        max_batch: int,
+    ) -> list[Generation]:
+        """Claim the next job plus up to max_batch-1 queued siblings of its enqueue request
+        (same parameters but the seed), so they can run as one pipeline call."""
         now = _now()
+        lease = now + lease_seconds
+        claim_set = (
+            "SET status = 'processing', worker_id = ?, lease_expires_at = ?, "
+            "attempts = attempts + 1, started_at = COALESCE(started_at, ?), "
+            "progress_step = NULL, progress_total = NULL, stage = 'starting' "
+        )
         with self._tx() as tx:
             self._reap_expired(tx, now, max_attempts)
             marks = ",".join("?" * len(models))
             row = tx.execute(
-                "UPDATE generations SET status = 'processing', worker_id = ?, "
-                "lease_expires_at = ?, attempts = attempts + 1, "
-                "started_at = COALESCE(started_at, ?), progress_step = NULL, "
-                "progress_total = NULL, stage = 'starting' "
-                "WHERE id = (SELECT id FROM generations WHERE model IN (" + marks + ") AND "
+                "UPDATE generations " + claim_set + "WHERE id = (SELECT id FROM generations "
+                "WHERE model IN (" + marks + ") AND "
                 "(status = 'queued' OR (status = 'processing' AND lease_expires_at < ?)) "
                 "ORDER BY priority DESC, seq LIMIT 1) RETURNING *",
-                (worker_id, now + lease_seconds, now, *models, now),
+                (worker_id, lease, now, *models, now),
             ).fetchone()
             if row is None:
-                return None
-            gen = Generation.from_row(row)
-            self._emit(
-                tx,
-                gen,
-                "media_generation_started",
-                {"status": "processing", "attempt": gen.attempts},
-            )
-            return gen
+                return []
+            first = Generation.from_row(row)
+            claimed = [first]
+            if max_batch > 1:
+                rows = tx.execute(
+                    "UPDATE generations " + claim_set + "WHERE id IN (SELECT id FROM generations "
+                    "WHERE batch_id = ? AND status = 'queued' AND id != ? "
+                    "ORDER BY seq LIMIT ?) RETURNING *",
+                    (worker_id, lease, now, first.batch_id, first.id, max_batch - 1),
+                ).fetchall()
+                claimed += sorted(
+                    (Generation.from_row(r) for r in rows), key=lambda g: g.batch_index
+                )
+            for gen in claimed:
+                self._emit(
+                    tx,
+                    gen,
+                    "media_generation_started",
+                    {"status": "processing", "attempt": gen.attempts},
+                )
+            return claimed
 
     def _reap_expired(self, tx: sqlite3.Connection, now: float, max_attempts: int) -> None:
         """Expired leases: cancelled if a cancel was asked, failed if out of attempts."""

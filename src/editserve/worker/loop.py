@@ -21,7 +21,13 @@ from typing import Any
 from editserve.config import Settings
 from editserve.generations.record import Generation, Status
 from editserve.inputs.decode import load_rgb
-from editserve.models.base import EditJob, GenerationCancelled, ModelAdapter, ModelLoadError
+from editserve.models.base import (
+    EditJob,
+    EditResult,
+    GenerationCancelled,
+    ModelAdapter,
+    ModelLoadError,
+)
 from editserve.models.registry import ModelRegistry, ModelSpec, default_registry
 from editserve.storage import open_storage
 from editserve.storage.base import BlobStorage
@@ -70,10 +76,12 @@ def describe_failure(exc: BaseException) -> str:
 
 @dataclass
 class _CurrentJob:
-    gen: Generation
+    """The generations in hand: one, or several of one request run as a batch."""
+
+    gens: list[Generation]
     lease_lost: bool = False
     last_event_at: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
 
 
 class Worker:
@@ -170,120 +178,151 @@ class Worker:
         return EXIT_OK
 
     def run_once(self) -> bool:
-        """Claim and run one job. False when the queue was empty."""
-        gen = self.store.claim(
+        """Claim and run one job (or one batch). False when the queue was empty."""
+        batch = self.settings.max_batch_size if hasattr(self._adapter, "generate_batch") else 1
+        gens = self.store.claim_batch(
             self.worker_id,
             [self.spec.id],
             self.settings.lease_seconds,
             self.settings.max_attempts,
+            max(1, batch),
         )
-        if gen is None:
+        if not gens:
             return False
         with self._lock:
-            self._current = _CurrentJob(gen)
+            self._current = _CurrentJob(gens)
         self.store.worker_heartbeat(self.worker_id, "busy")
         try:
-            self._process(gen)
+            self._process(self._current)
         finally:
             with self._lock:
                 self._current = None
             self.store.worker_heartbeat(self.worker_id, "ready")
         return True
 
-    # --- one job -------------------------------------------------------------------------
-    def _process(self, gen: Generation) -> None:
+    # --- one job (or batch) ------------------------------------------------------------------
+    def _process(self, current: _CurrentJob) -> None:
         assert self._adapter is not None
-        log.info("worker %s: running %s (attempt %d)", self.worker_id, gen.id, gen.attempts)
+        gens = current.gens
+        first = gens[0]
+        log.info(
+            "worker %s: running %s (attempt %d)",
+            self.worker_id,
+            ", ".join(g.id for g in gens),
+            first.attempts,
+        )
         timings: dict[str, float] = {}
-        if gen.started_at is not None:
-            timings["queue_wait"] = round(max(0.0, gen.started_at - gen.enqueued_at), 3)
         try:
-            if self.store.is_cancel_requested(gen.id):
+            current.cancelled = {g.id for g in gens if self.store.is_cancel_requested(g.id)}
+            if len(current.cancelled) == len(gens):
                 raise GenerationCancelled()
             t0 = time.perf_counter()
-            images = [load_rgb(self.storage.get(item["key"])) for item in gen.inputs]
+            images = [load_rgb(self.storage.get(item["key"])) for item in first.inputs]
             timings["input_decode"] = round(time.perf_counter() - t0, 3)
-            params = gen.params
-            job = EditJob(
-                prompt=params["prompt"],
-                images=images,
-                width=gen.width,
-                height=gen.height,
-                seed=gen.seed,
-                negative_prompt=params.get("negative_prompt", " "),
-                num_inference_steps=params.get("num_inference_steps", 40),
-                true_cfg_scale=params.get("true_cfg_scale", 4.0),
-                vae_area=gen.area,
-            )
-            self.store.report_progress(
-                gen, self.worker_id, 0, job.num_inference_steps, "encoding", emit=False
-            )
-            result = self._adapter.generate(job, lambda k, n: self._on_step(gen, k, n))
-            for name, seconds in result.timings.items():
-                timings[name] = round(seconds, 3)
-            self.store.report_progress(
-                gen,
-                self.worker_id,
-                job.num_inference_steps,
-                job.num_inference_steps,
-                "storing",
-                emit=False,
-            )
+            jobs = [self._job(gen, images) for gen in gens]
+            steps = jobs[0].num_inference_steps
+            for gen in gens:
+                self.store.report_progress(gen, self.worker_id, 0, steps, "encoding", emit=False)
+
+            def on_step(step: int, total: int) -> None:
+                self._on_step(current, step, total)
+
+            if len(jobs) == 1:
+                results = [self._adapter.generate(jobs[0], on_step)]
+            else:
+                results = self._adapter.generate_batch(jobs, on_step)  # type: ignore[attr-defined]
+        except GenerationCancelled:
+            for gen in gens:
+                self._finish(gen, Status.CANCELLED, timings=self._timings(gen, timings))
+        except WorkerStopping:
+            log.info("worker %s: stopping; job(s) go back to the queue", self.worker_id)
+            for gen in gens:
+                self.store.requeue(gen, self.worker_id)
+        except LeaseLost:
+            log.warning("worker %s: lease lost; dropping the job(s)", self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+            log.error("worker %s: job failed:\n%s", self.worker_id, traceback.format_exc())
+            for gen in gens:
+                self._finish(
+                    gen,
+                    Status.FAILED,
+                    error_message=describe_failure(exc),
+                    timings=self._timings(gen, timings),
+                )
+        else:
+            for gen, result in zip(gens, results, strict=True):
+                if gen.id in current.cancelled or self.store.is_cancel_requested(gen.id):
+                    self._finish(gen, Status.CANCELLED, timings=self._timings(gen, timings))
+                    continue
+                self._store_result(gen, result, self._timings(gen, timings))
+
+    def _job(self, gen: Generation, images: list[Any]) -> EditJob:
+        params = gen.params
+        return EditJob(
+            prompt=params["prompt"],
+            images=images,
+            width=gen.width,
+            height=gen.height,
+            seed=gen.seed,
+            negative_prompt=params.get("negative_prompt", " "),
+            num_inference_steps=params.get("num_inference_steps", 40),
+            true_cfg_scale=params.get("true_cfg_scale", 4.0),
+            vae_area=gen.area,
+        )
+
+    @staticmethod
+    def _timings(gen: Generation, shared: dict[str, float]) -> dict[str, float]:
+        own = dict(shared)
+        if gen.started_at is not None:
+            own["queue_wait"] = round(max(0.0, gen.started_at - gen.enqueued_at), 3)
+        return own
+
+    def _store_result(self, gen: Generation, result: EditResult, timings: dict[str, float]) -> None:
+        steps = gen.params.get("num_inference_steps", 40)
+        try:
+            self.store.report_progress(gen, self.worker_id, steps, steps, "storing", emit=False)
             t1 = time.perf_counter()
-            output_format = params.get("output_format", "png")
+            output_format = gen.params.get("output_format", "png")
             data, content_type = encode_image(result.image, output_format)
             key = f"outputs/{gen.id}.{output_format}"
             self.storage.put(key, data, content_type)
-            timings["encode_store"] = round(time.perf_counter() - t1, 3)
-        except GenerationCancelled:
-            log.info("worker %s: %s cancelled", self.worker_id, gen.id)
-            self.store.finish(gen, self.worker_id, Status.CANCELLED, timings=timings)
-        except WorkerStopping:
-            log.info("worker %s: stopping; %s goes back to the queue", self.worker_id, gen.id)
-            self.store.requeue(gen, self.worker_id)
-        except LeaseLost:
-            log.warning("worker %s: lease of %s lost; dropping it", self.worker_id, gen.id)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
-            log.error("worker %s: %s failed:\n%s", self.worker_id, gen.id, traceback.format_exc())
-            self.store.finish(
-                gen,
-                self.worker_id,
-                Status.FAILED,
-                error_message=describe_failure(exc),
-                timings=timings,
+        except Exception as exc:  # noqa: BLE001 - a storage failure fails this generation
+            log.error(
+                "worker %s: storing %s failed:\n%s", self.worker_id, gen.id, traceback.format_exc()
             )
-        else:
-            receipt = {**result.receipt, "weights": self._weights}
-            if not self.store.finish(
-                gen,
-                self.worker_id,
-                Status.SUCCEEDED,
-                result_key=key,
-                timings=timings,
-                receipt=receipt,
-            ):
-                log.warning("worker %s: %s finished after losing its lease", self.worker_id, gen.id)
+            self._finish(gen, Status.FAILED, error_message=describe_failure(exc), timings=timings)
+            return
+        for name, seconds in result.timings.items():
+            timings[name] = round(seconds, 3)
+        timings["encode_store"] = round(time.perf_counter() - t1, 3)
+        receipt = {**result.receipt, "weights": self._weights}
+        self._finish(gen, Status.SUCCEEDED, result_key=key, timings=timings, receipt=receipt)
 
-    def _on_step(self, gen: Generation, step: int, total: int) -> None:
-        current = self._current
+    def _finish(self, gen: Generation, status: Status, **fields: Any) -> None:
+        if not self.store.finish(gen, self.worker_id, status, **fields):
+            log.warning("worker %s: %s ended after losing its lease", self.worker_id, gen.id)
+
+    def _on_step(self, current: _CurrentJob, step: int, total: int) -> None:
         if self.stop_event.is_set():
             raise WorkerStopping()
-        if current is not None and current.lease_lost:
+        if current.lease_lost:
             raise LeaseLost()
-        if self.store.is_cancel_requested(gen.id):
+        for gen in current.gens:
+            if gen.id not in current.cancelled and self.store.is_cancel_requested(gen.id):
+                current.cancelled.add(gen.id)
+        running = [gen for gen in current.gens if gen.id not in current.cancelled]
+        if not running:
             raise GenerationCancelled()
         now = time.monotonic()
-        emit = step == total or step == 1
-        if (
-            current is not None
-            and now - current.last_event_at >= self.settings.progress_interval_seconds
-        ):
-            emit = True
-        if emit and current is not None:
+        emit = step in (1, total) or (
+            now - current.last_event_at >= self.settings.progress_interval_seconds
+        )
+        if emit:
             current.last_event_at = now
         stage = "denoising" if step < total else "decoding"
-        if not self.store.report_progress(gen, self.worker_id, step, total, stage, emit=emit):
-            raise LeaseLost()
+        for gen in running:
+            if not self.store.report_progress(gen, self.worker_id, step, total, stage, emit=emit):
+                raise LeaseLost()
 
     def _heartbeat_loop(self) -> None:
         interval = max(0.2, min(self.settings.lease_seconds / 3.0, 5.0))
@@ -292,9 +331,14 @@ class Worker:
                 self.store.worker_heartbeat(self.worker_id)
                 with self._lock:
                     current = self._current
-                if current is not None and not self.store.renew_lease(
-                    current.gen.id, self.worker_id, self.settings.lease_seconds
-                ):
-                    current.lease_lost = True
+                if current is not None:
+                    for gen in current.gens:
+                        if (
+                            not self.store.renew_lease(
+                                gen.id, self.worker_id, self.settings.lease_seconds
+                            )
+                            and gen.id not in current.cancelled
+                        ):
+                            current.lease_lost = True
             except Exception:  # noqa: BLE001 - a missed beat must not kill the worker
                 log.exception("worker %s: heartbeat failed", self.worker_id)

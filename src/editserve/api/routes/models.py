@@ -9,14 +9,15 @@ from starlette.concurrency import run_in_threadpool
 
 from editserve.api.auth import require_key
 from editserve.api.services import services
+from editserve.config import Settings
 from editserve.models.registry import ModelSpec
 from editserve.readiness import model_readiness
 
 router = APIRouter(tags=["models"])
 
 
-def model_view(spec: ModelSpec, readiness: dict[str, Any]) -> dict[str, Any]:
-    schema = spec.request_schema()
+def model_view(spec: ModelSpec, settings: Settings, readiness: dict[str, Any]) -> dict[str, Any]:
+    schema = spec.schema_for(settings)
     return {
         **spec.card,
         "aliases": list(spec.aliases),
@@ -32,7 +33,7 @@ async def list_models(request: Request, owner: str = Depends(require_key)) -> di
     views = []
     for spec in svc.registry.all():
         readiness = await run_in_threadpool(model_readiness, svc.store, spec.id)
-        views.append(model_view(spec, readiness))
+        views.append(model_view(spec, svc.settings, readiness))
     return {"object": "list", "data": views}
 
 
@@ -43,4 +44,4 @@ async def get_model(
     svc = services(request)
     spec = svc.registry.get(model_id)
     readiness = await run_in_threadpool(model_readiness, svc.store, spec.id)
-    return model_view(spec, readiness)
+    return model_view(spec, svc.settings, readiness)
