@@ -111,14 +111,19 @@ def serve(**options: Any) -> None:
 @_server_options
 @click.option("--worker-id", help="Name of this worker (default host-pid).")
 @click.option("--model", "model_id", help="Model id this worker serves.")
-def worker(worker_id: str | None, model_id: str | None, **options: Any) -> None:
+@click.option("--parent-pid", type=int, hidden=True, help="Exit when this process is gone.")
+def worker(
+    worker_id: str | None, model_id: str | None, parent_pid: int | None, **options: Any
+) -> None:
     """Run one worker process in the foreground (claims jobs from the shared store)."""
     from editserve.worker.loop import Worker
 
     device = options.get("device")
     settings = _settings_or_exit(**options)
     _setup_logging(settings.log_level)
-    runner = Worker(settings, worker_id=worker_id, device=device, model=model_id)
+    runner = Worker(
+        settings, worker_id=worker_id, device=device, model=model_id, parent_pid=parent_pid
+    )
     runner.install_signal_handlers()
     sys.exit(runner.run())
 

@@ -15,6 +15,7 @@ Tree::
     ├── NotFound             404 resource_not_found
     ├── MethodNotAllowed     405 method_not_allowed
     ├── Conflict             409 conflict
+    │   └── GenerationCancelledError 409 generation_cancelled (sync edit cancelled meanwhile)
     ├── PayloadTooLarge      413 payload_too_large
     ├── RateLimited          429 rate_limited        (carries retry_after seconds)
     ├── GenerationFailed     500 generation_failed   (sync edit whose generation failed)
@@ -86,6 +87,11 @@ class Conflict(EditserveError):
     type = "conflict"
     status_code = 409
     title = "Conflict"
+
+
+class GenerationCancelledError(Conflict):
+    type = "generation_cancelled"
+    title = "Generation cancelled"
 
 
 class PayloadTooLarge(EditserveError):

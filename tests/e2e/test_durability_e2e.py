@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +184,23 @@ def test_whole_server_killed_mid_job_then_restarted_finishes_it(
         assert final["attempts"] == 2
     finally:
         stop_server(restarted.process)
+
+
+def test_workers_exit_when_their_server_dies(tmp_path: Path, tiny_weights: Path) -> None:
+    server = start_server(tmp_path / "data")
+    pattern = f"editserve.worker .*--parent-pid {server.process.pid}"
+
+    def workers() -> list[str]:
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        return found.stdout.split()
+
+    assert workers(), "the server should supervise a worker"
+    os.kill(server.process.pid, signal.SIGKILL)  # the API process only, not its group
+    server.process.wait()
+    deadline = time.monotonic() + 30
+    while workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    leftover = workers()
+    for pid in leftover:
+        os.kill(int(pid), signal.SIGKILL)
+    assert not leftover, "a worker outlived its server"

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from client_helpers import SyncASGITransport
-from test_client_inprocess import BASE, OUTPUT, App, png
+from client_helpers import BASE, OUTPUT, App, SyncASGITransport, png
 
 from editserve.cli import main
 from editserve.client import Client, commands

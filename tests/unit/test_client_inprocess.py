@@ -11,11 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from client_helpers import FakeWorker, StreamingASGITransport, SyncASGITransport
+from client_helpers import BASE, OUTPUT, App, StreamingASGITransport, SyncASGITransport, png
 from PIL import Image
 
 from editserve.client import (
@@ -29,60 +28,6 @@ from editserve.client import (
     InvalidRequestError,
     NotFoundError,
 )
-
-BASE = "http://testserver"
-
-
-def png(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (40, 30)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-OUTPUT = png((1, 2, 3), (16, 16))
-
-
-class App:
-    def __init__(self, tmp_path: Path, **overrides: Any) -> None:
-        from editserve.api.app import create_app
-        from editserve.config import Settings
-        from editserve.keys import create_key
-
-        settings = Settings(
-            data_dir=tmp_path, sse_poll_seconds=0.02, sse_keepalive_seconds=0.5, **overrides
-        )
-        self.app = create_app(settings)
-        self.services = self.app.state.services
-        self.key = create_key(self.services.store, "test").secret
-        self.worker = FakeWorker(self.services.store)
-
-    def run_worker(
-        self, *, steps: int = 3, outcome: str = "succeed", delay: float = 0.05
-    ) -> threading.Thread:
-        """Claim the next job in a thread and take it through `steps` progress events."""
-
-        def work() -> None:
-            deadline = time.monotonic() + 10
-            gen = None
-            while gen is None and time.monotonic() < deadline:
-                gen = self.worker.claim()
-                time.sleep(0.02)
-            assert gen is not None, "no job to claim"
-            for step in range(1, steps + 1):
-                time.sleep(delay)
-                if self.services.store.is_cancel_requested(gen.id):
-                    self.worker.cancel(gen)
-                    return
-                self.worker.progress(gen, step, steps, "denoising" if step < steps else "decoding")
-            time.sleep(delay)
-            if outcome == "succeed":
-                self.worker.succeed(gen, self.services.storage, OUTPUT)
-            else:
-                self.worker.fail(gen, "the tiny model exploded")
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        return thread
 
 
 @pytest.fixture

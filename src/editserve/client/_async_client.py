@@ -160,9 +160,10 @@ class AsyncClient:
                 print(event.type, event.generation_id, event.data)
         """
         start = None if last_event_id is None else str(last_event_id)
-        async for item in self._iter_events(start, reconnect=reconnect):
-            if item is not None:
-                yield item
+        async with aclosing(self._iter_events(start, reconnect=reconnect)) as stream:
+            async for item in stream:
+                if item is not None:
+                    yield item
 
     async def _iter_events(
         self,

@@ -160,9 +160,10 @@ class Client:
                 print(event.type, event.generation_id, event.data)
         """
         start = None if last_event_id is None else str(last_event_id)
-        for item in self._iter_events(start, reconnect=reconnect):
-            if item is not None:
-                yield item
+        with closing(self._iter_events(start, reconnect=reconnect)) as stream:
+            for item in stream:
+                if item is not None:
+                    yield item
 
     def _iter_events(
         self,

@@ -261,8 +261,7 @@ def error_from_response(response: httpx.Response) -> APIError:
         )
     if type_ == "generation_failed":
         return GenerationFailed(detail, **common)
-    if status == 409 and generation_id and "cancel" in f"{title} {detail}".lower():
-        common["type"] = "cancelled"
+    if type_ == "generation_cancelled":
         return GenerationCancelled(detail, **common)
     if status == 429:
         return RateLimitError(detail, retry_after=_retry_after(response), **common)

@@ -17,7 +17,6 @@ class SSEDecoder:
         self.retry: int | None = None
         self._event = ""
         self._data: list[str] = []
-        self._id_seen = False
 
     def feed(self, line: str) -> Event | None:
         """Consume one line (without its line ending); return an event on a blank line."""
@@ -35,17 +34,14 @@ class SSEDecoder:
         elif name == "id":
             if "\0" not in value:
                 self.last_event_id = value
-                self._id_seen = True
         elif name == "retry" and value.isdigit():
             self.retry = int(value)
         return None
 
     def _dispatch(self) -> Event | None:
         if not self._data and not self._event:
-            self._id_seen = False
             return None
         event = Event.from_sse(self._event, "\n".join(self._data), self.last_event_id)
         self._event = ""
         self._data = []
-        self._id_seen = False
         return event

@@ -345,33 +345,39 @@ class ProgressDisplay:
 
     def __enter__(self) -> ProgressDisplay:
         if self.interactive:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description:<12}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("elapsed"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("submitted", total=None)
-        elif self.enabled:
+            try:
+                self._start_rich()
+            except ImportError:  # rich is optional: fall back to plain lines
+                self.interactive = False
+        if self.enabled and not self.interactive:
             _err(f"generation {self.generation_id} submitted")
         return self
+
+    def _start_rich(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("elapsed"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("submitted", total=None)
 
     def __exit__(self, *exc_info: object) -> None:
         if self._progress is not None:
@@ -579,7 +585,10 @@ def _show_model(model: Model) -> None:
             str(option.get("type")) for option in prop.get("anyOf", []) if option.get("type")
         )
         rule = _rule(prop)
-        default = "required" if name in required else json.dumps(prop.get("default", None))
+        if name in required:
+            default = "required"
+        else:
+            default = json.dumps(prop["default"]) if "default" in prop else ""
         rows.append([name, kind, default, rule])
     _print_table(["NAME", "TYPE", "DEFAULT", "VALUES"], rows, indent="  ")
 

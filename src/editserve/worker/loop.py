@@ -96,8 +96,11 @@ class Worker:
         storage: BlobStorage | None = None,
         adapter: ModelAdapter | None = None,
         model: str | None = None,
+        parent_pid: int | None = None,
     ) -> None:
         self.settings = settings
+        # Started by `editserve serve`: stop if that process goes away (no orphans).
+        self.parent_pid = parent_pid
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.device = device
         self.registry = registry or default_registry()
@@ -327,6 +330,10 @@ class Worker:
     def _heartbeat_loop(self) -> None:
         interval = max(0.2, min(self.settings.lease_seconds / 3.0, 5.0))
         while not self.stop_event.wait(interval):
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                log.warning("worker %s: the supervising process is gone; stopping", self.worker_id)
+                self.stop_event.set()
+                return
             try:
                 self.store.worker_heartbeat(self.worker_id)
                 with self._lock:

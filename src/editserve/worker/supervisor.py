@@ -94,6 +94,8 @@ class Supervisor:
             slot.worker_id,
             "--device",
             slot.device,
+            "--parent-pid",
+            str(os.getpid()),
         ]
         slot.process = subprocess.Popen(command, env=env)
         slot.started_at = time.monotonic()

@@ -15,7 +15,7 @@ from editserve.api.body import json_body
 from editserve.api.openapi import request_body_doc
 from editserve.api.routes.queue import submit
 from editserve.api.services import services, url_builder
-from editserve.errors import Conflict, GatewayTimeout, GenerationFailed
+from editserve.errors import GatewayTimeout, GenerationCancelledError, GenerationFailed
 from editserve.generations.record import Generation, Status
 from editserve.generations.service import EditEnvelope
 
@@ -57,7 +57,7 @@ async def edit(
     if done.status is Status.FAILED:
         raise GenerationFailed(f"generation {done.id} failed: {done.error_message}", extra=extra)
     if done.status is Status.CANCELLED:
-        raise Conflict(f"generation {done.id} was cancelled", title="Cancelled", extra=extra)
+        raise GenerationCancelledError(f"generation {done.id} was cancelled", extra=extra)
     assert done.result_key is not None
     if response_format == "b64_json":
         data = await run_in_threadpool(svc.storage.get, done.result_key)

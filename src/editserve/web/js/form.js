@@ -162,7 +162,7 @@ export class SchemaForm {
       const multiline = prop.renderType === "textarea";
       const input = multiline
         ? h("textarea.input.textarea", { id, rows: 4, placeholder: name === "prompt" ? "Describe the edit. e.g. “Put the person from Picture 1 next to the product in Picture 2, studio lighting”" : "" })
-        : h("input.input", { id, type: "text" });
+        : h("input.input", { id, type: "text", placeholder: name === "negative_prompt" ? "e.g. blurry, low quality (a single space keeps CFG on)" : "" });
       input.setAttribute("aria-describedby", [help && help.id, errorEl.id].filter(Boolean).join(" "));
       if (required) input.setAttribute("aria-required", "true");
       if (prop.maxLength) input.maxLength = prop.maxLength;

@@ -29,13 +29,22 @@ export function paramsOf(gen, schema) {
 }
 
 export function runSeconds(gen) {
-  if (gen.started_at && gen.completed_at) return gen.completed_at - gen.started_at;
   const t = gen.timings;
   if (t && typeof t === "object") {
     const total = t.total ?? t.total_seconds;
     if (typeof total === "number") return total;
   }
+  if (gen.started_at && gen.completed_at) return gen.completed_at - gen.started_at;
   return null;
+}
+
+/** What makes two runs' inputs "the same": the stored copies (content-addressed keys,
+ * without the signature) when the server reports them, else the references sent. */
+export function inputIdentity(gen) {
+  if (Array.isArray(gen.input_urls) && gen.input_urls.length) {
+    return gen.input_urls.map((url) => String(url).split("?")[0]);
+  }
+  return gen.input_image ?? null;
 }
 
 export function statusLabel(gen) {

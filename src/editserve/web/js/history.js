@@ -3,7 +3,7 @@
 // slider.
 
 import { h, icon, clear, fmtAgo, fieldLabel, shortId, toast } from "./dom.js";
-import { paramsOf, statusLabel, sizeLabel, displayValue, sameValue, runSeconds, resultFilename, ACTIVE } from "./gen.js";
+import { paramsOf, statusLabel, sizeLabel, displayValue, sameValue, runSeconds, resultFilename, inputIdentity, ACTIVE } from "./gen.js";
 import { beforeAfter } from "./slider.js";
 import { fmtDuration } from "./dom.js";
 
@@ -229,7 +229,7 @@ export class HistoryView {
 
     if (this.abMode && runs.length === 2) {
       const [a, b] = runs;
-      const ratio = a.width && a.height ? `${a.width} / ${a.height}` : null;
+      const ratio = a.width && a.height ? a.width / a.height : null;
       this.compareEl.append(h("div.compare-ab", {}, beforeAfter({ before: a.result_url, after: b.result_url, beforeLabel: `A · ${shortId(a.generation_id)}`, afterLabel: `B · ${shortId(b.generation_id)}`, ratio })));
     } else {
       const cols = h("div.compare-cols", { dataset: { count: runs.length } });
@@ -265,7 +265,8 @@ export class HistoryView {
     let differing = 0;
     for (const name of names) {
       const values = paramsList.map((p) => p[name]);
-      const differs = values.some((v) => !sameValue(v, values[0]));
+      const keys = name === "input_image" ? runs.map(inputIdentity) : values;
+      const differs = keys.some((v) => !sameValue(v, keys[0]));
       if (differs) differing++;
       if (this.onlyDiffs && !differs) continue;
       const prop = schema.properties[name];
@@ -275,7 +276,7 @@ export class HistoryView {
           { class: differs ? "differs" : "", dataset: { param: name } },
           h("th", { scope: "row" }, fieldLabel(name, prop), differs ? h("span.diff-dot", { title: "Differs", "aria-label": "differs" }) : null),
           values.map((v, i) => {
-            const changed = differs && !sameValue(v, values[0]) && i > 0;
+            const changed = differs && !sameValue(keys[i], keys[0]) && i > 0;
             return h("td", { class: changed ? "changed" : "" }, name === "input_image" ? inputsCell(runs[i]) : h("span.cell-text", {}, displayValue(name, v)));
           }),
         ),

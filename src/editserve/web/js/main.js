@@ -258,17 +258,19 @@ class App {
           card.developer?.name ? h("span.chip", {}, `by ${card.developer.name}`) : null,
           weights ? h("span.chip", { class: weights.is_tiny ? "chip-warn" : "chip-ok", dataset: { testid: "weights-chip" } }, `weights: ${weights.is_tiny ? "tiny random" : weights.source || "?"}${weights.revision ? ` @ ${String(weights.revision).slice(0, 10)}` : ""}${weights.device ? ` · ${weights.device}` : ""}${weights.dtype ? ` · ${weights.dtype}` : ""}`) : null,
         ),
+  card.description ? h("details.card-about", {}, h("summary", {}, "About this model"), h("p", {}, card.description), card.source_model ? h("p.muted", {}, "Source: ", h("span.mono", {}, card.source_model)) : null) : null,
       ),
-      card.description ? h("details.card-about", {}, h("summary", {}, "About this model"), h("p", {}, card.description), card.source_model ? h("p.muted", {}, "Source: ", h("span.mono", {}, card.source_model)) : null) : null,
     );
     const banner = $("#weights-banner");
     const tiny = weights?.is_tiny || !!card.warning;
     banner.hidden = !tiny;
     if (tiny) {
+      banner.onclick = () => banner.classList.toggle("expanded");
+      banner.title = "Click to show all";
       clear(banner).append(
         icon("warn"),
         h(
-          "div",
+          "div.banner-text",
           {},
           h("strong", {}, "Development weights loaded. "),
           card.warning ? capitalize(card.warning.replace(/^DEVELOPMENT WEIGHTS:\s*/i, "")) : "This server runs a tiny random-weight model: outputs are noise.",
@@ -748,7 +750,7 @@ class App {
     const inputs = gen.input_urls || [];
     if (this.stageMode === "before-after" && inputs.length) {
       const index = Math.min(this.beforeIndex, inputs.length - 1);
-      const ratio = gen.width && gen.height ? `${gen.width} / ${gen.height}` : null;
+      const ratio = gen.width && gen.height ? gen.width / gen.height : null;
       const picker = inputs.length > 1
         ? h(
             "div.segmented.segmented-compact.ba-picker",
@@ -801,10 +803,10 @@ class App {
       h(
         "div.stage-actions",
         {},
-        hasInputs ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-pressed": String(ba), onclick: () => { this.stageMode = ba ? "result" : "before-after"; this.renderStage(); } }, icon("slider"), h("span", {}, "Before / after")) : null,
+        hasInputs ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Before / after", title: "Compare with an input", "aria-pressed": String(ba), onclick: () => { this.stageMode = ba ? "result" : "before-after"; this.renderStage(); } }, icon("slider"), h("span", {}, "Before / after")) : null,
         menu,
-        gen.seed !== undefined && gen.seed !== null ? h("button.btn.btn-ghost.btn-sm", { type: "button", title: "Lock the seed to this run's", onclick: () => { this.form.lockSeed(gen.seed); toast(`Seed locked to ${gen.seed}`, "ok"); } }, icon("lock"), h("span", {}, "Reuse seed")) : null,
-        h("a.btn.btn-primary.btn-sm", { href: gen.result_url, download: resultFilename(gen) }, icon("download"), h("span", {}, "Download")),
+        gen.seed !== undefined && gen.seed !== null ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Reuse seed", title: "Lock the seed to this run's", onclick: () => { this.form.lockSeed(gen.seed); toast(`Seed locked to ${gen.seed}`, "ok"); } }, icon("lock"), h("span", {}, "Reuse seed")) : null,
+        h("a.btn.btn-primary.btn-sm", { href: gen.result_url, download: resultFilename(gen), "aria-label": "Download", dataset: { testid: "download" } }, icon("download"), h("span", {}, "Download")),
       ),
     );
   }

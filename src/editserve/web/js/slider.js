@@ -25,7 +25,7 @@ export function beforeAfter({ before, after, beforeLabel = "Before", afterLabel 
     h("span.ba-tag.ba-tag-right", {}, afterLabel),
     range,
   );
-  if (ratio) frame.style.setProperty("--ratio", ratio);
+  if (ratio) frame.style.setProperty("--r", String(ratio));
   const paint = () => frame.style.setProperty("--pos", `${range.value}%`);
   range.addEventListener("input", paint);
   paint();

@@ -175,6 +175,7 @@ function pythonRequests(ctx) {
 }
 
 function pythonClient(ctx) {
+  const ext = extension(ctx);
   const args = Object.entries(ctx.params).map(([k, v]) => `    ${k}=${pyFloatish(k, v)},`);
   const queueArgs = [`    model=${pyString(ctx.model)},`];
   if (ctx.numGenerations > 1) queueArgs.push(`    num_generations=${ctx.numGenerations},`);
@@ -190,15 +191,18 @@ function pythonClient(ctx) {
     `    model=${pyString(ctx.model)},`,
     ...args,
     `)`,
-    `print(result)`,
+    `result.save("edited.${ext}")`,
+    `print("saved edited.${ext}, seed", result.seed)`,
     ``,
-    `# Or on the queue: submit, then wait for each generation.`,
+    `# Or on the queue: submit, then wait for each generation (follows the event stream).`,
     `generations = client.queue.submit(`,
     ...queueArgs,
     ...args,
     `)`,
     `for generation in generations:`,
-    `    print(client.queue.wait(generation.generation_id))`,
+    `    done = client.queue.wait(generation)`,
+    `    done.save(f"{done.generation_id}.${ext}")`,
+    `    print("saved", done.generation_id, "seed", done.seed)`,
   ].join("\n");
 }
 
