@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,3 +88,26 @@ def test_upload_call(live_server: LiveServer, image_url: str, tmp_path: Path) ->
     (tmp_path / "photo.png").write_bytes(make_png(50, 50))
     out = run(readme_snippet("upload"), live_server, image_url, tmp_path).strip()
     assert out.startswith(f"{live_server.base_url}/api/ai/uploads/upl_")
+
+
+@pytest.mark.parametrize("name", [f"client-{n}" for n in range(1, 6)])
+def test_client_examples_run_verbatim(live_server: LiveServer, tmp_path: Path, name: str) -> None:
+    text = README.read_text()
+    match = re.search(rf"<!-- readme-test: {name} -->\n```python\n(.*?)```", text, re.S)
+    assert match, f"README has no python snippet {name!r}"
+    (tmp_path / "cat.png").write_bytes(make_png(64, 48, (200, 120, 40)))
+    (tmp_path / "dog.png").write_bytes(make_png(48, 64, (90, 90, 90)))
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "EDITSERVE_URL": live_server.base_url,
+        "EDITSERVE_API_KEY": live_server.api_key,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", match.group(1)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr

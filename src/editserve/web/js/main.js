@@ -500,6 +500,11 @@ class App {
     const gen = { ...(previous || {}), ...update };
     // A late progress event must not move a finished generation back.
     if (previous && TERMINAL.has(previous.status) && !TERMINAL.has(gen.status)) gen.status = previous.status;
+    // Events and polls race: a poll answered late must not move the progress back.
+    const before = previous?.progress;
+    if (before && gen.progress && gen.progress.total === before.total && gen.progress.step < before.step && gen.status === "processing") {
+      gen.progress = before;
+    }
     this.runs.set(id, gen);
     if (gen.status === "processing" && !this.firstSeen.has(id)) this.firstSeen.set(id, Date.now());
     this.history.upsert(gen);
