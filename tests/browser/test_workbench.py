@@ -328,11 +328,11 @@ def test_errors_are_shown_next_to_their_field(
     # Flagged before sending: nothing reaches the queue.
     page.fill("#f-prompt", "   ")
     page.click("#run-button")
-    assert "must not be empty" in page.inner_text(".field[data-field=prompt] .field-error")
-    assert "at least one image" in page.inner_text(".field[data-field=input_image] .field-error")
+    assert "must not be empty" in page.inner_text("#f-prompt-error")
+    assert "at least one image" in page.inner_text("#f-input_image-error")
     set_advanced(page, num_inference_steps=500)
     page.click("#run-button")
-    assert "at most 100" in page.inner_text(".field[data-field=num_inference_steps] .field-error")
+    assert "at most 100" in page.inner_text("#f-num_inference_steps-error")
     assert "POST /api/ai/queue" not in watch.api_calls
 
     # The server's 400 lands on the picture it names.
@@ -343,7 +343,7 @@ def test_errors_are_shown_next_to_their_field(
     page.click("button:has-text('Add URL')")
     page.click("#run-button")
     page.wait_for_selector(".tile.has-error .tile-error")
-    error = page.inner_text(".field[data-field=input_image] .field-error")
+    error = page.inner_text("#f-input_image-error")
     assert "missing.png" in error
     assert "POST /api/ai/queue" in watch.api_calls
     scroll_top(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from fastapi import FastAPI
@@ -42,15 +43,7 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
         row = store.get_upload(upload_id, owner)
         if row is None:
             return None
-        return StoredInput(
-            key=row.key,
-            sha256=row.sha256,
-            content_type=row.content_type,
-            format=row.format,
-            width=row.width,
-            height=row.height,
-            size=row.size,
-        )
+        return StoredInput.from_dict(dataclasses.asdict(row))
 
     return AppServices(
         settings=settings,

@@ -42,14 +42,8 @@ async def upload(request: Request, owner: str = Depends(require_key)) -> dict[st
     row = UploadRow(
         id="upl_" + secrets.token_urlsafe(16),
         owner=owner,
-        key=stored.key,
-        sha256=stored.sha256,
-        content_type=stored.content_type,
-        format=stored.format,
-        width=stored.width,
-        height=stored.height,
-        size=stored.size,
         created_at=time.time(),
+        **stored.to_dict(),
     )
     await run_in_threadpool(svc.store.insert_upload, row)
     return {
