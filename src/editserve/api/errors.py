@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +18,7 @@ from editserve.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
     UnknownError,
 )
 from editserve.generations.service import describe_validation_error
@@ -62,6 +64,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, sqlite3.OperationalError):
+        log.warning("store busy on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            Unavailable(
+                "the job store is busy or unavailable; retry shortly",
+                headers={"Retry-After": "2"},
+            )
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(UnknownError("An internal error occurred; it has been logged."))
 

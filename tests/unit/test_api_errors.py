@@ -1,0 +1,55 @@
+"""Unexpected failures still answer with the envelope, never a stack trace."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from editserve.api.app import build_services, create_app
+from editserve.config import Settings
+from editserve.keys import create_key
+
+
+@pytest.fixture
+def app_and_key(tmp_path: Path) -> tuple[object, str, object]:
+    settings = Settings(data_dir=tmp_path)
+    services = build_services(settings)
+    key = create_key(services.store, "t").secret
+    return create_app(settings, services), key, services
+
+
+async def call(app: object, key: str, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.get(path, headers={"Authorization": f"Bearer {key}"})
+
+
+async def test_a_busy_store_is_503_with_retry_after(app_and_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    app, key, services = app_and_key
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(services.store, "list_generations", locked)
+    response = await call(app, key, "/api/ai/queue")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["error"]["type"] == "unavailable"
+
+
+async def test_a_bug_is_500_unknown_error_without_traceback(app_and_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    app, key, services = app_and_key
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("secret internal detail")
+
+    monkeypatch.setattr(services.store, "list_generations", broken)
+    response = await call(app, key, "/api/ai/generations")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["status_message"] == "unknown_error"
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text
