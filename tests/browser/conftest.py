@@ -1,48 +1,30 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against the live server.
 
 Never `playwright install`: the browser is the system's /usr/bin/chromium
-(`apt-get install -y chromium`). Tests skip when it is missing.
+(`apt-get install -y chromium`). Tests fail with that advice when it is missing.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, PageWatch, open_context
 from pictures import landscape, product
 from support import LiveServer
-
-CHROMIUM = os.environ.get("EDITSERVE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def _chromium_available() -> bool:
-    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    if not _chromium_available():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            "Debian's chromium is not installed: apt-get install -y chromium "
+            "(./dev test does it when run as root), or deselect with -m 'not browser'"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -76,47 +58,6 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
-@dataclass
-class PageWatch:
-    """What a page did that it must not: leave the server's origin, throw, break the CSP."""
-
-    origin: str
-    external: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    api_calls: list[str] = field(default_factory=list)
-
-    def check(self) -> None:
-        assert not self.external, f"requests outside {self.origin}: {self.external}"
-        assert not self.errors, f"page errors: {self.errors}"
-
-
-def open_context(browser: object, live_server: LiveServer, **options: object) -> tuple[object, PageWatch]:
-    """A fresh browser profile whose every request is checked to stay on the server."""
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(live_server.base_url))
-    watch = PageWatch(origin)
-    context = browser.new_context(  # type: ignore[attr-defined]
-        viewport=options.pop("viewport", DESKTOP),
-        color_scheme=options.pop("color_scheme", "dark"),
-        accept_downloads=True,
-        **options,
-    )
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
-
-    def route(route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
-            if parts.path.startswith("/api/"):
-                watch.api_calls.append(f"{route.request.method} {parts.path}")  # type: ignore[attr-defined]
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            watch.external.append(url)
-            route.abort()  # type: ignore[attr-defined]
-
-    context.route("**/*", route)
-    return context, watch
-
-
 @pytest.fixture
 def workbench(browser: object, live_server: LiveServer) -> Iterator[object]:
     """open(**context options) → (page, watch); every page is checked at teardown."""
@@ -141,12 +82,3 @@ def workbench(browser: object, live_server: LiveServer) -> Iterator[object]:
     for context, watch in opened:
         context.close()  # type: ignore[attr-defined]
         watch.check()
-
-
-def shot(page: object, name: str, *, full_page: bool = False) -> Path:
-    """Save a screenshot of the current view to docs/screenshots/<name>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.evaluate("() => document.getElementById('toast')?.classList.remove('show')")  # type: ignore[attr-defined]
-    page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="initial")  # type: ignore[attr-defined]
-    return path

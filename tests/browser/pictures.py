@@ -14,7 +14,9 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _vertical_gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+def _vertical_gradient(
+    size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]
+) -> Image.Image:
     width, height = size
     image = Image.new("RGB", size)
     draw = ImageDraw.Draw(image)
@@ -30,7 +32,9 @@ def landscape(width: int = 480, height: int = 360) -> bytes:
     image = _vertical_gradient((width, height), (54, 74, 160), (250, 170, 120))
     sx, sy, radius = int(width * 0.68), int(height * 0.52), int(height * 0.11)
     glow = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(glow).ellipse([sx - radius * 3, sy - radius * 3, sx + radius * 3, sy + radius * 3], fill=150)
+    ImageDraw.Draw(glow).ellipse(
+        [sx - radius * 3, sy - radius * 3, sx + radius * 3, sy + radius * 3], fill=150
+    )
     image.paste((255, 214, 150), (0, 0), glow.filter(ImageFilter.GaussianBlur(36)))
     draw = ImageDraw.Draw(image)
     draw.ellipse([sx - radius, sy - radius, sx + radius, sy + radius], fill=(255, 236, 190))
@@ -52,13 +56,17 @@ def product(width: int = 360, height: int = 480) -> bytes:
     cx, top, bottom = width // 2, int(height * 0.36), int(height * 0.74)
     half = int(width * 0.2)
     shadow = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(shadow).ellipse([cx - half - 20, bottom - 14, cx + half + 30, bottom + 22], fill=120)
+    ImageDraw.Draw(shadow).ellipse(
+        [cx - half - 20, bottom - 14, cx + half + 30, bottom + 22], fill=120
+    )
     image.paste((150, 140, 130), (0, 0), shadow.filter(ImageFilter.GaussianBlur(10)))
     draw = ImageDraw.Draw(image)
     handle = [cx + half - 10, top + 40, cx + half + 58, bottom - 50]
     draw.rounded_rectangle(handle, radius=30, outline=(32, 104, 150), width=16)
     draw.rounded_rectangle([cx - half, top, cx + half, bottom], radius=18, fill=(40, 122, 172))
-    draw.rounded_rectangle([cx - half + 10, top + 12, cx - half + 24, bottom - 16], radius=7, fill=(92, 168, 210))
+    draw.rounded_rectangle(
+        [cx - half + 10, top + 12, cx - half + 24, bottom - 16], radius=7, fill=(92, 168, 210)
+    )
     draw.ellipse([cx - half, top - 14, cx + half, top + 14], fill=(30, 96, 140))
     draw.ellipse([cx - half + 8, top - 8, cx + half - 8, top + 8], fill=(70, 48, 36))
     return _png(image)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PHONE, shot
+from browser_helpers import PHONE, shot
 from support import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -77,7 +77,9 @@ def run(page) -> str:
 
 
 def wait_succeeded(page) -> str:
-    page.wait_for_selector("#stage[data-state=succeeded] [data-testid=result-image]", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(
+        "#stage[data-state=succeeded] [data-testid=result-image]", timeout=RUN_TIMEOUT_MS
+    )
     page.wait_for_function(
         "() => { const img = document.querySelector('[data-testid=result-image]');"
         " return img && img.complete && img.naturalWidth > 0; }"
@@ -92,7 +94,9 @@ def copy_snippet(page, snippet: str) -> str:
     return page.evaluate("() => navigator.clipboard.readText()")
 
 
-def run_snippet(text: str, key: str, cwd: Path, *, python: bool = False) -> subprocess.CompletedProcess[str]:
+def run_snippet(
+    text: str, key: str, cwd: Path, *, python: bool = False
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", text] if python else ["bash", "-c", text]
     return subprocess.run(
         command,
@@ -105,7 +109,11 @@ def run_snippet(text: str, key: str, cwd: Path, *, python: bool = False) -> subp
 
 
 def scroll_top(page) -> None:
-    page.evaluate("() => window.scrollTo(0, 0)")
+    """Back to the top of the page and of the form, focus out of inputs: for screenshots."""
+    page.evaluate(
+        "() => { window.scrollTo(0, 0); document.querySelector('.form-fields')?.scrollTo(0, 0);"
+        " if (document.activeElement?.matches('input, textarea')) document.activeElement.blur(); }"
+    )
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -155,14 +163,19 @@ def test_run_with_live_progress_result_before_after_and_use_as_input(
     # Run on the queue; watch live progress (from the event stream) reach the end.
     page.evaluate(RECORD_PROGRESS)
     page.click("#run-button")
-    page.wait_for_function("() => window.__progress.some(t => /^Step [1-9]\\d* of 100$/.test(t))", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.__progress.some(t => /^Step [1-9]\\d* of 100$/.test(t))",
+        timeout=RUN_TIMEOUT_MS,
+    )
     assert re.search(r"\d+:\d\d elapsed", page.inner_text("[data-testid=elapsed]"))
     assert page.is_visible("#cancel-button")
     scroll_top(page)
     shot(page, "progress")
     first = wait_succeeded(page)
     steps = page.evaluate("() => window.__progress")
-    counts = [tuple(map(int, m.groups())) for t in steps if (m := re.match(r"Step (\d+) of (\d+)", t))]
+    counts = [
+        tuple(map(int, m.groups())) for t in steps if (m := re.match(r"Step (\d+) of (\d+)", t))
+    ]
     assert len(counts) >= 2, steps
     assert counts[-1] == (100, 100), steps
     assert [k for k, _ in counts] == sorted(k for k, _ in counts)
@@ -210,7 +223,7 @@ def test_run_with_live_progress_result_before_after_and_use_as_input(
     page.reload()
     page.wait_for_selector("#model-card:not([hidden])")
     assert page.is_hidden("#key-dialog")
-    page.wait_for_selector(f"#recent-strip .recent-item")
+    page.wait_for_selector("#recent-strip .recent-item")
     page.click("#tab-history")
     page.wait_for_selector(f".hcard[data-id='{first}']")
 
@@ -250,7 +263,9 @@ def test_compare_two_runs_side_by_side_with_differences_highlighted(
     shot(page, "compare", full_page=True)
 
     page.get_by_text("Only differences").click()
-    params = page.locator(".diff-table tbody tr:not(.info)").evaluate_all("rows => rows.map(r => r.dataset.param)")
+    params = page.locator(".diff-table tbody tr:not(.info)").evaluate_all(
+        "rows => rows.map(r => r.dataset.param)"
+    )
     assert set(params) == {"true_cfg_scale", "seed"}
 
     page.get_by_role("button", name="A/B slider").click()
@@ -288,7 +303,9 @@ def test_api_tab_snippets_run_as_pasted(
         f"{live_server.base_url}/api/ai/queue/{body['generation_id']}",
         headers={"Authorization": f"Bearer {browser_key}"},
     ).json()
-    assert generation["prompt"] == "Make it night, it's 'quoted' with \"double\" quotes and a $DOLLAR"
+    assert (
+        generation["prompt"] == "Make it night, it's 'quoted' with \"double\" quotes and a $DOLLAR"
+    )
     assert generation["aspect_ratio"] == "16:9" and generation["num_inference_steps"] == 4
 
     # cURL, async with SSE (curl + awk + sed only).
@@ -310,7 +327,9 @@ def test_api_tab_snippets_run_as_pasted(
     except ImportError:
         pass
     else:
-        done = run_snippet(copy_snippet(page, "python-requests"), browser_key, tmp_path, python=True)
+        done = run_snippet(
+            copy_snippet(page, "python-requests"), browser_key, tmp_path, python=True
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("saved ")
     done = run_snippet(copy_snippet(page, "python-client"), browser_key, tmp_path, python=True)
@@ -350,6 +369,54 @@ def test_errors_are_shown_next_to_their_field(
     shot(page, "validation")
 
 
+# Builds a File from bytes in the page and sends it the way a user's paste or drop would.
+DISPATCH_FILE = """([kind, bytes, name]) => {
+  const data = new DataTransfer();
+  data.items.add(new File([new Uint8Array(bytes)], name, { type: 'image/png' }));
+  if (kind === 'paste') {
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true }));
+  } else {
+    const zone = document.querySelector('.images');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      const init = { dataTransfer: data, bubbles: true, cancelable: true };
+      zone.dispatchEvent(new DragEvent(type, init));
+    }
+  }
+}"""
+
+
+def test_pictures_by_paste_and_drop_and_keyboard_tabs(
+    workbench, live_server: LiveServer, browser_key: str, pictures: list[Path]
+) -> None:
+    page, watch = workbench()
+    connect(page, live_server, browser_key)
+    page.evaluate(DISPATCH_FILE, ["paste", list(pictures[0].read_bytes()), "pasted.png"])
+    page.evaluate(DISPATCH_FILE, ["drop", list(pictures[1].read_bytes()), "dropped.png"])
+    page.wait_for_function(
+        "() => document.querySelectorAll('.tile[data-status=ready]').length === 2"
+    )
+    assert [page.get_attribute(f".tile:nth-child({i})", "title") for i in (1, 2)] == [
+        "pasted.png",
+        "dropped.png",
+    ]
+    page.click("[aria-label='Remove Picture 1']")
+    assert page.locator(".tile[data-id]").count() == 1
+    assert page.locator(".tile-badge").all_inner_texts() == ["Picture 1"]
+
+    # The tabs are a real tablist: arrow keys move between them.
+    page.focus("#tab-playground")
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-history", "aria-selected") == "true"
+    assert page.is_visible("#view-history") and page.is_hidden("#view-playground")
+    page.keyboard.press("ArrowRight")
+    assert page.is_visible("#view-api")
+    # The key is never shown by the page (only a masked hint of it).
+    assert browser_key not in page.content()
+    assert [c for c in watch.api_calls if c == "POST /api/ai/uploads"] == [
+        "POST /api/ai/uploads"
+    ] * 2
+
+
 def test_cancel_a_running_generation(
     workbench, live_server: LiveServer, browser_key: str, pictures: list[Path]
 ) -> None:
@@ -364,7 +431,10 @@ def test_cancel_a_running_generation(
     page.click("#cancel-button")
     page.wait_for_selector("#stage[data-state=cancelled]", timeout=RUN_TIMEOUT_MS)
     assert "Cancelled" in page.inner_text("#stage")
-    page.wait_for_function("() => [...document.querySelectorAll('.batch-label')].every(l => l.textContent === 'Cancelled')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.batch-label')]"
+        ".every(label => label.textContent === 'Cancelled')"
+    )
 
 
 def test_phone_width_and_light_theme(
@@ -374,6 +444,8 @@ def test_phone_width_and_light_theme(
     connect(page, live_server, browser_key)
     page.fill("#f-prompt", "Put the mug from Picture 2 on the hill in Picture 1")
     add_pictures(page, pictures)
+    scroll_top(page)
+    shot(page, "phone-form")
     set_advanced(page, num_inference_steps=8)
     run(page)
 
@@ -405,3 +477,50 @@ def test_phone_width_and_light_theme(
     wait_succeeded(desk)
     scroll_top(desk)
     shot(desk, "light-result")
+
+
+def test_sse_parser_and_error_details_in_the_page(workbench, live_server: LiveServer) -> None:
+    """The page's own modules: the SSE reader (chunks split anywhere, comments, ids) and
+    the parsing of invalid_params details into fields."""
+    page, _ = workbench()
+    page.goto(live_server.base_url + "/workbench/")
+    result = page.evaluate(
+        """async () => {
+      const { SseParser } = await import('./js/events.js');
+      const { ApiError } = await import('./js/api.js');
+      const { shellQuote } = await import('./js/snippets.js');
+      const wire = ': keep-alive\\n\\nid: 7\\nevent: media_generation_progress\\n'
+        + 'data: {"generation_id":"g","step":3,"total":8}\\n\\n'
+        + 'id: 8\\r\\nevent: media_generation_completed\\r\\n'
+        + 'data: {"a":1,\\r\\ndata: "b":2}\\r\\n\\r\\n';
+      const events = [];
+      for (let size = 1; size <= wire.length; size += 7) {
+        const parser = new SseParser();
+        const got = [];
+        for (let i = 0; i < wire.length; i += size) {
+          got.push(...parser.feed(wire.slice(i, i + size)));
+        }
+        events.push(got);
+      }
+      const error = new ApiError(400, 'invalid_params', 'Invalid parameters',
+        'prompt: must not be empty; input_image[1]: download of http://x/a;b.png failed; '
+        + 'foo: unknown field');
+      return { events, fields: error.fieldErrors(), quoted: shellQuote("it's") };
+    }"""
+    )
+    expected = [
+        {
+            "type": "media_generation_progress",
+            "data": '{"generation_id":"g","step":3,"total":8}',
+            "id": "7",
+        },
+        {"type": "media_generation_completed", "data": '{"a":1,\n"b":2}', "id": "8"},
+    ]
+    assert all(got == expected for got in result["events"]), result["events"]
+    assert [(f["field"], f["index"]) for f in result["fields"]] == [
+        ("prompt", None),
+        ("input_image", 1),
+        ("foo", None),
+    ]
+    assert result["fields"][1]["message"] == "download of http://x/a;b.png failed"
+    assert result["quoted"] == "'it'\\''s'"

@@ -215,6 +215,7 @@ class Worker:
             first.attempts,
         )
         timings: dict[str, float] = {}
+        started = time.perf_counter()
         try:
             current.cancelled = {g.id for g in gens if self.store.is_cancel_requested(g.id)}
             if len(current.cancelled) == len(gens):
@@ -257,7 +258,7 @@ class Worker:
                 if gen.id in current.cancelled or self.store.is_cancel_requested(gen.id):
                     self._finish(gen, Status.CANCELLED, timings=self._timings(gen, timings))
                     continue
-                self._store_result(gen, result, self._timings(gen, timings))
+                self._store_result(gen, result, self._timings(gen, timings), started)
 
     def _job(self, gen: Generation, images: list[Any]) -> EditJob:
         params = gen.params
@@ -280,7 +281,9 @@ class Worker:
             own["queue_wait"] = round(max(0.0, gen.started_at - gen.enqueued_at), 3)
         return own
 
-    def _store_result(self, gen: Generation, result: EditResult, timings: dict[str, float]) -> None:
+    def _store_result(
+        self, gen: Generation, result: EditResult, timings: dict[str, float], started: float
+    ) -> None:
         steps = gen.params.get("num_inference_steps", 40)
         try:
             self.store.report_progress(gen, self.worker_id, steps, steps, "storing", emit=False)
@@ -298,6 +301,8 @@ class Worker:
         for name, seconds in result.timings.items():
             timings[name] = round(seconds, 3)
         timings["encode_store"] = round(time.perf_counter() - t1, 3)
+        # wall time of the run on the worker, from claim to stored result
+        timings["total"] = round(time.perf_counter() - started, 3)
         receipt = {**result.receipt, "weights": self._weights}
         self._finish(gen, Status.SUCCEEDED, result_key=key, timings=timings, receipt=receipt)
 

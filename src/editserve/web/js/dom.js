@@ -25,8 +25,6 @@ export function h(tag, attrs, ...children) {
       for (const c of String(value).split(/\s+/).filter(Boolean)) el.classList.add(c);
     } else if (key === "text") {
       el.textContent = value;
-    } else if (key === "html") {
-      el.innerHTML = value; // only ever used with our own static SVG strings
     } else if (key in el && typeof value !== "string") {
       el[key] = value;
     } else {

@@ -345,7 +345,7 @@ export class SchemaForm {
       if (field.images) {
         const list = field.images;
         if (list.pending()) problems.push({ field: name, message: "Wait for the uploads to finish" });
-        list.failed().forEach((item) => problems.push({ field: name, index: list.items.indexOf(item), message: `Picture ${list.items.indexOf(item) + 1}: ${item.error}` }));
+        list.failed().forEach((item) => problems.push({ field: name, index: list.items.indexOf(item), message: item.error }));
         const message = checkValue(name, field.prop, list.refs(), field.required);
         if (message && !list.pending()) problems.push({ field: name, message });
         continue;
@@ -371,7 +371,8 @@ export class SchemaForm {
       if (field.images && problem.index !== null && problem.index !== undefined) {
         field.images.setItemError(problem.index, problem.message);
       }
-      const text = field.errorEl.textContent ? `${field.errorEl.textContent} · ${problem.message}` : problem.message;
+      const own = field.images && problem.index !== null && problem.index !== undefined ? `Picture ${problem.index + 1}: ${problem.message}` : problem.message;
+      const text = field.errorEl.textContent ? `${field.errorEl.textContent} · ${own}` : own;
       field.errorEl.textContent = text;
       field.errorEl.hidden = false;
       field.el.classList.add("invalid");

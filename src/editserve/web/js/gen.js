@@ -31,8 +31,10 @@ export function paramsOf(gen, schema) {
 export function runSeconds(gen) {
   const t = gen.timings;
   if (t && typeof t === "object") {
-    const total = t.total ?? t.total_seconds;
-    if (typeof total === "number") return total;
+    // `total` when the worker reports it; else the model's own time plus the worker's
+    // steps around it (the queue wait is not run time).
+    if (typeof t.total === "number") return t.total;
+    if (typeof t.inference === "number") return t.inference + (t.input_decode || 0) + (t.encode_store || 0);
   }
   if (gen.started_at && gen.completed_at) return gen.completed_at - gen.started_at;
   return null;

@@ -2,10 +2,9 @@
 // side by side with their parameter differences highlighted, or A/B two of them with the
 // slider.
 
-import { h, icon, clear, fmtAgo, fieldLabel, shortId, toast } from "./dom.js";
+import { h, icon, clear, fmtAgo, fmtDuration, fieldLabel, shortId, toast } from "./dom.js";
 import { paramsOf, statusLabel, sizeLabel, displayValue, sameValue, runSeconds, resultFilename, inputIdentity, ACTIVE } from "./gen.js";
 import { beforeAfter } from "./slider.js";
-import { fmtDuration } from "./dom.js";
 
 const PAGE_SIZE = 24;
 const LETTERS = ["A", "B", "C", "D"];
@@ -96,8 +95,9 @@ export class HistoryView {
       Object.assign(existing, gen);
     } else {
       if (this.filter && !this.filter.split(",").includes(gen.status)) return;
-      this.items.unshift(gen);
-      this.byId.set(gen.generation_id, gen);
+      const copy = { ...gen }; // never share objects with the caller
+      this.items.unshift(copy);
+      this.byId.set(gen.generation_id, copy);
       this.total += 1;
     }
     this.render();
@@ -180,7 +180,7 @@ export class HistoryView {
           "div.hcard-foot",
           {},
           h("span.muted", { title: gen.enqueued_at ? new Date(gen.enqueued_at * 1000).toLocaleString() : "" }, fmtAgo(gen.enqueued_at)),
-          h("button.btn.btn-link.btn-sm", { type: "button", onclick: () => this.app.restore(gen) }, "Restore parameters"),
+          h("button.btn.btn-link.btn-sm", { type: "button", "aria-label": `Restore the parameters of run ${shortId(id)}`, title: "Restore its parameters in the playground", onclick: () => this.app.restore(gen) }, "Restore", h("span.wide-only", {}, " parameters")),
         ),
       ),
     );

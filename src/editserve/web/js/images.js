@@ -54,6 +54,7 @@ export class ImageList {
 
   /** Replace everything with already-usable refs: [{url, thumb, name}]. */
   setRemote(list) {
+    for (const item of this.items) if (item.localThumb) URL.revokeObjectURL(item.thumb);
     this.items = list.slice(0, this.max).map((item) => ({
       id: nextId++,
       url: item.url,
@@ -253,6 +254,7 @@ export class ImageList {
     const label = `Picture ${n}`;
     const img = h("img", { alt: `${label}${item.name ? `: ${item.name}` : ""}`, draggable: false, loading: "lazy", referrerpolicy: "no-referrer" });
     img.addEventListener("error", () => this.thumbFallback(item, img), { once: true });
+    if (item.thumbBroken) img.classList.add("broken");
     img.src = item.thumb;
     const error = item.error || item.serverError;
     const li = h(
@@ -334,7 +336,10 @@ export class ImageList {
   /** A thumbnail that does not load (expired signed URL, or an upload URL that needs the
    * key): fetch it with the key and show it from a blob. */
   async thumbFallback(item, img) {
-    if (!item.url || item.thumbTried) return;
+    if (!item.url || item.thumbTried) {
+      if (item.thumbBroken || !item.url) img.classList.add("broken");
+      return;
+    }
     item.thumbTried = true;
     try {
       const blob = await this.api.fetchBlob(item.url);
@@ -342,6 +347,7 @@ export class ImageList {
       item.localThumb = true;
       img.src = item.thumb;
     } catch {
+      item.thumbBroken = true;
       img.classList.add("broken");
     }
   }

@@ -52,6 +52,7 @@ class App {
     this.initForm();
     this.initStream();
     this.initPaste();
+    this.initLayout();
     this.renderStage();
     const key = localStorage.getItem(KEY_STORAGE) || sessionStorage.getItem(KEY_STORAGE);
     if (key) this.connect(key, { remember: !!localStorage.getItem(KEY_STORAGE), fromStorage: true });
@@ -77,6 +78,22 @@ class App {
       localStorage.setItem("editserve.theme", theme);
       apply(theme);
     });
+  }
+
+  // --- layout --------------------------------------------------------------------------
+  /** Tell the CSS where the playground starts, so form and output fit the first screen. */
+  initLayout() {
+    const view = $("#view-playground");
+    const measure = () => {
+      if (view.hidden) return;
+      const top = view.getBoundingClientRect().top + window.scrollY;
+      view.style.setProperty("--work-top", `${Math.round(top)}px`);
+    };
+    const observer = new ResizeObserver(measure);
+    for (const el of [$("#model-card"), $("#weights-banner"), $(".topbar")]) observer.observe(el);
+    window.addEventListener("resize", measure);
+    this.measureLayout = measure;
+    measure();
   }
 
   // --- tabs ----------------------------------------------------------------------------
@@ -113,6 +130,7 @@ class App {
     for (const view of VIEWS) $(`#view-${view}`).hidden = view !== name;
     if (!fromHash && location.hash.slice(1) !== name) history.replaceState(null, "", `#${name}`);
     if (name === "api") this.apiView.refresh();
+    if (name === "playground") this.measureLayout?.();
     if (name === "history" && this.history.mode === "list") this.history.render();
   }
 
@@ -186,6 +204,15 @@ class App {
     localStorage.removeItem(KEY_STORAGE);
     sessionStorage.removeItem(KEY_STORAGE);
     (remember ? localStorage : sessionStorage).setItem(KEY_STORAGE, key);
+    if (previous && previous !== key) {
+      // Another key sees other runs: forget this page's view of the old key's.
+      this.runs.clear();
+      this.batches.clear();
+      this.current = null;
+      this.shownId = null;
+      this.renderStage();
+      this.updateRunButtons();
+    }
     this.updateKeyButton();
     this.populateModels();
     this.stream.start();
@@ -242,13 +269,38 @@ class App {
     const weights = card.weights;
     const readiness = card.readiness || "unknown";
     const readinessText = { ready: "Ready", loading: "Loading weights…", no_workers: "No worker running", failed: "Worker failed" }[readiness] || readiness;
+    const about = h(
+      "div.card-about",
+      { id: "model-about", hidden: !this.aboutOpen },
+      h("p", {}, card.description),
+      card.source_model ? h("p.muted", {}, "Source: ", h("span.mono", {}, card.source_model)) : null,
+    );
+    const aboutButton = h(
+      "button.chip.chip-btn.chip-about",
+      {
+        type: "button",
+        "aria-expanded": String(!!this.aboutOpen),
+        "aria-controls": "model-about",
+        onclick: () => {
+          this.aboutOpen = !this.aboutOpen;
+          about.hidden = !this.aboutOpen;
+          aboutButton.setAttribute("aria-expanded", String(this.aboutOpen));
+        },
+      },
+      "About this model",
+    );
     const caps = card.capabilities ? `${(card.capabilities.input || []).join(" + ")} → ${(card.capabilities.output || []).join(", ")}` : null;
     el.append(
       h(
         "div.card-main",
         {},
-        h("div.card-title-row", {}, h("h1.card-title", {}, card.display_name || card.id), h("span.readiness", { dataset: { state: readiness }, title: card.readiness_reason || "" }, h("span.conn-dot"), readinessText)),
-        card.summary ? h("p.card-summary", {}, card.summary) : null,
+        h(
+          "div.card-title-row",
+          {},
+          h("h1.card-title", {}, card.display_name || card.id),
+          card.summary ? h("p.card-summary", {}, card.summary) : null,
+          h("span.readiness", { dataset: { state: readiness }, title: card.readiness_reason || "" }, h("span.conn-dot"), readinessText),
+        ),
         h(
           "div.chips",
           {},
@@ -257,8 +309,9 @@ class App {
           caps ? h("span.chip", {}, caps) : null,
           card.developer?.name ? h("span.chip", {}, `by ${card.developer.name}`) : null,
           weights ? h("span.chip", { class: weights.is_tiny ? "chip-warn" : "chip-ok", dataset: { testid: "weights-chip" } }, `weights: ${weights.is_tiny ? "tiny random" : weights.source || "?"}${weights.revision ? ` @ ${String(weights.revision).slice(0, 10)}` : ""}${weights.device ? ` · ${weights.device}` : ""}${weights.dtype ? ` · ${weights.dtype}` : ""}`) : null,
+          card.description ? aboutButton : null,
         ),
-  card.description ? h("details.card-about", {}, h("summary", {}, "About this model"), h("p", {}, card.description), card.source_model ? h("p.muted", {}, "Source: ", h("span.mono", {}, card.source_model)) : null) : null,
+        card.description ? about : null,
       ),
     );
     const banner = $("#weights-banner");
@@ -497,9 +550,10 @@ class App {
   track(update) {
     const id = update.generation_id;
     const previous = this.runs.get(id);
+    const wasTerminal = !!previous && TERMINAL.has(previous.status);
+    // A late event or a poll answered late must not move a finished generation back.
+    if (wasTerminal && update.status && !TERMINAL.has(update.status)) return;
     const gen = { ...(previous || {}), ...update };
-    // A late progress event must not move a finished generation back.
-    if (previous && TERMINAL.has(previous.status) && !TERMINAL.has(gen.status)) gen.status = previous.status;
     // Events and polls race: a poll answered late must not move the progress back.
     const before = previous?.progress;
     if (before && gen.progress && gen.progress.total === before.total && gen.progress.step < before.step && gen.status === "processing") {
@@ -508,7 +562,7 @@ class App {
     this.runs.set(id, gen);
     if (gen.status === "processing" && !this.firstSeen.has(id)) this.firstSeen.set(id, Date.now());
     this.history.upsert(gen);
-    const becameTerminal = TERMINAL.has(gen.status) && !(previous && TERMINAL.has(previous.status));
+    const becameTerminal = TERMINAL.has(gen.status) && !wasTerminal;
     if (becameTerminal) this.finished(gen);
     if (this.shownId === id) {
       if (becameTerminal || !this.stage?.progress) this.renderStage();
@@ -553,14 +607,15 @@ class App {
   }
 
   async fetchGeneration(id) {
+    let gen;
     try {
-      const gen = await this.api.generation(id);
-      this.track(gen);
-      return gen;
+      gen = await this.api.generation(id);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) this.unauthorized();
       return null;
     }
+    this.track(gen);
+    return gen;
   }
 
   /** Poll active generations of this page: a safety net for the event stream, and the
@@ -786,7 +841,7 @@ class App {
     const menu = h(
       "details.menu",
       {},
-      h("summary.btn.btn-ghost.btn-sm", { "aria-label": "Use output as input" }, icon("input"), h("span", {}, "Use as input")),
+      h("summary.btn.btn-ghost.btn-sm", { "aria-label": "Use output as input", title: "Use the output as an input" }, icon("reuse"), h("span", {}, "Use as input")),
       h(
         "div.menu-list",
         { role: "menu" },
@@ -804,7 +859,7 @@ class App {
     return h(
       "div.stage-bar",
       {},
-      h("div.stage-meta", {}, h("p.stage-prompt", { title: gen.prompt || "" }, gen.prompt || ""), h("div.chips", {}, chips.map((c) => h("span.chip", {}, c)))),
+      h("div.stage-meta", {}, h("p.stage-prompt", { title: gen.prompt || "" }, gen.prompt || ""), h("p.stage-facts", {}, chips.join("  ·  "))),
       h(
         "div.stage-actions",
         {},
@@ -887,7 +942,7 @@ class App {
       );
     }
     // A run created by another client while this page is open: track it too.
-    for (const gen of recent) if (ACTIVE.has(gen.status) && !this.runs.has(gen.generation_id)) this.runs.set(gen.generation_id, gen);
+    for (const gen of recent) if (ACTIVE.has(gen.status) && !this.runs.has(gen.generation_id)) this.runs.set(gen.generation_id, { ...gen });
   }
 }
 
