@@ -7,6 +7,7 @@ Server-side commands (serve, worker, keys) live here; the client-side commands
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,20 @@ def _settings_or_exit(**overrides: Any) -> Settings:
         return load_settings(**overrides)
     except Exception as exc:  # pydantic ValidationError: show it, no traceback
         raise click.UsageError(f"invalid settings: {exc}") from None
+
+
+def _refuse_bad_model_options(settings: Settings, devices: list[str]) -> None:
+    """Refuse option combinations that cannot work, before any process starts (no torch)."""
+    from editserve.models.qwen_edit_plus.options import OptionsError, check_options, device_kind
+    from editserve.worker.supervisor import count_gpus
+
+    gpus = count_gpus() if any(d == "auto" for d in devices) else None
+    kinds = {device_kind(d, gpus_visible=gpus) for d in devices} or {None}
+    try:
+        for kind in sorted(kinds, key=str):
+            check_options(settings, kind)
+    except OptionsError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _server_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,6 +87,8 @@ def serve(**options: Any) -> None:
     from editserve.worker.supervisor import Supervisor, plan_devices
 
     settings = _settings_or_exit(**options)
+    devices = plan_devices(settings)
+    _refuse_bad_model_options(settings, devices)
     _setup_logging(settings.log_level)
     log = logging.getLogger("editserve")
     services = build_services(settings)
@@ -84,7 +101,6 @@ def serve(**options: Any) -> None:
             f"Use it as:  -H 'Authorization: Bearer {first.secret}'\n{banner}\n",
             err=True,
         )
-    devices = plan_devices(settings)
     supervisor = Supervisor(settings, services.store, devices)
     log.info(
         "editserve on http://%s:%d  data: %s  workers: %s",
@@ -94,6 +110,9 @@ def serve(**options: Any) -> None:
         ", ".join(devices) or "none",
     )
     supervisor.start()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
+    # would kill this process before the workers are stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         app = create_app(settings, services)
         uvicorn.run(
@@ -120,12 +139,54 @@ def worker(
 
     device = options.get("device")
     settings = _settings_or_exit(**options)
+    _refuse_bad_model_options(settings, [device or settings.device])
     _setup_logging(settings.log_level)
     runner = Worker(
         settings, worker_id=worker_id, device=device, model=model_id, parent_pid=parent_pid
     )
     runner.install_signal_handlers()
     sys.exit(runner.run())
+
+
+@main.command()
+@_server_options
+@click.option("--prompt", help="Edit instruction (default: a fixed test instruction).")
+@click.option("--images", type=click.IntRange(1, 3), default=1, show_default=True)
+@click.option("--aspect-ratio", default="auto", show_default=True, help="1:1, 16:9, ..., auto")
+@click.option("--preview", is_flag=True, help="Size output and VAE at EDITSERVE_PREVIEW_AREA.")
+@click.option("--steps", type=int, help="Default: the request default (preset-aware).")
+@click.option("--cfg", "true_cfg_scale", type=float, help="true_cfg_scale (default: preset-aware).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 4), default=1, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Save the output image here.")
+@click.option("--no-warmup", is_flag=True, help="Skip the warm-up run a worker does.")
+def smoke(**options: Any) -> None:
+    """Load the model as a worker would, run one edit, print the receipt and timings (JSON)."""
+    import json
+
+    from editserve.smoke import SmokeFailed, SmokeRequest, run_smoke
+
+    request = SmokeRequest(
+        prompt=options.pop("prompt") or SmokeRequest.prompt,
+        images=options.pop("images"),
+        aspect_ratio=options.pop("aspect_ratio"),
+        preview=options.pop("preview"),
+        steps=options.pop("steps"),
+        true_cfg_scale=options.pop("true_cfg_scale"),
+        seed=options.pop("seed"),
+        batch=options.pop("batch"),
+        out=options.pop("out"),
+        warmup=not options.pop("no_warmup"),
+    )
+    device = options.get("device")
+    settings = _settings_or_exit(**options)
+    _refuse_bad_model_options(settings, [device or settings.device])
+    _setup_logging(settings.log_level)
+    try:
+        report = run_smoke(settings, request, device=device)
+    except SmokeFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report, indent=2))
 
 
 @main.group()
