@@ -9,8 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from editserve.store.base import ApiKeyRow
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import ApiKeyRow, Store
 
 KEY_PREFIX = "es_"
 FIRST_KEY_FILE = "api_key"
@@ -26,7 +25,7 @@ class NewKey:
     secret: str
 
 
-def create_key(store: SqliteStore, name: str) -> NewKey:
+def create_key(store: Store, name: str) -> NewKey:
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKeyRow(
         id="key_" + secrets.token_hex(6),
@@ -39,7 +38,7 @@ def create_key(store: SqliteStore, name: str) -> NewKey:
     return NewKey(row=row, secret=secret)
 
 
-def ensure_first_key(store: SqliteStore, data_dir: Path) -> NewKey | None:
+def ensure_first_key(store: Store, data_dir: Path) -> NewKey | None:
     """On a first start with no keys, make one and write it to an owner-only file."""
     if store.count_active_keys() > 0:
         return None
@@ -53,7 +52,7 @@ def ensure_first_key(store: SqliteStore, data_dir: Path) -> NewKey | None:
     return key
 
 
-def find_key_id(store: SqliteStore, id_or_prefix: str) -> str | None:
+def find_key_id(store: Store, id_or_prefix: str) -> str | None:
     """Resolve a key by its id (key_…), its whole secret, or the start of its secret."""
     wanted = id_or_prefix.strip()
     rows = store.list_keys()

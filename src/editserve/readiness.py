@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import Store
 
 # A worker that has not beaten its heart for this long is considered gone.
 WORKER_FRESH_SECONDS = 30.0
@@ -16,7 +16,7 @@ TINY_WARNING = (
 )
 
 
-def model_readiness(store: SqliteStore, model_id: str) -> dict[str, Any]:
+def model_readiness(store: Store, model_id: str) -> dict[str, Any]:
     workers = [w for w in store.list_workers(WORKER_FRESH_SECONDS) if w.model in (model_id, None)]
     ready = [w for w in workers if w.state in ("ready", "busy")]
     failed = [w for w in workers if w.state == "failed"]

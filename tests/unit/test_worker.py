@@ -210,3 +210,35 @@ def test_progress_events_are_rate_limited(settings, store, storage) -> None:  # 
     # the first and the last step always; nothing in between within the interval
     assert [e.data["step"] for e in progress] == [1, 20]
     assert store.get_generation(gen.id).status is Status.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_store_outage_does_not_stop_the_worker(settings, store, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    gen = enqueue(store)
+    worker = Worker(
+        settings.model_copy(update={"worker_poll_seconds": 0.01}),
+        worker_id="w-outage",
+        store=store,
+        storage=storage,
+        adapter=Paints(),
+    )
+    real_claim = store.claim_batch
+    calls = {"n": 0}
+
+    def flaky_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("database is locked")
+        claimed = real_claim(*args, **kwargs)
+        if not claimed:
+            worker.stop_event.set()
+        return claimed
+
+    monkeypatch.setattr(store, "claim_batch", flaky_claim)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert calls["n"] >= 2
+    assert store.get_generation(gen.id).status is Status.SUCCEEDED  # type: ignore[union-attr]

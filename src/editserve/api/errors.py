@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +21,7 @@ from editserve.errors import (
     UnknownError,
 )
 from editserve.generations.service import describe_validation_error
+from editserve.store.base import is_store_unavailable
 
 log = logging.getLogger("editserve.api")
 
@@ -64,7 +64,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, sqlite3.OperationalError):
+    if is_store_unavailable(exc):
         log.warning("store busy on %s %s: %s", request.method, request.url.path, exc)
         return error_response(
             Unavailable(

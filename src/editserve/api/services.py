@@ -12,13 +12,13 @@ from editserve.inputs.resolver import InputResolver
 from editserve.models.registry import ModelRegistry
 from editserve.storage.base import BlobStorage
 from editserve.storage.signing import UrlSigner
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import Store
 
 
 @dataclass
 class AppServices:
     settings: Settings
-    store: SqliteStore
+    store: Store
     storage: BlobStorage
     signer: UrlSigner
     registry: ModelRegistry

@@ -16,7 +16,7 @@ from editserve.config import Settings
 from editserve.errors import Conflict, InvalidParams, NotFound, RateLimited
 from editserve.generations.record import Generation, Status
 from editserve.models.registry import ModelRegistry, ModelSpec
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import Store
 
 SEED_SPACE = 2**32
 
@@ -75,7 +75,7 @@ def request_hash(body: dict[str, Any]) -> str:
 
 
 class GenerationService:
-    def __init__(self, settings: Settings, store: SqliteStore, registry: ModelRegistry) -> None:
+    def __init__(self, settings: Settings, store: Store, registry: ModelRegistry) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry

@@ -7,6 +7,7 @@ Every process (API, workers, CLI) opens the same file. Writes that must be atomi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -594,6 +595,11 @@ class SqliteStore:
             self._conn().execute("SELECT MAX(id) FROM events WHERE owner = ?", (owner,)).fetchone()
         )
         return int(row[0] or 0)
+
+    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
+        """No cross-process hints on SQLite: wait the whole timeout; the caller polls."""
+        await asyncio.sleep(timeout)
+        return False
 
 
 def _split_sql(script: str) -> list[str]:

@@ -31,8 +31,7 @@ from editserve.models.base import (
 from editserve.models.registry import ModelRegistry, ModelSpec, default_registry
 from editserve.storage import open_storage
 from editserve.storage.base import BlobStorage
-from editserve.store.base import WorkerRow, open_store
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import Store, WorkerRow, is_store_unavailable, open_store
 
 log = logging.getLogger("editserve.worker")
 
@@ -92,7 +91,7 @@ class Worker:
         worker_id: str | None = None,
         device: str | None = None,
         registry: ModelRegistry | None = None,
-        store: SqliteStore | None = None,
+        store: Store | None = None,
         storage: BlobStorage | None = None,
         adapter: ModelAdapter | None = None,
         model: str | None = None,
@@ -175,7 +174,16 @@ class Worker:
             return EXIT_LOAD_FAILED
         log.info("worker %s: ready (%s)", self.worker_id, self._weights)
         while not self.stop_event.is_set():
-            if not self.run_once():
+            try:
+                busy = self.run_once()
+            except Exception as exc:
+                if not is_store_unavailable(exc):
+                    raise
+                # The database is down or busy: keep the loaded model and try again.
+                log.warning("worker %s: job store unavailable (%s); retrying", self.worker_id, exc)
+                self.stop_event.wait(min(10.0, self.settings.worker_poll_seconds * 10))
+                continue
+            if not busy:
                 self.stop_event.wait(self.settings.worker_poll_seconds)
         self._register("stopped")
         return EXIT_OK

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from editserve.config import Settings
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import Store
 
 log = logging.getLogger("editserve.supervisor")
 
@@ -71,7 +71,7 @@ class _Slot:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, store: SqliteStore, devices: list[str]) -> None:
+    def __init__(self, settings: Settings, store: Store, devices: list[str]) -> None:
         self.settings = settings
         self.store = store
         self.slots = [_Slot(index=i, device=device) for i, device in enumerate(devices)]

@@ -10,7 +10,6 @@ Wire format (byte-exact for media_generation_completed)::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -85,7 +84,8 @@ async def events(
                     last_sent = time.monotonic()
                 if await request.is_disconnected():
                     return
-                await asyncio.sleep(svc.settings.sse_poll_seconds)
+                # Postgres wakes us on NOTIFY; SQLite just waits: polling stays the guarantee.
+                await svc.store.wait_for_events(owner, after, svc.settings.sse_poll_seconds)
 
     return StreamingResponse(
         stream(),

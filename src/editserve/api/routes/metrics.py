@@ -14,13 +14,13 @@ from starlette.responses import Response
 from editserve.api.services import services
 from editserve.generations.record import Status
 from editserve.readiness import WORKER_FRESH_SECONDS
-from editserve.store.sqlite import SqliteStore
+from editserve.store.base import Store
 
 router = APIRouter(tags=["health"])
 
 
 class StoreCollector(Collector):
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
