@@ -35,22 +35,25 @@ def _settings_or_exit(**overrides: Any) -> Settings:
 
 def _refuse_bad_model_options(settings: Settings, devices: list[str]) -> None:
     """Refuse option combinations that cannot work, before any process starts (no torch)."""
-    from editserve.models.qwen_edit_plus.options import OptionsError, check_options, device_kind
-    from editserve.worker.supervisor import count_gpus
+    from editserve.devices import count_gpus, device_kind
+    from editserve.models.registry import default_registry
 
     gpus = count_gpus() if any(d == "auto" for d in devices) else None
     kinds = {device_kind(d, gpus_visible=gpus) for d in devices} or {None}
     try:
-        for kind in sorted(kinds, key=str):
-            check_options(settings, kind)
-    except OptionsError as exc:
+        for spec in default_registry().all():
+            for kind in sorted(kinds, key=str):
+                spec.check_settings(settings, kind)
+    except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
 def _server_options(function: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--data-dir", type=click.Path(path_type=Path), help="EDITSERVE_DATA_DIR"),
-        click.option("--database-url", help="EDITSERVE_DATABASE_URL (sqlite:///… )"),
+        click.option(
+            "--database-url", help="EDITSERVE_DATABASE_URL (sqlite:///… or postgresql://…)"
+        ),
         click.option("--storage-url", help="EDITSERVE_STORAGE_URL (file:///… or s3://…)"),
         click.option(
             "--model-weights", help="EDITSERVE_MODEL_WEIGHTS: auto | tiny | hub id | folder"

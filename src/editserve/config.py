@@ -113,6 +113,60 @@ class Settings(BaseSettings):
     )
     torch_threads: int | None = Field(default=None, description="torch CPU threads per worker.")
 
+    # --- speed and memory options of the model (see docs/gpu.md) ----------------------------
+    memory_mode: str = Field(
+        default="none",
+        description=(
+            "none (all weights on the GPU, ~58 GB in bf16) | model_offload (one component on "
+            "the GPU at a time) | group_offload (transformer blocks streamed from CPU memory) "
+            "| sequential_offload (layer by layer; least memory, slowest). GPU only."
+        ),
+    )
+    group_offload_blocks: int = Field(
+        default=1, description="Transformer blocks per group in memory_mode=group_offload."
+    )
+    lightning: str = Field(
+        default="off",
+        description=(
+            "Step-distilled Lightning LoRA preset: off | 4 | 8. Fuses the LoRA, switches to the "
+            "constant-shift-3 scheduler, and makes the preset's steps and CFG 1.0 the defaults."
+        ),
+    )
+    lightning_lora: str | None = Field(
+        default=None,
+        description=(
+            "LoRA file of the Lightning preset: a local .safetensors file, a hub file "
+            "owner/repo[@revision]/path.safetensors, or a hub repo laid out like the default "
+            "lightx2v/Qwen-Image-Lightning (its file for the preset is used)."
+        ),
+    )
+    attention_backend: str = Field(
+        default="native",
+        description=(
+            "diffusers attention backend: native (PyTorch SDPA) | _native_cudnn | flash | "
+            "_flash_3 | sage | xformers | flex | ... (*_hub ones download kernels)."
+        ),
+    )
+    step_cache: str = Field(
+        default="off",
+        description="Step caching through diffusers' cache hooks: off | first_block.",
+    )
+    step_cache_threshold: float = Field(
+        default=0.08,
+        description="First-block cache threshold: higher skips more steps and loses more quality.",
+    )
+    compile_repeated_blocks: bool = Field(
+        default=False,
+        description="Regional torch.compile of the transformer blocks (slow first run per size).",
+    )
+    quantization: str = Field(
+        default="none",
+        description=(
+            "Transformer weights via torchao: none | fp8_weight_only (half the memory) | "
+            "fp8_dynamic (W8A8, also faster; needs compute capability 8.9+). CUDA only."
+        ),
+    )
+
     log_level: str = Field(default="info", description="debug | info | warning | error")
 
     @field_validator("fetch_allow_hosts", mode="before")

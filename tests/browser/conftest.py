@@ -18,7 +18,7 @@ from pictures import landscape, product
 from support import LiveServer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's sync loop must not outlive these tests
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(

@@ -336,7 +336,8 @@ def test_one_step_gives_a_real_image(adapter: QwenImageEditPlusAdapter) -> None:
     pixels = _pixels(result.image)
     assert seen == [(1, 1)]
     assert pixels.max() > 0 and pixels.std() > 0  # not the black NaN image
-    assert "shift_terminal" in result.receipt["scheduler_note"]
+    assert "shift_terminal" in result.receipt["scheduler"]["note"]
+    assert result.receipt["scheduler"]["sigmas"] == [1.0, 0.0]
     assert adapter.pipeline.scheduler.config.shift_terminal == 0.02  # restored
 
 
@@ -369,15 +370,24 @@ def test_the_stock_schedule_is_nan_for_one_step() -> None:
 def test_timings_and_receipt(adapter: QwenImageEditPlusAdapter) -> None:
     result = adapter.generate(_job(seed=99), _ignore)
     timings = result.timings
-    assert {"encode", "text_encode", "denoise", "decode", "inference"} <= set(timings)
+    assert {"encode", "text_encode", "vae_encode", "denoise", "decode", "inference"} <= set(timings)
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
     assert timings["encode"] + timings["denoise"] + timings["decode"] == pytest.approx(
         timings["inference"], abs=1e-6
     )
     assert 0 < timings["text_encode"] <= timings["encode"]
+    assert 0 < timings["vae_encode"] <= timings["encode"] - timings["text_encode"]
     receipt = result.receipt
     assert receipt["seed"] == 99 and receipt["steps"] == 2 and receipt["true_cfg_scale"] == 4.0
-    assert receipt["scheduler"] == "FlowMatchEulerDiscreteScheduler"
+    scheduler = receipt["scheduler"]
+    assert scheduler["class"] == "FlowMatchEulerDiscreteScheduler"
+    assert scheduler["shift_terminal"] == 0.02 and scheduler["use_dynamic_shifting"] is True
+    assert len(scheduler["sigmas"]) == 3 and scheduler["sigmas"][-1] == 0.0
+    assert receipt["options"]["memory_mode"] == "none"
+    assert receipt["options"]["lightning"] == "off"
+    assert receipt["options"]["attention_backend"] == "native"
+    assert len(receipt["weights_hash"]) == 64
+    assert receipt["batch"] == {"size": 1, "index": 0}
     assert receipt["weights"] and receipt["is_tiny"] is True
     assert {"torch", "diffusers", "transformers"} <= set(receipt["versions"])
     json.dumps(receipt)  # storable as is

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from editserve.config import Settings
+from editserve.devices import DeviceKind
 from editserve.errors import NotFound
 
 
@@ -38,6 +39,9 @@ class ModelSpec:
     # Server-dependent defaults (e.g. a step-distilled preset changes the default steps
     # and CFG): applied to fields a request leaves out, and shown in the served schema.
     default_overrides: Callable[[Settings], dict[str, Any]] = lambda _settings: {}
+    # Refuse settings that cannot work on a device kind ("cpu" | "cuda" | None = unknown)
+    # before any process starts; raises ValueError whose message says what to change.
+    check_settings: Callable[[Settings, DeviceKind | None], object] = lambda _s, _kind: None
 
     def schema_for(self, settings: Settings) -> dict[str, Any]:
         schema = self.request_schema()

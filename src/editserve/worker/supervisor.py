@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,27 +18,13 @@ import time
 from dataclasses import dataclass, field
 
 from editserve.config import Settings
+from editserve.devices import count_gpus
 from editserve.store.base import Store
 
 log = logging.getLogger("editserve.supervisor")
 
 MAX_BACKOFF_SECONDS = 60.0
 HEALTHY_AFTER_SECONDS = 60.0
-
-
-def count_gpus() -> int:
-    """Visible NVIDIA GPUs, found without importing torch into the API process."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([part for part in visible.split(",") if part.strip() not in ("", "-1")])
-    nvidia_smi = shutil.which("nvidia-smi")
-    if nvidia_smi is None:
-        return 0
-    try:
-        out = subprocess.run([nvidia_smi, "-L"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
 
 
 def plan_devices(settings: Settings) -> list[str]:

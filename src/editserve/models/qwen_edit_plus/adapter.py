@@ -16,7 +16,9 @@ All of them load through the same ``QwenImageEditPlusPipeline.from_pretrained`` 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.metadata
 import json
 import logging
 import math
@@ -34,6 +36,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from editserve.config import Settings
 from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadError, StepCallback
 
+from . import accel
+from .fingerprint import folder_fingerprint, snapshot_commit
+from .options import (
+    ModelOptions,
+    OptionsError,
+    check_options,
+    device_kind,
+    hub_offline,
+    warnings_for,
+)
+from .sizing import calculate_dimensions
 from .tiny import COMPONENTS, PIPELINE_CLASS, ensure_tiny_weights
 
 logger = logging.getLogger("editserve.model")
@@ -153,7 +166,7 @@ def resolve_dtype(requested: str, device: str) -> str:
 
 
 def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return hub_offline()
 
 
 def check_pipeline_folder(folder: Path) -> None:
@@ -219,9 +232,10 @@ def pipeline_dimensions(area: int, ratio: float) -> tuple[int, int]:
 
 
 class QwenImageEditPlusAdapter:
-    """Loads QwenImageEditPlusPipeline once and runs one edit at a time.
+    """Loads QwenImageEditPlusPipeline once, applies the speed/memory options, runs edits.
 
     ``device`` overrides ``settings.device`` (the supervisor passes e.g. ``"cuda:1"``).
+    Generations of one request run as one batched pipeline call (:meth:`generate_batch`).
     """
 
     def __init__(self, settings: Settings, device: str | None = None, *, warmup: bool = True):
@@ -232,6 +246,9 @@ class QwenImageEditPlusAdapter:
         self._pipe: Any = None
         self._one_step_scheduler: Any = None
         self._loaded: LoadedWeights | None = None
+        self._options: ModelOptions | None = None
+        self._options_in_force: dict[str, Any] = {}
+        self._weights_hash: dict[str, Any] | None = None
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -242,6 +259,10 @@ class QwenImageEditPlusAdapter:
         return self._loaded
 
     @property
+    def options(self) -> ModelOptions | None:
+        return self._options
+
+    @property
     def pipeline(self) -> Any:
         """The loaded ``QwenImageEditPlusPipeline`` (for tests and diagnostics)."""
         if self._pipe is None:
@@ -249,7 +270,7 @@ class QwenImageEditPlusAdapter:
         return self._pipe
 
     def load(self) -> LoadedWeights:
-        """Resolve, load, move to the device and warm up the pipeline."""
+        """Resolve, load, apply the options, place on the device and warm up the pipeline."""
         import torch
 
         started = time.perf_counter()
@@ -260,11 +281,20 @@ class QwenImageEditPlusAdapter:
         cuda_count = torch.cuda.device_count() if cuda_available else 0
         device = resolve_device(self._device_request, cuda_available, cuda_count)
         dtype_name = resolve_dtype(self.settings.dtype, device)
+        kind = device_kind(device)
+        try:
+            options = check_options(self.settings, kind, offline=_hub_offline())
+        except OptionsError as exc:
+            raise ModelLoadError(str(exc)) from None
+        for note in warnings_for(options, kind):
+            logger.warning("model options: %s", note)
+        accel.check_hardware(options, device)
         # `auto` means the real weights only where they can run: on a CUDA device.
         choice = resolve_weights(self.settings, cuda_available=device.startswith("cuda"))
         self._versions = _library_versions()
 
         revision = choice.revision
+        weights_hash: dict[str, Any] | None = None
         if choice.kind == "tiny":
             if choice.auto_fallback:
                 _warn_tiny_fallback()
@@ -278,11 +308,14 @@ class QwenImageEditPlusAdapter:
                 ) from exc
             source, is_tiny = TINY_SOURCE, True
             pipe = self._from_pretrained(str(folder), dtype_name, local=True)
+            weights_hash = folder_fingerprint(folder)
         elif choice.kind == "local":
             folder = Path(choice.location)
             check_pipeline_folder(folder)
             source, is_tiny = str(folder), _is_tiny_folder(folder)
+            revision = snapshot_commit(folder)
             pipe = self._from_pretrained(str(folder), dtype_name, local=True)
+            weights_hash = folder_fingerprint(folder)
         else:
             folder = None
             source, is_tiny = choice.location, False
@@ -297,19 +330,24 @@ class QwenImageEditPlusAdapter:
                 "115" if dtype_name == "float32" else "58",
             )
 
-        try:
-            pipe.to(device)
-        except Exception as exc:
-            raise ModelLoadError(f"could not move the model to {device}: {_short(exc)}") from exc
+        in_force = self._apply_options(pipe, options, device)
         pipe.set_progress_bar_config(disable=True)
         self._pipe = pipe
+        self._options = options
+        self._options_in_force = in_force
+        self._weights_hash = weights_hash
         self._one_step_scheduler = _one_step_scheduler(pipe.scheduler)
         load_seconds = time.perf_counter() - started
 
         details: dict[str, Any] = {
             "model": MODEL_ID,
             "pipeline": type(pipe).__name__,
-            "scheduler": type(pipe.scheduler).__name__,
+            "options": in_force,
+            "scheduler": {
+                key: value
+                for key, value in accel.scheduler_receipt(pipe.scheduler).items()
+                if key != "sigmas"
+            },
             "versions": dict(self._versions),
             "load_seconds": round(load_seconds, 3),
             "parameters": {
@@ -318,12 +356,16 @@ class QwenImageEditPlusAdapter:
             },
             "torch_threads": torch.get_num_threads(),
         }
+        if weights_hash is not None:
+            details["weights_hash"] = weights_hash
         if folder is not None:
             details["folder"] = str(folder)
         if choice.auto_fallback:
             details["auto_fallback"] = "no CUDA device: tiny random weights"
         if device.startswith("cuda"):
             details["cuda_device_name"] = torch.cuda.get_device_name(torch.device(device))
+            capability = torch.cuda.get_device_capability(torch.device(device))
+            details["cuda_capability"] = f"{capability[0]}.{capability[1]}"
         self._loaded = LoadedWeights(
             source=source,
             revision=revision,
@@ -343,21 +385,77 @@ class QwenImageEditPlusAdapter:
                 ) from exc
             details["warmup_seconds"] = round(time.perf_counter() - warm_started, 3)
         logger.info(
-            "model ready: %s (revision %s) on %s as %s in %.1fs",
+            "model ready: %s (revision %s) on %s as %s in %.1fs; options %s",
             source,
             revision or "-",
             device,
             dtype_name,
             time.perf_counter() - started,
+            json.dumps(in_force),
         )
         return self._loaded
 
     def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
         """Run one edit; ``on_step(k, n)`` after every step (it may raise GenerationCancelled)."""
         with self._lock:
-            return self._generate(job, on_step)
+            return self._run([job], on_step)[0]
+
+    def generate_batch(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
+        """Run jobs that differ only in their seed as one pipeline call.
+
+        One call with ``num_images_per_prompt=len(jobs)`` and one ``torch.Generator`` per
+        image: the pipeline draws each image's initial noise from its own generator, so
+        image i equals a single run with ``jobs[i].seed`` (up to float rounding of the
+        batched matmuls) and every recorded seed reproduces its image alone.
+        """
+        if not jobs:
+            return []
+        _check_batchable(jobs)
+        with self._lock:
+            return self._run(list(jobs), on_step)
 
     # -- loading helpers -----------------------------------------------------------------------
+
+    def _apply_options(self, pipe: Any, options: ModelOptions, device: str) -> dict[str, Any]:
+        """Apply the options in the only order that works; return what is in force."""
+        in_force = options.describe()
+        accel.check_not_prequantized(pipe, options)
+        transforms = options.lightning or options.quantization != "none"
+        if transforms and options.memory_mode == "none" and device != "cpu":
+            # Fuse and quantise on the GPU (seconds) rather than on the CPU (minutes); with
+            # an offload mode the transformer may not fit, so that happens on the CPU.
+            self._move(pipe.transformer, device)
+        if options.lightning:
+            assert options.lightning_lora is not None
+            path, lora_info = accel.resolve_lora_file(
+                options.lightning_lora, offline=_hub_offline()
+            )
+            lora_info.update(accel.fuse_lightning_lora(pipe, path))
+            pipe.scheduler = accel.lightning_scheduler(pipe.scheduler)
+            in_force["lightning"]["lora"] = {**in_force["lightning"]["lora"], **lora_info}
+        if options.quantization != "none":
+            in_force["quantization"] = accel.quantize_transformer(
+                pipe.transformer, options.quantization
+            )
+        try:
+            accel.place_pipeline(pipe, options, device)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"could not put the model on {device} with memory_mode "
+                f"{options.memory_mode}: {_short(exc)}"
+            ) from exc
+        accel.set_attention_backend(pipe, options.attention_backend)
+        accel.enable_step_cache(pipe, options)
+        if options.compile_repeated_blocks:
+            accel.compile_blocks(pipe, options)
+        return in_force
+
+    @staticmethod
+    def _move(module: Any, device: str) -> None:
+        try:
+            module.to(device)
+        except Exception as exc:
+            raise ModelLoadError(f"could not move the model to {device}: {_short(exc)}") from exc
 
     def _from_pretrained(
         self, location: str, dtype_name: str, *, local: bool, revision: str | None = None
@@ -435,29 +533,38 @@ class QwenImageEditPlusAdapter:
         return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
     def _warm_up(self) -> None:
+        """Run the pipeline once (twice with compile: a second size makes the compiled
+        blocks shape-dynamic, so later sizes do not each recompile)."""
         from PIL import Image
 
+        sizes = [(WARMUP_SIZE, WARMUP_SIZE)]
+        if self._options is not None and self._options.compile_repeated_blocks:
+            native = calculate_dimensions(self.settings.output_area, 1.0)
+            if native not in sizes:
+                sizes.append(native)
         image = Image.new("RGB", (WARMUP_SIZE, WARMUP_SIZE), (127, 127, 127))
-        job = EditJob(
-            prompt="warm up",
-            images=[image],
-            width=WARMUP_SIZE,
-            height=WARMUP_SIZE,
-            seed=0,
-            num_inference_steps=2,
-            true_cfg_scale=4.0,
-            vae_area=WARMUP_SIZE * WARMUP_SIZE,
-        )
-        self.generate(job, lambda step, total: None)
+        for width, height in sizes:
+            job = EditJob(
+                prompt="warm up",
+                images=[image],
+                width=width,
+                height=height,
+                seed=0,
+                num_inference_steps=2,
+                true_cfg_scale=4.0,
+                vae_area=width * height,
+            )
+            self.generate(job, lambda step, total: None)
 
-    # -- one edit ------------------------------------------------------------------------------
+    # -- one pipeline call -----------------------------------------------------------------------
 
-    def _generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
+    def _run(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
         import torch
 
         pipe = self.pipeline
         loaded = self._loaded
         assert loaded is not None
+        job = jobs[0]
         images = _validated_images(job)
         steps = int(job.num_inference_steps)
         _validate_job(job)
@@ -481,7 +588,8 @@ class QwenImageEditPlusAdapter:
 
         def text_post_hook(module: Any, args: Any, output: Any) -> None:
             sync()
-            text_encode[0] += time.perf_counter() - marks.pop("text_start", time.perf_counter())
+            marks["text_end"] = time.perf_counter()
+            text_encode[0] += marks["text_end"] - marks.pop("text_start", marks["text_end"])
 
         def step_end(_pipe: Any, i: int, _t: Any, _kwargs: dict[str, Any]) -> dict[str, Any]:
             sync()
@@ -490,6 +598,9 @@ class QwenImageEditPlusAdapter:
             on_step(i + 1, steps)
             return {}
 
+        # One generator per image: prepare_latents -> randn_tensor draws image i's noise
+        # from generators[i] alone (the VAE encode uses the latent mode, no randomness).
+        generators = [torch.Generator(device="cpu").manual_seed(int(j.seed)) for j in jobs]
         scheduler_note = None
         handles = [
             pipe.transformer.register_forward_pre_hook(transformer_pre_hook),
@@ -497,6 +608,7 @@ class QwenImageEditPlusAdapter:
             pipe.text_encoder.register_forward_hook(text_post_hook),
         ]
         original_scheduler = pipe.scheduler
+        accel.reset_step_cache(pipe)
         try:
             if steps == 1 and self._one_step_scheduler is not None:
                 # See _one_step_scheduler: with shift_terminal one sigma becomes NaN.
@@ -505,57 +617,75 @@ class QwenImageEditPlusAdapter:
             with vae_image_area(job.vae_area):
                 sync()
                 started = time.perf_counter()
-                output = pipe(
-                    image=images,
-                    prompt=job.prompt,
-                    # Passed whenever CFG is asked for (without it the pipeline silently
-                    # skips CFG); with cfg <= 1 the pipeline ignores it and only warns.
-                    negative_prompt=job.negative_prompt if cfg_active else None,
-                    true_cfg_scale=float(job.true_cfg_scale),
-                    height=int(job.height),
-                    width=int(job.width),
-                    num_inference_steps=steps,
-                    generator=torch.Generator(device="cpu").manual_seed(int(job.seed)),
-                    callback_on_step_end=step_end,
-                    callback_on_step_end_tensor_inputs=[],
-                    output_type="pil",
-                )
+                try:
+                    output = pipe(
+                        image=images,
+                        prompt=job.prompt,
+                        # Passed whenever CFG is asked for (without it the pipeline silently
+                        # skips CFG); with cfg <= 1 the pipeline ignores it and only warns.
+                        negative_prompt=job.negative_prompt if cfg_active else None,
+                        true_cfg_scale=float(job.true_cfg_scale),
+                        height=int(job.height),
+                        width=int(job.width),
+                        num_inference_steps=steps,
+                        num_images_per_prompt=len(jobs),
+                        generator=generators if len(generators) > 1 else generators[0],
+                        callback_on_step_end=step_end,
+                        callback_on_step_end_tensor_inputs=[],
+                        output_type="pil",
+                    )
+                except BaseException:
+                    # The pipeline resets offload hooks and caches only when it finishes.
+                    pipe.maybe_free_model_hooks()
+                    raise
                 sync()
                 finished = time.perf_counter()
+            scheduler_info = accel.scheduler_receipt(pipe.scheduler)
         finally:
             for handle in handles:
                 handle.remove()
             if pipe.scheduler is not original_scheduler:
                 pipe.scheduler = original_scheduler
 
-        image = output.images[0]
-        if image.size != (job.width, job.height):
-            raise RuntimeError(
-                f"pipeline returned {image.size[0]}x{image.size[1]}, "
-                f"expected {job.width}x{job.height}"
-            )
+        if len(output.images) != len(jobs):
+            raise RuntimeError(f"pipeline returned {len(output.images)} images for {len(jobs)}")
+        for image in output.images:
+            if image.size != (job.width, job.height):
+                raise RuntimeError(
+                    f"pipeline returned {image.size[0]}x{image.size[1]}, "
+                    f"expected {job.width}x{job.height}"
+                )
         denoise_start = marks.get("denoise_start", started)
         last_step = marks.get("last_step", denoise_start)
+        text_end = min(marks.get("text_end", started), denoise_start)
         timings = {
             "encode": denoise_start - started,
             "text_encode": text_encode[0],
+            "vae_encode": denoise_start - text_end,
             "denoise": last_step - denoise_start,
             "decode": finished - last_step,
             "inference": finished - started,
         }
-        receipt = self._receipt(job, images, scheduler_note)
-        return EditResult(image=image, timings=timings, receipt=receipt)
+        if scheduler_note:
+            scheduler_info["note"] = scheduler_note
+        results = []
+        for index, (one, image) in enumerate(zip(jobs, output.images, strict=True)):
+            receipt = self._receipt(one, images, scheduler_info)
+            receipt["batch"] = {"size": len(jobs), "index": index}
+            results.append(EditResult(image=image, timings=dict(timings), receipt=receipt))
+        return results
 
     def _receipt(
-        self, job: EditJob, images: list[Any], scheduler_note: str | None
+        self, job: EditJob, images: list[Any], scheduler: dict[str, Any]
     ) -> dict[str, Any]:
         loaded = self._loaded
         assert loaded is not None and self._pipe is not None
         cfg_active = job.true_cfg_scale > 1 and job.negative_prompt is not None
-        receipt: dict[str, Any] = {
+        return {
             "model": MODEL_ID,
             "weights": loaded.source,
             "revision": loaded.revision,
+            "weights_hash": (self._weights_hash or {}).get("sha256"),
             "is_tiny": loaded.is_tiny,
             "device": loaded.device,
             "dtype": loaded.dtype,
@@ -572,12 +702,10 @@ class QwenImageEditPlusAdapter:
             "vae_input_sizes": [
                 list(pipeline_dimensions(job.vae_area, img.size[0] / img.size[1])) for img in images
             ],
-            "scheduler": type(self._pipe.scheduler).__name__,
+            "scheduler": scheduler,
+            "options": self._options_in_force,
             "versions": dict(self._versions),
         }
-        if scheduler_note:
-            receipt["scheduler_note"] = scheduler_note
-        return receipt
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -620,6 +748,25 @@ def _validated_images(job: EditJob) -> list[Any]:
             image = image.convert("RGB")
         images.append(image)
     return images
+
+
+def _check_batchable(jobs: list[EditJob]) -> None:
+    """A batch is one pipeline call: its jobs may differ in nothing but the seed."""
+    first = jobs[0]
+    for other in jobs[1:]:
+        same = (
+            other.prompt == first.prompt
+            and other.negative_prompt == first.negative_prompt
+            and other.width == first.width
+            and other.height == first.height
+            and other.num_inference_steps == first.num_inference_steps
+            and other.true_cfg_scale == first.true_cfg_scale
+            and other.vae_area == first.vae_area
+            and len(other.images) == len(first.images)
+            and all(a is b or a == b for a, b in zip(other.images, first.images, strict=True))
+        )
+        if not same:
+            raise ValueError("jobs of one batch must differ only in their seed")
 
 
 def _validate_job(job: EditJob) -> None:
@@ -676,6 +823,9 @@ def _library_versions() -> dict[str, str]:
         "diffusers": diffusers.__version__,
         "transformers": transformers.__version__,
     }
+    for optional in ("accelerate", "peft", "torchao"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[optional] = importlib.metadata.version(optional)
     if torch.version.cuda:
         versions["cuda"] = str(torch.version.cuda)
     return versions

@@ -7,6 +7,7 @@ from typing import Any
 from editserve.config import Settings
 from editserve.models.registry import ModelSpec, SizePlan
 
+from .options import check_options, preset_defaults
 from .schema import QwenImageEditPlusParams, request_schema
 from .sizing import output_size
 
@@ -53,4 +54,7 @@ SPEC = ModelSpec(
     request_schema=request_schema,
     adapter_path="editserve.models.qwen_edit_plus.adapter:QwenImageEditPlusAdapter",
     plan_size=plan_size,
+    # A Lightning preset makes its step count and CFG 1.0 the request defaults.
+    default_overrides=preset_defaults,
+    check_settings=check_options,
 )
