@@ -35,6 +35,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from editserve.generations import events
 from editserve.generations.record import TERMINAL, Event, Generation, Status
 from editserve.store.base import ApiKeyRow, UploadRow, WorkerRow
 
@@ -126,13 +127,12 @@ class _Tx:
         return self.conn.execute(_q(name), params)
 
     def emit(self, gen: Generation, event_type: str, data: dict[str, Any]) -> None:
-        payload = {"generation_id": gen.id, "media_type": "image", "model": gen.model, **data}
         self._events.append(
             {
                 "owner": gen.owner,
                 "generation_id": gen.id,
                 "type": event_type,
-                "data": _dumps(payload),
+                "data": _dumps(events.payload(gen, data)),
             }
         )
 
@@ -344,7 +344,7 @@ class PostgresStore:
             gen = Generation.from_row(row)
             if gen.status is Status.QUEUED:
                 tx.execute("cancel_queued", {"id": gen.id})
-                tx.emit(gen, "media_generation_cancelled", {"status": "cancelled"})
+                tx.emit(gen, *events.cancelled())
             elif gen.status is Status.PROCESSING:
                 tx.execute("flag_cancel", {"id": gen.id})
             row = tx.execute("get_generation", {"id": gen.id, "owner": None}).fetchone()
@@ -389,11 +389,7 @@ class PostgresStore:
                     (Generation.from_row(r) for r in rows), key=lambda g: g.batch_index
                 )
             for gen in claimed:
-                tx.emit(
-                    gen,
-                    "media_generation_started",
-                    {"status": "processing", "attempt": gen.attempts},
-                )
+                tx.emit(gen, *events.started(gen.attempts))
             return claimed
 
     def _reap_expired(self, tx: _Tx, max_attempts: int) -> None:
@@ -403,14 +399,11 @@ class PostgresStore:
             gen = Generation.from_row(row)
             if gen.cancel_requested:
                 tx.execute("reap_cancelled", {"id": gen.id})
-                tx.emit(gen, "media_generation_cancelled", {"status": "cancelled"})
+                tx.emit(gen, *events.cancelled())
             else:
-                message = (
-                    f"the worker running this generation stopped unexpectedly {gen.attempts} "
-                    f"times (for example killed by the OS or out of memory); giving up"
-                )
+                message = events.worker_died_message(gen.attempts)
                 tx.execute("reap_failed", {"id": gen.id, "message": message})
-                tx.emit(gen, "media_generation_completed", {"status": "failed", "error": message})
+                tx.emit(gen, *events.failed(message))
 
     def renew_lease(self, generation_id: str, worker_id: str, lease_seconds: float) -> bool:
         params = {
@@ -436,11 +429,7 @@ class PostgresStore:
             if tx.execute("report_progress", {**params, "stage": stage}).rowcount == 0:
                 return False
             if emit:
-                tx.emit(
-                    gen,
-                    "media_generation_progress",
-                    {"status": "processing", "step": step, "total": total, "stage": stage},
-                )
+                tx.emit(gen, *events.progress(step, total, stage))
             return True
 
     def finish(
@@ -468,14 +457,7 @@ class PostgresStore:
         with self._tx() as tx:
             if tx.execute("finish", params).rowcount == 0:
                 return False
-            if status is Status.SUCCEEDED:
-                data: dict[str, Any] = {"status": "succeeded", "result_key": result_key}
-                tx.emit(gen, "media_generation_completed", data)
-            elif status is Status.FAILED:
-                data = {"status": "failed", "error": error_message or "unknown error"}
-                tx.emit(gen, "media_generation_completed", data)
-            else:
-                tx.emit(gen, "media_generation_cancelled", {"status": "cancelled"})
+            tx.emit(gen, *events.ended(status, result_key, error_message))
             return True
 
     def requeue(self, gen: Generation, worker_id: str) -> bool:

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from editserve.generations import events
 from editserve.generations.record import ACTIVE, TERMINAL, Event, Generation, Status
 from editserve.store.base import ApiKeyRow, UploadRow, WorkerRow
 
@@ -312,7 +313,7 @@ class SqliteStore:
                     "cancel_requested = 1 WHERE id = ?",
                     (now, gen.id),
                 )
-                self._emit(tx, gen, "media_generation_cancelled", {"status": "cancelled"})
+                self._emit(tx, gen, *events.cancelled())
             elif gen.status is Status.PROCESSING:
                 tx.execute("UPDATE generations SET cancel_requested = 1 WHERE id = ?", (gen.id,))
             row = tx.execute("SELECT * FROM generations WHERE id = ?", (gen.id,)).fetchone()
@@ -376,12 +377,7 @@ class SqliteStore:
                     (Generation.from_row(r) for r in rows), key=lambda g: g.batch_index
                 )
             for gen in claimed:
-                self._emit(
-                    tx,
-                    gen,
-                    "media_generation_started",
-                    {"status": "processing", "attempt": gen.attempts},
-                )
+                self._emit(tx, gen, *events.started(gen.attempts))
             return claimed
 
     def _reap_expired(self, tx: sqlite3.Connection, now: float, max_attempts: int) -> None:
@@ -399,20 +395,15 @@ class SqliteStore:
                     "worker_id = NULL, lease_expires_at = NULL WHERE id = ?",
                     (now, gen.id),
                 )
-                self._emit(tx, gen, "media_generation_cancelled", {"status": "cancelled"})
+                self._emit(tx, gen, *events.cancelled())
             else:
-                message = (
-                    f"the worker running this generation stopped unexpectedly {gen.attempts} "
-                    f"times (for example killed by the OS or out of memory); giving up"
-                )
+                message = events.worker_died_message(gen.attempts)
                 tx.execute(
                     "UPDATE generations SET status = 'failed', completed_at = ?, "
                     "error_message = ?, worker_id = NULL, lease_expires_at = NULL WHERE id = ?",
                     (now, message, gen.id),
                 )
-                self._emit(
-                    tx, gen, "media_generation_completed", {"status": "failed", "error": message}
-                )
+                self._emit(tx, gen, *events.failed(message))
 
     def renew_lease(self, generation_id: str, worker_id: str, lease_seconds: float) -> bool:
         with self._tx() as tx:
@@ -443,12 +434,7 @@ class SqliteStore:
             if cursor.rowcount == 0:
                 return False
             if emit:
-                self._emit(
-                    tx,
-                    gen,
-                    "media_generation_progress",
-                    {"status": "processing", "step": step, "total": total, "stage": stage},
-                )
+                self._emit(tx, gen, *events.progress(step, total, stage))
             return True
 
     def finish(
@@ -485,22 +471,7 @@ class SqliteStore:
             )
             if cursor.rowcount == 0:
                 return False
-            if status is Status.SUCCEEDED:
-                self._emit(
-                    tx,
-                    gen,
-                    "media_generation_completed",
-                    {"status": "succeeded", "result_key": result_key},
-                )
-            elif status is Status.FAILED:
-                self._emit(
-                    tx,
-                    gen,
-                    "media_generation_completed",
-                    {"status": "failed", "error": error_message or "unknown error"},
-                )
-            else:
-                self._emit(tx, gen, "media_generation_cancelled", {"status": "cancelled"})
+            self._emit(tx, gen, *events.ended(status, result_key, error_message))
             return True
 
     def requeue(self, gen: Generation, worker_id: str) -> bool:
@@ -572,11 +543,10 @@ class SqliteStore:
     def _emit(
         self, tx: sqlite3.Connection, gen: Generation, event_type: str, data: dict[str, Any]
     ) -> None:
-        payload = {"generation_id": gen.id, "media_type": "image", "model": gen.model, **data}
         tx.execute(
             "INSERT INTO events (owner, generation_id, type, data, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (gen.owner, gen.id, event_type, _dumps(payload), _now()),
+            (gen.owner, gen.id, event_type, _dumps(events.payload(gen, data)), _now()),
         )
 
     def events_after(self, owner: str, after_id: int, limit: int = 500) -> list[Event]:
