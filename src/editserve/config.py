@@ -106,10 +106,11 @@ class Settings(BaseSettings):
     )
     output_area: int = Field(
         default=NATIVE_AREA,
+        ge=32 * 32,
         description="Target output area in pixels (the model's native ~1 MP).",
     )
     preview_area: int = Field(
-        default=512 * 512, description="Target area for `preview: true` requests."
+        default=512 * 512, ge=32 * 32, description="Target area for `preview: true` requests."
     )
     torch_threads: int | None = Field(default=None, description="torch CPU threads per worker.")
 

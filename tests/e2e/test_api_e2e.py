@@ -390,6 +390,11 @@ def test_too_many_images_and_bad_image_data(live_server: LiveServer) -> None:
     assert four.status_code == 400 and "input_image" in four.json()["error"]["detail"]
     assert broken.status_code == 400
     assert "input_image[1]" in broken.json()["error"]["detail"]
+    with live_server.client() as client:
+        sliver = client.post("/api/ai/queue", json=edit_body([png, data_uri(make_png(600, 2))]))
+    assert sliver.status_code == 400
+    detail = sliver.json()["error"]["detail"]
+    assert "input_image[1]" in detail and "too elongated" in detail
 
 
 def test_http_level_errors_use_the_envelope(live_server: LiveServer) -> None:
@@ -495,3 +500,19 @@ def test_metrics(live_server: LiveServer) -> None:
         'editserve_workers{state="ready"} 1.0' in text
         or 'editserve_workers{state="busy"} 1.0' in text
     )
+
+
+def test_preview_draft_uses_the_preview_area_for_output_and_vae(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        full = client.post("/api/ai/images/edit", json=edit_body(data_uri(make_png()))).json()
+        draft = client.post(
+            "/api/ai/images/edit", json=edit_body(data_uri(make_png()), preview=True)
+        ).json()
+        record = client.get(f"/api/ai/queue/{draft['generation_id']}").json()
+    assert (full["width"], full["height"]) == (64, 64)  # EDITSERVE_OUTPUT_AREA = 64²
+    assert "width" in draft, draft
+    assert (draft["width"], draft["height"]) == (32, 32)  # EDITSERVE_PREVIEW_AREA = 32²
+    image = Image.open(io.BytesIO(httpx.get(draft["images"][0]["url"]).content))
+    assert image.size == (32, 32)
+    assert record["preview"] is True
+    assert record["receipt"]["vae_area"] == 32 * 32

@@ -58,8 +58,8 @@ TINY_FOLDER_NAME = "tiny-qwen-image-edit-plus"
 PIPELINE_MODULE = "diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus"
 # The pipeline floors height/width to multiples of vae_scale_factor * 2.
 SIZE_MULTIPLE = 16
-# Smallest VAE area we accept: below it the pipeline's rounding gives 0-pixel sides.
-MIN_VAE_AREA = 64 * 64
+# Smallest VAE area we accept (one 32x32 tile; Settings refuses smaller output areas).
+MIN_VAE_AREA = 32 * 32
 WARMUP_SIZE = 64
 
 _DTYPES = {

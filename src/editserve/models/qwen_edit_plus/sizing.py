@@ -39,3 +39,16 @@ def output_size(aspect_ratio: str, area: int, last_input_size: tuple[int, int]) 
     else:
         ratio = ASPECT_RATIOS[aspect_ratio]
     return calculate_dimensions(area, ratio)
+
+
+# Each input is also resized to about this area for the vision-language encoder.
+CONDITION_AREA = 384 * 384
+
+
+def too_elongated(width: int, height: int, area: int) -> bool:
+    """True if resizing (width, height) to `area` rounds a side to 0 (under 16 px before
+    the pipeline rounds to a multiple of 32)."""
+    ratio = width / height
+    scaled_width = math.sqrt(area * ratio)
+    scaled_height = scaled_width / ratio
+    return min(scaled_width, scaled_height) < MULTIPLE / 2

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from editserve.config import Settings
+from editserve.errors import InvalidParams
 from editserve.models.registry import ModelSpec, SizePlan
 
 from .options import check_options, preset_defaults
 from .schema import QwenImageEditPlusParams, request_schema
-from .sizing import output_size
+from .sizing import CONDITION_AREA, output_size, too_elongated
 
 MODEL_ID = "qwen-image-edit-plus"
 HUB_ID = "Qwen/Qwen-Image-Edit-2509"
@@ -42,6 +43,13 @@ def plan_size(
     params: QwenImageEditPlusParams, input_sizes: list[tuple[int, int]], settings: Settings
 ) -> SizePlan:
     area = settings.preview_area if params.preview else settings.output_area
+    for index, (width, height) in enumerate(input_sizes):
+        if too_elongated(width, height, min(area, CONDITION_AREA)):
+            raise InvalidParams(
+                f"input_image[{index}]: {width}x{height} is too elongated for the model, "
+                f"which resizes each input to about {min(area, CONDITION_AREA)} pixels; "
+                "crop it closer to square"
+            )
     width, height = output_size(params.aspect_ratio, area, input_sizes[-1])
     return SizePlan(width=width, height=height, area=area)
 
