@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from e2e_helpers import edit_body, read_sse, wait_for
+from e2e_helpers import edit_body, read_sse, wait_for, wait_for_status
 from PIL import Image
 from support import LiveServer, make_png
 
@@ -322,22 +322,23 @@ def test_sse_wire_format_and_replay(live_server: LiveServer) -> None:
 
 def test_cancel_queued_and_terminal_and_unknown(live_server: LiveServer) -> None:
     with live_server.client() as client:
-        # a batch: the later generations are still queued while the first runs
-        gens = client.post(
-            "/api/ai/queue",
-            json=edit_body(data_uri(make_png()), num_generations=4, num_inference_steps=30),
-        ).json()["generations"]
-        last = gens[-1]["generation_id"]
-        cancelled = client.delete(f"/api/ai/queue/{last}")
+        # a long job holds the worker, so the next one stays queued
+        blocker = client.post(
+            "/api/ai/queue", json=edit_body(data_uri(make_png()), num_inference_steps=100)
+        ).json()["generations"][0]["generation_id"]
+        wait_for_status(client, blocker, {"processing"})
+        queued = client.post("/api/ai/queue", json=edit_body(data_uri(make_png()))).json()[
+            "generations"
+        ][0]["generation_id"]
+        cancelled = client.delete(f"/api/ai/queue/{queued}")
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "success"
-        assert cancelled.json()["generation_id"] == last
-        assert client.get(f"/api/ai/queue/{last}").json()["status"] == "cancelled"
-        for g in gens[:-1]:
-            client.delete(f"/api/ai/queue/{g['generation_id']}")
-        for g in gens:
-            assert wait_for(client, g["generation_id"])["status"] in {"cancelled", "succeeded"}
-        again = client.delete(f"/api/ai/queue/{last}")
+        assert cancelled.json()["generation_id"] == queued
+        assert cancelled.json()["generation_status"] == "cancelled"  # at once: it was queued
+        assert client.get(f"/api/ai/queue/{queued}").json()["status"] == "cancelled"
+        client.delete(f"/api/ai/queue/{blocker}")
+        assert wait_for(client, blocker)["status"] == "cancelled"
+        again = client.delete(f"/api/ai/queue/{queued}")
         assert again.status_code == 200 and again.json()["generation_status"] == "cancelled"
         unknown = client.delete("/api/ai/queue/00000000-0000-4000-8000-000000000000")
         assert unknown.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -109,6 +110,19 @@ def test_ctrl_c_cancels_the_generation_on_the_server(
 
 
 def test_queue_and_models_commands(live_server: Any, image: Path, tmp_path: Path) -> None:
+    # A long batch ahead of it keeps the CLI's generation queued while the CLI cancels it.
+    with live_server.client() as client:
+        uri = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()
+        blockers = client.post(
+            "/api/ai/queue",
+            json={
+                "model": "qwen-image-edit-plus",
+                "prompt": "blocker",
+                "input_image": uri,
+                "num_generations": 4,
+                "num_inference_steps": 100,
+            },
+        ).json()["generations"]
     submitted = editserve(
         live_server, "edit", str(image), "-p", "later", "--steps", "100", "--no-wait", cwd=tmp_path
     )
@@ -120,6 +134,9 @@ def test_queue_and_models_commands(live_server: Any, image: Path, tmp_path: Path
     assert cancelled.returncode == 0 and f"{generation_id} cancelled" in cancelled.stdout
     listed = editserve(live_server, "queue", "list", "--status", "cancelled", cwd=tmp_path)
     assert generation_id in listed.stdout
+    with live_server.client() as client:
+        for blocker in blockers:
+            client.delete(f"/api/ai/queue/{blocker['generation_id']}")
 
     models = editserve(live_server, "models", cwd=tmp_path)
     assert models.returncode == 0 and "qwen-image-edit-plus" in models.stdout
