@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         description="HMAC secret for signed file URLs; default: generated into data_dir.",
     )
     url_ttl_seconds: int = Field(default=3600, description="Lifetime of signed file URLs.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API cross-site (comma list; * = any).",
+    )
     max_body_bytes: int = Field(default=64 * 1024 * 1024, description="Largest request body.")
     sync_timeout_seconds: float = Field(
         default=300.0, description="How long POST /api/ai/images/edit waits before a 504."
@@ -170,7 +174,7 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="info", description="debug | info | warning | error")
 
-    @field_validator("fetch_allow_hosts", mode="before")
+    @field_validator("fetch_allow_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -53,3 +53,19 @@ async def test_a_bug_is_500_unknown_error_without_traceback(app_and_key, monkeyp
     assert body["status_message"] == "unknown_error"
     assert "secret internal detail" not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_cors_is_off_by_default_and_opt_in(tmp_path: Path) -> None:
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    for origins, allowed in (([], False), (["https://app.example.com"], True)):
+        settings = Settings(data_dir=tmp_path / str(allowed), cors_origins=origins)
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.options("/api/ai/queue", headers=preflight)
+        granted = response.headers.get("access-control-allow-origin")
+        assert (granted == "https://app.example.com") is allowed

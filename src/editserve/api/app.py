@@ -6,6 +6,7 @@ import dataclasses
 import logging
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from editserve import __version__
 from editserve.api.errors import BodySizeLimit, install_error_handlers
@@ -73,4 +74,12 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     else:
         app.include_router(web.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Bearer keys, not cookies: credentials are never needed cross-origin.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        )
     return app
