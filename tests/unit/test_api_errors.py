@@ -69,3 +69,16 @@ async def test_cors_is_off_by_default_and_opt_in(tmp_path: Path) -> None:
             response = await client.options("/api/ai/queue", headers=preflight)
         granted = response.headers.get("access-control-allow-origin")
         assert (granted == "https://app.example.com") is allowed
+
+
+async def test_api_docs_are_served_without_a_cdn(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        page = await client.get("/docs")
+        script = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    assert "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert script.status_code == 200 and len(script.content) > 100_000

@@ -21,6 +21,7 @@ from editserve.api.routes import (
     queue,
     uploads,
 )
+from editserve.api.routes.docs import install_docs
 from editserve.api.services import AppServices
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
@@ -62,9 +63,12 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
         title="editserve",
         version=__version__,
         description="Self-hosted, Oxen-compatible inference server for Qwen-Image-Edit-2509.",
+        docs_url=None,  # served by install_docs from vendored assets
+        redoc_url=None,
     )
     app.state.services = services or build_services(settings)
     install_error_handlers(app)
+    install_docs(app)
     for module in (edit, queue, generations, events, models, uploads, files, health, metrics):
         app.include_router(module.router)
     try:
