@@ -81,16 +81,6 @@ def start_worker(cluster: Cluster, name: str) -> subprocess.Popen[bytes]:
     )
 
 
-def stop_worker(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def wait_ready(client: httpx.Client, worker: subprocess.Popen[bytes], timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while client.get("/readyz").status_code != 200:
@@ -160,4 +150,4 @@ def test_api_node_and_remote_workers_share_one_postgres(cluster: Cluster) -> Non
         assert not (cluster.api.data_dir / "editserve.db").exists()  # no SQLite anywhere
     finally:
         for worker in workers:
-            stop_worker(worker)
+            stop_server(worker)  # same process-group shutdown as a server

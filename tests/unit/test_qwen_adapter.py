@@ -20,9 +20,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from qwen_helpers import SMALL_VAE, load_tiny_adapter
+from qwen_helpers import edit_job as _job
+from qwen_helpers import ignore_steps as _ignore
+from qwen_helpers import picture as _image
+from qwen_helpers import pixels as _pixels
 
 from editserve.config import Settings
-from editserve.models.base import EditJob, GenerationCancelled, ModelLoadError
+from editserve.models.base import GenerationCancelled, ModelLoadError
 from editserve.models.qwen_edit_plus.adapter import (
     HUB_ID,
     PIPELINE_MODULE,
@@ -34,49 +39,10 @@ from editserve.models.qwen_edit_plus.adapter import (
     vae_image_area,
 )
 
-SMALL_VAE = 64 * 64
-
-
-def _image(
-    size: tuple[int, int] = (64, 64), color: tuple[int, int, int] = (200, 30, 40)
-) -> Image.Image:
-    image = Image.new("RGB", size, color)
-    for x in range(size[0]):  # some structure
-        image.putpixel((x, size[1] // 2), (20, 200, 20))
-    return image
-
-
-def _job(**overrides: Any) -> EditJob:
-    values: dict[str, Any] = {
-        "prompt": "make the red square blue",
-        "images": [_image()],
-        "width": 64,
-        "height": 64,
-        "seed": 7,
-        "num_inference_steps": 2,
-        "true_cfg_scale": 4.0,
-        "vae_area": SMALL_VAE,
-    }
-    values.update(overrides)
-    return EditJob(**values)
-
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image).astype(np.int16)
-
-
-def _ignore(step: int, total: int) -> None:
-    return None
-
 
 @pytest.fixture(scope="module")
 def adapter(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("adapter-data"), model_weights=str(tiny_weights_dir)
-    )
-    adapter = QwenImageEditPlusAdapter(settings, device="cpu", warmup=False)
-    adapter.load()
-    return adapter
+    return load_tiny_adapter(tiny_weights_dir, tmp_path_factory.mktemp("adapter-data"))
 
 
 class TransformerCalls:

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from qwen_helpers import edit_job, load_tiny_adapter
+from qwen_helpers import ignore_steps as _ignore
+from qwen_helpers import pixels as _pixels
 
-from editserve.config import Settings
 from editserve.models.base import EditJob, GenerationCancelled
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
 
@@ -20,35 +22,16 @@ pytestmark = pytest.mark.slow
 def _job(seed: int, **overrides: Any) -> EditJob:
     image = Image.new("RGB", (64, 48), (200, 30, 40))
     values: dict[str, Any] = {
-        "prompt": "make the red square blue",
         "images": [image, image.rotate(90, expand=True)],
-        "width": 64,
-        "height": 64,
         "seed": seed,
         "num_inference_steps": 3,
-        "true_cfg_scale": 4.0,
-        "vae_area": 64 * 64,
     }
-    values.update(overrides)
-    return EditJob(**values)
-
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image).astype(np.int16)
-
-
-def _ignore(step: int, total: int) -> None:
-    return None
+    return edit_job(**{**values, **overrides})
 
 
 @pytest.fixture(scope="module")
 def adapter(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("batch"), model_weights=str(tiny_weights_dir)
-    )
-    adapter = QwenImageEditPlusAdapter(settings, device="cpu", warmup=False)
-    adapter.load()
-    return adapter
+    return load_tiny_adapter(tiny_weights_dir, tmp_path_factory.mktemp("batch"))
 
 
 def test_prepare_latents_draws_each_images_noise_from_its_own_generator(

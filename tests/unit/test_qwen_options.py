@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from qwen_helpers import edit_job, load_tiny_adapter
+from qwen_helpers import ignore_steps as _ignore
+from qwen_helpers import picture as _image
+from qwen_helpers import pixels as _pixels
 
 from editserve.config import Settings
 from editserve.models.base import EditJob, GenerationCancelled, ModelLoadError
@@ -27,41 +30,12 @@ from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
 pytestmark = pytest.mark.slow
 
 
-def _image(size: tuple[int, int] = (64, 64)) -> Image.Image:
-    image = Image.new("RGB", size, (200, 30, 40))
-    for x in range(size[0]):
-        image.putpixel((x, size[1] // 2), (20, 200, 20))
-    return image
-
-
 def _job(**overrides: Any) -> EditJob:
-    values: dict[str, Any] = {
-        "prompt": "make the red square blue",
-        "images": [_image()],
-        "width": 64,
-        "height": 64,
-        "seed": 7,
-        "num_inference_steps": 3,
-        "true_cfg_scale": 4.0,
-        "vae_area": 64 * 64,
-    }
-    values.update(overrides)
-    return EditJob(**values)
-
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image).astype(np.int16)
-
-
-def _ignore(step: int, total: int) -> None:
-    return None
+    return edit_job(**{"num_inference_steps": 3, **overrides})
 
 
 def _adapter(weights: Path, tmp: Path, **values: Any) -> QwenImageEditPlusAdapter:
-    settings = Settings(data_dir=tmp, model_weights=str(weights), torch_threads=2, **values)
-    adapter = QwenImageEditPlusAdapter(settings, device="cpu", warmup=False)
-    adapter.load()
-    return adapter
+    return load_tiny_adapter(weights, tmp, **{"torch_threads": 2, **values})
 
 
 class BlockRuns:
