@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -197,14 +198,26 @@ class GenerationService:
             raise NotFound(f"Generation not found: {generation_id}")
         return gen
 
-    def eta_seconds(self, gen: Generation, position: int | None) -> float | None:
-        if gen.status.is_terminal:
-            return None
-        per_run = self.store.recent_run_seconds(gen.model)
-        if per_run is None:
-            return None
-        workers = max(1, len(self.store.list_workers(fresh_within=60.0)))
-        if gen.status is Status.PROCESSING:
-            done = (gen.progress_step or 0) / gen.progress_total if gen.progress_total else 0.0
-            return round(per_run * (1.0 - done), 1)
-        return round(per_run * ((position or 0) // workers + 1), 1)
+    def eta_estimator(self) -> Callable[[Generation, int | None], float | None]:
+        """ETAs for one response: each model's mean run time and the number of live workers
+        are read once, however many generations the response lists."""
+        run_seconds: dict[str, float | None] = {}
+        live_workers: list[int] = []
+
+        def eta(gen: Generation, position: int | None) -> float | None:
+            if gen.status.is_terminal:
+                return None
+            if gen.model not in run_seconds:
+                run_seconds[gen.model] = self.store.recent_run_seconds(gen.model)
+            per_run = run_seconds[gen.model]
+            if per_run is None:
+                return None
+            if gen.status is Status.PROCESSING:
+                total = gen.progress_total
+                done = (gen.progress_step or 0) / total if total else 0.0
+                return round(per_run * (1.0 - done), 1)
+            if not live_workers:
+                live_workers.append(max(1, len(self.store.list_workers(fresh_within=60.0))))
+            return round(per_run * ((position or 0) // live_workers[0] + 1), 1)
+
+        return eta

@@ -79,10 +79,11 @@ async def render(request: Request, gens: list[Generation]) -> list[dict[str, Any
     urls = url_builder(request)
 
     def work() -> list[dict[str, Any]]:
+        eta_seconds = svc.generations.eta_estimator()
         views = []
         for gen in gens:
             position = svc.store.queue_position(gen) if gen.status is Status.QUEUED else None
-            eta = svc.generations.eta_seconds(gen, position)
+            eta = eta_seconds(gen, position)
             views.append(generation_view(gen, urls, queue_position=position, eta_seconds=eta))
         return views
 
