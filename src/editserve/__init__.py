@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from editserve._version import __version__ as __version__
 
 # `editserve.Client` without importing the server (or torch): resolved on first use.
 _LAZY_CLIENT_EXPORTS = ("Client", "AsyncClient", "APIError")

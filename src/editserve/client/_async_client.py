@@ -1,58 +1,43 @@
-"""The asynchronous client: :class:`AsyncClient` and its namespaces (mirrors _client.py)."""
+"""The asynchronous client: :class:`AsyncClient`, its connection pool, retries and events.
+
+``_client.py`` (:class:`Client`) is generated from ``_async_client.py`` by
+``scripts/unasync.py``: edit the source, then run the script.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import builtins
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 
 import httpx
 
+from editserve.client._async_resources import Generations, Images, Models, Queue, Uploads
 from editserve.client._base import (
     DEFAULT_MAX_RETRIES,
-    DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
     STREAM_IDLE_SECONDS,
     UNSUPPORTED_STATUSES,
     Deadline,
-    EventCallback,
     TimeoutTypes,
-    WaitState,
     as_timeout,
     backoff_delay,
+    connection_error,
     default_headers,
-    drop_none,
-    edit_result_json,
-    finish,
-    generation_id_of,
-    idempotency_headers,
+    event_stream_error,
+    event_stream_headers,
     is_retryable,
-    model_body,
     resolve_api_key,
     resolve_base_url,
     same_origin,
-    status_param,
     with_read_timeout,
 )
-from editserve.client._exceptions import (
-    APIError,
-    ConnectionError,
-    GenerationTimeout,
-    ServerError,
-    error_from_response,
-)
+from editserve.client._exceptions import APIError, ServerError, error_from_response
 from editserve.client._inputs import ImageInput, LocalImage, as_list, classify
 from editserve.client._sse import SSEDecoder
-from editserve.client._types import (
-    EditResult,
-    Event,
-    Generation,
-    GenerationPage,
-    Model,
-    Upload,
-)
+from editserve.client._types import Event
 
 __all__ = ["AsyncClient"]
 
@@ -64,7 +49,7 @@ class AsyncClient:
 
         from editserve import AsyncClient
 
-        async with AsyncClient() as client:
+        async with AsyncClient() as client:  # EDITSERVE_URL / EDITSERVE_API_KEY from the env
             result = await client.images.edit(prompt="make it snow", input_image="cat.png")
             await result.asave("snowy-cat.png")
 
@@ -181,14 +166,11 @@ class AsyncClient:
             read = STREAM_IDLE_SECONDS if deadline is None else deadline.cap(STREAM_IDLE_SECONDS)
             if deadline is not None and deadline.expired:
                 return
-            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-            if decoder.last_event_id:
-                headers["Last-Event-ID"] = decoder.last_event_id
             try:
                 async with self._http.stream(
                     "GET",
                     "/api/events",
-                    headers=headers,
+                    headers=event_stream_headers(decoder.last_event_id),
                     timeout=with_read_timeout(self.timeout, max(read, 0.01)),
                 ) as response:
                     if response.is_error:
@@ -207,16 +189,12 @@ class AsyncClient:
             except httpx.ReadTimeout:
                 pass  # a silent stream: reopen it
             except (httpx.TransportError, ServerError) as exc:
-                if isinstance(exc, httpx.TransportError) and not is_retryable(exc):
-                    raise ConnectionError(f"event stream: {exc}", url=self.base_url) from exc
                 failures += 1
-                if failures > self.max_retries:
-                    if isinstance(exc, ServerError):
-                        raise
-                    raise ConnectionError(
-                        f"event stream: {exc or type(exc).__name__} (after {failures} attempts)",
-                        url=self.base_url,
-                    ) from exc
+                error = event_stream_error(exc, failures, self.max_retries, self.base_url)
+                if error is exc:
+                    raise
+                if error is not None:
+                    raise error from exc
                 await asyncio.sleep(backoff_delay(failures))
                 continue
             if not reconnect:
@@ -225,6 +203,26 @@ class AsyncClient:
                 await asyncio.sleep(decoder.retry / 1000)
 
     # --- plumbing ------------------------------------------------------------------------
+    async def _send(
+        self, build: Callable[[], httpx.Request], method: str, url: str, follow_redirects: bool
+    ) -> httpx.Response:
+        """Send ``build()`` (a fresh request for each attempt), retrying on connection
+        errors with backoff; raise the typed error for a 4xx/5xx answer. ``method`` and
+        ``url`` name the request in a :class:`ConnectionError`."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(build(), follow_redirects=follow_redirects)
+            except httpx.TransportError as exc:
+                attempt += 1
+                if attempt > self.max_retries or not is_retryable(exc):
+                    raise connection_error(exc, method, url, attempt) from exc
+                await asyncio.sleep(backoff_delay(attempt))
+                continue
+            if response.is_error:
+                raise error_from_response(response)
+            return response
+
     async def _request(
         self,
         method: str,
@@ -234,46 +232,29 @@ class AsyncClient:
         **kwargs: Any,
     ) -> httpx.Response:
         """Send with retries on connection errors; raise the typed error for 4xx/5xx."""
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.request(
-                    method, path, timeout=timeout or self.timeout, **kwargs
-                )
-            except httpx.TransportError as exc:
-                attempt += 1
-                if attempt > self.max_retries or not is_retryable(exc):
-                    raise _connection_error(exc, method, path, attempt) from exc
-                await asyncio.sleep(backoff_delay(attempt))
-                continue
-            if response.is_error:
-                raise error_from_response(response)
-            return response
+        build = partial(
+            self._http.build_request, method, path, timeout=timeout or self.timeout, **kwargs
+        )
+        return await self._send(build, method, path, self._http.follow_redirects)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        data = (await self._request(method, path, **kwargs)).json()
+        response = await self._request(method, path, **kwargs)
+        data = response.json()
         if not isinstance(data, dict):
             raise APIError(f"expected a JSON object from {method} {path}", body={"value": data})
         return data
 
     async def _adownload(self, url: str) -> tuple[bytes, str | None]:
         """GET a file URL; the Bearer key goes only to this server's own URLs."""
-        attempt = 0
-        while True:
+
+        def build() -> httpx.Request:
             request = self._http.build_request("GET", url, timeout=self.timeout)
             if not same_origin(str(request.url), self.base_url):
                 request.headers.pop("Authorization", None)
-            try:
-                response = await self._http.send(request, follow_redirects=True)
-            except httpx.TransportError as exc:
-                attempt += 1
-                if attempt > self.max_retries or not is_retryable(exc):
-                    raise _connection_error(exc, "GET", url, attempt) from exc
-                await asyncio.sleep(backoff_delay(attempt))
-                continue
-            if response.is_error:
-                raise error_from_response(response)
-            return response.content, response.headers.get("content-type")
+            return request
+
+        response = await self._send(build, "GET", url, follow_redirects=True)
+        return response.content, response.headers.get("content-type")
 
     async def _resolve_inputs(self, value: ImageInput | Sequence[ImageInput]) -> list[str]:
         refs = []
@@ -296,350 +277,3 @@ class AsyncClient:
             raise
         self._uploads_supported = True
         return upload.url
-
-
-def _connection_error(exc: httpx.TransportError, method: str, url: str, attempts: int) -> Exception:
-    what = (
-        "timed out" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
-    )
-    full_url = str(exc.request.url) if _has_request(exc) else url
-    return ConnectionError(
-        f"{method} {full_url}: {what} (after {attempts} attempt{'s' if attempts != 1 else ''})",
-        url=full_url,
-    )
-
-
-def _has_request(exc: httpx.TransportError) -> bool:
-    try:
-        exc.request  # noqa: B018 - raises RuntimeError when unset
-    except RuntimeError:
-        return False
-    return True
-
-
-class _Resource:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-
-class Images(_Resource):
-    """``client.images``: the synchronous edit endpoint."""
-
-    async def edit(
-        self,
-        *,
-        prompt: str,
-        input_image: ImageInput | Sequence[ImageInput],
-        model: str = DEFAULT_MODEL,
-        aspect_ratio: str | None = None,
-        negative_prompt: str | None = None,
-        output_format: str | None = None,
-        seed: int | None = None,
-        num_inference_steps: int | None = None,
-        true_cfg_scale: float | None = None,
-        response_format: str = "url",
-        target_namespace: str | None = None,
-        timeout: float | None = None,
-        idempotency_key: str | None = None,
-        **params: Any,
-    ) -> EditResult:
-        """Edit 1-3 images and wait for the result (``POST /api/ai/images/edit``).
-
-        ``input_image`` takes URLs, local paths, bytes, binary files or PIL images (one or
-        a list); local ones are uploaded (or sent inline) for you. Parameters left as
-        ``None`` take the server's defaults; other model parameters go in ``**params``.
-
-        ``timeout`` bounds the whole wait (``None``: no limit). When the server stops
-        waiting first (504), the client keeps following the generation on the queue.
-
-        Raises:
-            InvalidRequestError: bad parameters or input images (the detail names them).
-            GenerationFailed: the generation failed.
-            GenerationTimeout: ``timeout`` expired; ``e.generation_id`` still runs.
-        """
-        deadline = Deadline(timeout)
-        body = model_body(
-            model=model,
-            prompt=prompt,
-            input_image=await self._client._resolve_inputs(input_image),
-            aspect_ratio=aspect_ratio,
-            negative_prompt=negative_prompt,
-            output_format=output_format,
-            seed=seed,
-            num_inference_steps=num_inference_steps,
-            true_cfg_scale=true_cfg_scale,
-            target_namespace=target_namespace,
-            params=params,
-        )
-        if response_format != "url":
-            body["response_format"] = response_format
-        try:
-            data = await self._client._json(
-                "POST",
-                "/api/ai/images/edit",
-                json=body,
-                headers=idempotency_headers(idempotency_key),
-                timeout=with_read_timeout(self._client.timeout, deadline.remaining()),
-            )
-        except GenerationTimeout as exc:
-            if exc.generation_id is None or deadline.expired:
-                raise
-            gen = await self._client.queue.wait(exc.generation_id, timeout=deadline.remaining())
-            b64 = None
-            if response_format == "b64_json":
-                import base64
-
-                b64 = base64.b64encode(await gen.aread_bytes()).decode()
-            data = edit_result_json(gen, b64)
-        return EditResult.from_json(data, client=self._client)
-
-
-class Queue(_Resource):
-    """``client.queue``: enqueue, inspect, cancel and wait for generations."""
-
-    async def submit(
-        self,
-        *,
-        prompt: str,
-        input_image: ImageInput | Sequence[ImageInput],
-        model: str = DEFAULT_MODEL,
-        num_generations: int = 1,
-        aspect_ratio: str | None = None,
-        negative_prompt: str | None = None,
-        output_format: str | None = None,
-        seed: int | None = None,
-        num_inference_steps: int | None = None,
-        true_cfg_scale: float | None = None,
-        target_namespace: str | None = None,
-        idempotency_key: str | None = None,
-        **params: Any,
-    ) -> builtins.list[Generation]:
-        """Enqueue ``num_generations`` (1-4) generations (``POST /api/ai/queue``).
-
-        Returns one :class:`Generation` per output image, with only ``generation_id``
-        and ``status`` (``queued``) filled in; follow them with :meth:`wait` or
-        :meth:`get`. Inputs are as for :meth:`Images.edit`.
-        """
-        body = model_body(
-            model=model,
-            prompt=prompt,
-            input_image=await self._client._resolve_inputs(input_image),
-            aspect_ratio=aspect_ratio,
-            negative_prompt=negative_prompt,
-            output_format=output_format,
-            seed=seed,
-            num_inference_steps=num_inference_steps,
-            true_cfg_scale=true_cfg_scale,
-            target_namespace=target_namespace,
-            params=params,
-        )
-        if num_generations != 1:
-            body["num_generations"] = num_generations
-        data = await self._client._json(
-            "POST", "/api/ai/queue", json=body, headers=idempotency_headers(idempotency_key)
-        )
-        return [
-            Generation.from_json(item, client=self._client)
-            for item in data.get("generations") or []
-        ]
-
-    async def get(self, generation: str | Generation) -> Generation:
-        """One generation, with its status, progress, seed and result URL."""
-        gen_id = generation_id_of(generation)
-        data = await self._client._json("GET", f"/api/ai/queue/{gen_id}")
-        return Generation.from_json(data, client=self._client)
-
-    async def list(
-        self,
-        *,
-        status: str | Iterable[str] | None = None,
-        model: str | None = None,
-        media_type: str | None = None,
-    ) -> builtins.list[Generation]:
-        """This key's active generations (queued and processing), or those with ``status``
-        (one status, a comma list, or an iterable of them)."""
-        params = drop_none(
-            {"status": status_param(status), "model": model, "media_type": media_type}
-        )
-        data = await self._client._json("GET", "/api/ai/queue", params=params)
-        return [
-            Generation.from_json(item, client=self._client)
-            for item in data.get("generations") or []
-        ]
-
-    async def cancel(
-        self, generation: str | Generation, *, wait: bool = False, timeout: float | None = 60.0
-    ) -> Generation:
-        """Cancel a generation (``DELETE /api/ai/queue/{id}``) and return its state.
-
-        A queued generation is cancelled at once; a running one stops at its next
-        denoising step: pass ``wait=True`` to wait (up to ``timeout`` s) until it has.
-        Cancelling a finished generation changes nothing.
-        """
-        gen_id = generation_id_of(generation)
-        await self._client._json("DELETE", f"/api/ai/queue/{gen_id}")
-        if wait:
-            return await self.wait(gen_id, timeout=timeout, raise_on_error=False)
-        return await self.get(gen_id)
-
-    async def wait(
-        self,
-        generation: str | Generation,
-        *,
-        timeout: float | None = None,
-        on_event: EventCallback | None = None,
-        poll_interval: float = 1.0,
-        raise_on_error: bool = True,
-        use_events: bool = True,
-    ) -> Generation:
-        """Wait until a generation finishes; return it when it succeeded.
-
-        Follows the event stream (and falls back to polling every ``poll_interval`` s if
-        the server has none). ``on_event`` is called with each :class:`Event` of this
-        generation: ``media_generation_started``, ``media_generation_progress`` (step,
-        total, stage), and the client-side ``media_generation_queued`` (queue_position,
-        eta_seconds) - the same events whether they came from the stream or from polling.
-
-        Raises:
-            GenerationFailed / GenerationCancelled: it ended so (unless
-                ``raise_on_error=False``, which returns it instead).
-            GenerationTimeout: ``timeout`` s passed first; it keeps running.
-        """
-        gen_id = generation_id_of(generation)
-        deadline = Deadline(timeout)
-        state = WaitState(gen_id, on_event)
-        gen: Generation | None = None
-        if use_events and self._client._events_supported is not False:
-            gen = await self._wait_with_events(state, deadline)
-        if gen is None:
-            gen = await self._wait_polling(state, deadline, poll_interval)
-        return finish(gen, raise_on_error)
-
-    async def _wait_with_events(self, state: WaitState, deadline: Deadline) -> Generation | None:
-        """The finished generation, or None if the server has no event stream."""
-        stream = self._client._iter_events(None, deadline=deadline)
-        async with aclosing(stream):
-            while True:
-                try:
-                    item = await anext(stream)
-                except StopAsyncIteration:
-                    raise state.timeout_error(deadline) from None
-                except APIError as exc:
-                    if exc.status in UNSUPPORTED_STATUSES:
-                        self._client._events_supported = False
-                        return None
-                    raise
-                if item is None or state.poll_due():
-                    # (re)connected, keep-alive, or a while since we looked: look now, so
-                    # nothing that happened while we were not listening is missed.
-                    gen = await self.get(state.generation_id)
-                    state.polled(gen)
-                    if gen.done:
-                        return gen
-                if item is not None and item.generation_id == state.generation_id:
-                    state.event(item)
-                    if item.is_terminal:
-                        gen = await self.get(state.generation_id)
-                        if gen.done:
-                            return gen
-                if deadline.expired:
-                    raise state.timeout_error(deadline)
-
-    async def _wait_polling(
-        self, state: WaitState, deadline: Deadline, poll_interval: float
-    ) -> Generation:
-        while True:
-            gen = await self.get(state.generation_id)
-            state.polled(gen)
-            if gen.done:
-                return gen
-            if deadline.expired:
-                raise state.timeout_error(deadline)
-            await asyncio.sleep(deadline.cap(poll_interval))
-
-
-class Generations(_Resource):
-    """``client.generations``: the paginated history of this key's generations."""
-
-    async def list(
-        self,
-        *,
-        page: int = 1,
-        page_size: int = 50,
-        status: str | Iterable[str] | None = None,
-        model: str | None = None,
-        media_type: str | None = None,
-    ) -> GenerationPage:
-        """One page of history, newest first (``GET /api/ai/generations``)."""
-        params = drop_none(
-            {
-                "page": page,
-                "page_size": page_size,
-                "status": status_param(status),
-                "model": model,
-                "media_type": media_type,
-            }
-        )
-        data = await self._client._json("GET", "/api/ai/generations", params=params)
-        return GenerationPage.from_json(data, client=self._client)
-
-    async def iter_all(
-        self,
-        *,
-        page_size: int = 100,
-        status: str | Iterable[str] | None = None,
-        model: str | None = None,
-    ) -> AsyncIterator[Generation]:
-        """Every generation of the history, newest first, fetching pages as needed."""
-        page = 1
-        while True:
-            result = await self.list(page=page, page_size=page_size, status=status, model=model)
-            for gen in result:
-                yield gen
-            if not result.has_next or not result.generations:
-                return
-            page += 1
-
-    async def get(self, generation: str | Generation) -> Generation:
-        """One generation of the history (``GET /api/ai/generations/{id}``)."""
-        gen_id = generation_id_of(generation)
-        data = await self._client._json("GET", f"/api/ai/generations/{gen_id}")
-        inner = data.get("generation")
-        return Generation.from_json(inner if isinstance(inner, dict) else data, client=self._client)
-
-
-class Models(_Resource):
-    """``client.models``: the served models and their request schemas."""
-
-    async def list(self) -> builtins.list[Model]:
-        """All models (``GET /api/ai/models``)."""
-        data = await self._client._json("GET", "/api/ai/models")
-        return [Model.from_json(item) for item in data.get("data") or []]
-
-    async def get(self, model_id: str = DEFAULT_MODEL) -> Model:
-        """One model, by id or hub id (``Qwen/Qwen-Image-Edit-2509``)."""
-        return Model.from_json(await self._client._json("GET", f"/api/ai/models/{model_id}"))
-
-
-class Uploads(_Resource):
-    """``client.uploads``: store input images on the server (an editserve extension)."""
-
-    async def create(self, file: ImageInput, *, filename: str | None = None) -> Upload:
-        """Upload an image (a path, bytes, a binary file or a PIL image).
-
-        Returns an :class:`Upload` whose ``url`` can be passed as an ``input_image``
-        (by this key). Raises :class:`NotFoundError` on servers without uploads.
-        """
-        ref = classify(file)
-        if isinstance(ref, str):
-            raise ValueError("uploads.create: give a path, bytes, a file or a PIL image, not a URL")
-        if filename:
-            ref = LocalImage(data=ref.data, filename=filename, format=ref.format)
-        return await self._create_local(ref)
-
-    async def _create_local(self, image: LocalImage) -> Upload:
-        files = {"file": (image.filename, image.data, image.content_type)}
-        data = await self._client._json(
-            "POST", "/api/ai/uploads", files=files, headers=idempotency_headers(None)
-        )
-        return Upload.from_json(data)

@@ -1,5 +1,5 @@
-"""What the sync and async clients share: configuration, request bodies, backoff, and the
-bookkeeping of waiting for a generation. No I/O here."""
+"""What the sync and async clients share: configuration, request bodies, backoff and retry
+decisions, and the bookkeeping of waiting for a generation. No I/O here."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from editserve import __version__
+from editserve._version import __version__
 from editserve.client._exceptions import (
+    ConnectionError,
     GenerationCancelled,
     GenerationFailed,
     GenerationTimeout,
+    ServerError,
 )
 from editserve.client._types import (
     CANCELLED_STATUSES,
@@ -106,6 +108,52 @@ def is_retryable(exc: httpx.TransportError) -> bool:
     )
 
 
+def connection_error(
+    exc: httpx.TransportError, method: str, url: str, attempts: int
+) -> ConnectionError:
+    """The error for a request that failed to connect ``attempts`` times."""
+    what = (
+        "timed out" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
+    )
+    full_url = str(exc.request.url) if _has_request(exc) else url
+    return ConnectionError(
+        f"{method} {full_url}: {what} (after {attempts} attempt{'s' if attempts != 1 else ''})",
+        url=full_url,
+    )
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when unset
+    except RuntimeError:
+        return False
+    return True
+
+
+def event_stream_headers(last_event_id: str | None) -> dict[str, str]:
+    """The headers that open (or reopen, after ``last_event_id``) ``GET /api/events``."""
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    return headers
+
+
+def event_stream_error(
+    exc: httpx.TransportError | ServerError, failures: int, max_retries: int, url: str
+) -> Exception | None:
+    """What ends the event stream after its ``failures``-th failure in a row, ``exc``: the
+    error to raise (``exc`` itself for a server error), or ``None`` to reconnect."""
+    if isinstance(exc, httpx.TransportError) and not is_retryable(exc):
+        return ConnectionError(f"event stream: {exc}", url=url)
+    if failures <= max_retries:
+        return None
+    if isinstance(exc, ServerError):
+        return exc
+    return ConnectionError(
+        f"event stream: {exc or type(exc).__name__} (after {failures} attempts)", url=url
+    )
+
+
 def idempotency_headers(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key or f"es-client-{uuid.uuid4()}"}
 
@@ -115,33 +163,13 @@ def generation_id_of(generation: str | Generation) -> str:
 
 
 def model_body(
-    *,
-    model: str,
-    prompt: str,
-    input_image: list[str],
-    aspect_ratio: str | None,
-    negative_prompt: str | None,
-    output_format: str | None,
-    seed: int | None,
-    num_inference_steps: int | None,
-    true_cfg_scale: float | None,
-    target_namespace: str | None,
-    params: dict[str, Any],
+    *, model: str, prompt: str, input_image: list[str], options: dict[str, Any]
 ) -> dict[str, Any]:
-    """The JSON body of an edit or enqueue call; fields left as ``None`` are not sent, so
-    the server's defaults apply."""
+    """The JSON body of an edit or enqueue call: ``options`` are the model parameters (the
+    named ones, then any others); those left as ``None`` are not sent, so the server's
+    defaults apply."""
     body: dict[str, Any] = {"model": model, "prompt": prompt, "input_image": input_image}
-    optional = {
-        "aspect_ratio": aspect_ratio,
-        "negative_prompt": negative_prompt,
-        "output_format": output_format,
-        "seed": seed,
-        "num_inference_steps": num_inference_steps,
-        "true_cfg_scale": true_cfg_scale,
-        "target_namespace": target_namespace,
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
-    body.update({k: v for k, v in params.items() if v is not None})
+    body.update({k: v for k, v in options.items() if v is not None})
     return body
 
 
