@@ -15,7 +15,7 @@ import pytest
 from postgres_support import fresh_database, migrated_template, require_postgres
 from store_targets import StoreTarget
 
-from editserve.store.base import Store
+from editserve.store import Store
 
 KINDS = ["sqlite", "postgres"]
 

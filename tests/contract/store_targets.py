@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from editserve.store.base import Store
+from editserve.store import Store
 from editserve.store.postgres import PostgresStore
 from editserve.store.sqlite import SqliteStore
 

@@ -1,0 +1,60 @@
+"""The job store: the queue, the records, the events, keys, uploads and workers.
+
+One state machine (``core.QueueStore``) over two SQL dialects, picked by the URL scheme of
+``settings.database_url``: ``sqlite.SqliteStore`` for one machine and
+``postgres.PostgresStore`` for API nodes and workers on many machines. The dialect modules
+are imported only when opened, so SQLite users never import psycopg.
+
+    store/
+      protocol.py   the Store protocol (what callers may ask)
+      rows.py       ApiKeyRow, UploadRow, WorkerRow, WorkerState
+      core.py       QueueStore: every method and transition, written once
+      dialect.py    what core needs of a database; query/migration loading
+      sqlite.py     SqliteDialect, SqliteStore
+      postgres.py   PostgresDialect, PostgresStore, migrate, LISTEN hints
+      queries/      the named statements, one file per dialect, the same names
+      migrations/   NNN_name.sql per dialect, applied in order at open
+      schema/       the fresh-install schema per dialect (= every migration applied)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from editserve.store.protocol import Store
+
+if TYPE_CHECKING:
+    from editserve.config import Settings
+
+
+def is_store_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database is busy or unreachable; retry shortly"."""
+    from editserve.store.sqlite import SqliteDialect  # the standard library only
+
+    if SqliteDialect.is_unavailable(exc):
+        return True
+    postgres = sys.modules.get("editserve.store.postgres")  # loaded iff a store uses it
+    return postgres is not None and bool(postgres.PostgresDialect.is_unavailable(exc))
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the store named by settings.database_url: sqlite:///… or postgresql://…."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        from editserve.store.sqlite import SqliteStore
+
+        # sqlite:////abs/path.db and sqlite:///relative/path.db
+        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("postgresql://", "postgres://")):
+        from editserve.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(
+        f"database_url: unsupported scheme in {url!r} "
+        "(use sqlite:///path.db or postgresql://user@host/db)"
+    )
+
+
+__all__ = ["Store", "is_store_unavailable", "open_store"]

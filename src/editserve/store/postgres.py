@@ -1,152 +1,125 @@
-"""The job store on PostgreSQL, shared by API nodes and workers on many machines.
+"""The PostgreSQL dialect of the job store, shared by API nodes and workers on many machines.
 
-Same contract as :class:`~editserve.store.sqlite.SqliteStore` (tests/contract runs one suite
-over both). What differs, and why:
+Same store (store/core.py) and contract (tests/contract) as SQLite. What this dialect adds,
+and why:
 
-- **Claims** are one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING``:
-  claimers on any host never wait on each other and never get the same row.
-- **Times the store stamps** (leases, heartbeats, completion) come from the database clock,
-  so a lease written on one host expires at the same moment for every other host.
-- **Events become visible in id order**: inserting events is serialised by a transaction
-  advisory lock taken as the transaction's last step (see queries/postgres.sql), so an SSE
-  reader polling ``events_after`` never skips a late commit.
-- **NOTIFY** ``editserve_events`` (a trigger on ``events``) is only a wake-up hint, exposed
-  as :meth:`PostgresStore.wait_for_events`; readers keep polling.
-- **Migrations** run at open, in one transaction under an advisory lock, so any number of
-  processes may start at once.
-
-Connections come from a ``psycopg_pool.ConnectionPool`` (autocommit; explicit transactions
-where atomicity matters), checked before use so a restarted database is survived.
+- **Claims in one statement**: ``WITH next AS MATERIALIZED (SELECT … FOR UPDATE SKIP
+  LOCKED LIMIT 1) UPDATE … RETURNING`` (queries/postgres.sql, claim_next): claimers on any
+  host never wait on each other and never get the same row; batch siblings likewise.
+- **Times from the database clock**: every time the store stamps (leases, heartbeats,
+  completion) is ``date_part('epoch', now())``, so a lease written on one host expires at
+  the same moment for every other host.
+- **Events become visible in id order**: a transaction's events are inserted last, just
+  before its commit, under a transaction advisory lock (``EVENTS_LOCK``), so an SSE
+  reader polling ``events_after`` never skips an id that commits late.
+- **LISTEN/NOTIFY hints**: a trigger on ``events`` notifies ``editserve_events``;
+  :class:`_EventHints` listens on one connection in a daemon thread and wakes
+  ``wait_for_events``. Only a hint: readers keep polling.
+- **Migrations under an advisory lock** (``MIGRATION_LOCK``), all pending ones in one
+  transaction, so any number of processes may start at once and a failing script leaves
+  the database as it was. An empty database gets schema/postgres.sql instead.
+- **A checked connection pool**: ``psycopg_pool.ConnectionPool`` (autocommit; explicit
+  transactions where atomicity matters), each connection checked before use, so a
+  restarted database is survived.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from editserve.generations import events
-from editserve.generations.record import TERMINAL, Event, Generation, Status
-from editserve.store.base import ApiKeyRow, UploadRow, WorkerRow
+from editserve.generations.events import GenerationEvent
+from editserve.generations.record import Generation
+from editserve.store.core import QueueStore
+from editserve.store.dialect import Row, event_row, fresh_schema, load_queries, migrations
 
 log = logging.getLogger("editserve.store")
 
+DIALECT = "postgres"
 NOTIFY_CHANNEL = "editserve_events"
 # pg_advisory_xact_lock keys; advisory locks are per database, so these never meet
 # another database's.
 MIGRATION_LOCK = 0x6564_6974_0001  # "edit" 1
 EVENTS_LOCK = 0x6564_6974_0002  # "edit" 2
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=False)
-
-
-@cache
-def _queries() -> dict[str, str]:
-    """The named statements of queries/postgres.sql (comment lines dropped)."""
-    text = resources.files("editserve.store").joinpath("queries/postgres.sql").read_text()
-    queries: dict[str, str] = {}
-    name: str | None = None
-    lines: list[str] = []
-    for line in [*text.splitlines(), "-- name: <end>"]:
-        stripped = line.strip()
-        if stripped.startswith("-- name:"):
-            if name is not None:
-                queries[name] = "\n".join(lines).strip().rstrip(";").strip()
-            name, lines = stripped.removeprefix("-- name:").strip(), []
-        elif name is not None and not stripped.startswith("--"):
-            lines.append(line)
-    return queries
+PgConnection = psycopg.Connection[dict[str, Any]]
 
 
 def _q(name: str) -> Any:
-    # psycopg types the query as LiteralString; ours come from a file shipped in the package.
-    return _queries()[name]
+    # psycopg types a query as LiteralString; ours come from a file shipped in the package.
+    return load_queries(DIALECT)[name]
 
 
-def _migration_scripts() -> list[tuple[int, str]]:
-    folder = resources.files("editserve.store").joinpath("migrations/postgres")
-    scripts = sorted(
-        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
-        key=lambda entry: entry.name,
-    )
-    return [(int(entry.name.split("_", 1)[0]), entry.read_text()) for entry in scripts]
-
-
-def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
+def migrate(conninfo: str, *, connect_timeout: int = 10, from_schema: bool = True) -> list[int]:
     """Apply the migrations not applied yet; return their versions.
 
     One transaction under an advisory lock: concurrent callers queue up, and each later one
-    finds nothing left to do. A failing script leaves the database as it was.
+    finds nothing left to do. An empty database gets schema/postgres.sql (every version
+    recorded) unless from_schema is False (tests build one migration by one to compare).
     """
-    applied: list[int] = []
     with (
-        psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout) as conn,
+        psycopg.connect(
+            conninfo, autocommit=True, connect_timeout=connect_timeout, row_factory=dict_row
+        ) as conn,
         conn.transaction(),
     ):
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
-        )
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for version, script in _migration_scripts():
-            if version in done:
-                continue
-            conn.execute(script)  # no parameters: the whole script in one go
-            conn.execute(
-                "INSERT INTO schema_migrations (version, applied_at) "
-                "VALUES (%s, date_part('epoch', now()))",
-                (version,),
-            )
-            applied.append(version)
+        conn.execute(_LOCK, (MIGRATION_LOCK,))
+        conn.execute(_q("create_schema_migrations"))
+        done = {row["version"] for row in conn.execute(_q("applied_migrations"))}
+        pending = [m for m in migrations(DIALECT) if m.version not in done]
+        if from_schema and not done and pending:
+            conn.execute(fresh_schema(DIALECT).encode())  # no parameters: one script
+        else:
+            for migration in pending:
+                conn.execute(migration.script.encode())
+        for migration in pending:
+            conn.execute(_q("record_migration"), {"version": migration.version})
+    applied = [migration.version for migration in pending]
     if applied:
         log.info("store: applied PostgreSQL migrations %s", applied)
     return applied
 
 
-class _Tx:
-    """One transaction; events emitted in it are inserted last, in id order (see module doc)."""
+class _PgTx:
+    """One transaction; its events are inserted last, under EVENTS_LOCK (see module doc)."""
 
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
-        self.conn = conn
-        self._events: list[dict[str, Any]] = []
+    def __init__(self, conn: PgConnection) -> None:
+        self._conn = conn
+        self._events: list[Row] = []
 
-    def execute(self, name: str, params: dict[str, Any] | None = None) -> psycopg.Cursor[Any]:
-        return self.conn.execute(_q(name), params)
+    def one(self, name: str, /, **params: Any) -> Row | None:
+        return self._conn.execute(_q(name), params).fetchone()
 
-    def emit(self, gen: Generation, event_type: str, data: dict[str, Any]) -> None:
-        self._events.append(
-            {
-                "owner": gen.owner,
-                "generation_id": gen.id,
-                "type": event_type,
-                "data": _dumps(events.payload(gen, data)),
-            }
-        )
+    def all(self, name: str, /, **params: Any) -> list[Row]:
+        return self._conn.execute(_q(name), params).fetchall()
+
+    def rowcount(self, name: str, /, **params: Any) -> int:
+        return self._conn.execute(_q(name), params).rowcount
+
+    def emit(self, gen: Generation, event: GenerationEvent) -> None:
+        self._events.append(event_row(gen, event))
 
     def flush_events(self) -> None:
+        """The transaction's last step: ids are taken under the lock, released at commit."""
         if not self._events:
             return
-        self.execute("lock_events", {"key": EVENTS_LOCK})
-        with self.conn.cursor() as cursor:
+        self._conn.execute(_LOCK, (EVENTS_LOCK,))
+        with self._conn.cursor() as cursor:
             cursor.executemany(_q("insert_event"), self._events)
         self._events.clear()
 
 
-class PostgresStore:
-    """Thread-safe store over one PostgreSQL database (a small connection pool)."""
+class PostgresDialect:
+    """A checked connection pool over one database, and LISTEN hints started on demand."""
 
     def __init__(
         self,
@@ -157,349 +130,48 @@ class PostgresStore:
         connect_timeout: int = 10,
     ) -> None:
         self.conninfo = conninfo
-        migrate(conninfo, connect_timeout=connect_timeout)
-        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+        self._connect_timeout = connect_timeout
+        self._pool: ConnectionPool[PgConnection] = ConnectionPool(
             conninfo,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "connect_timeout": connect_timeout,
+            },
             min_size=min_connections,
             max_size=max_connections,
             check=ConnectionPool.check_connection,
             timeout=30.0,
             name="editserve-store",
-            open=True,
+            open=False,
         )
         self._hints: _EventHints | None = None
         self._hints_lock = threading.Lock()
 
-    # --- connections ---------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (own connection), then open the pool."""
+        applied = migrate(self.conninfo, connect_timeout=self._connect_timeout)
+        self._pool.open()
+        return applied
+
     @contextmanager
-    def _tx(self) -> Iterator[_Tx]:
+    def tx(self) -> Iterator[_PgTx]:
         with self._pool.connection() as conn, conn.transaction():
-            tx = _Tx(conn)
+            tx = _PgTx(conn)
             yield tx
             tx.flush_events()
 
-    def _one(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def one(self, name: str, /, **params: Any) -> Row | None:
         with self._pool.connection() as conn:
-            row: dict[str, Any] | None = conn.execute(_q(name), params).fetchone()
-            return row
+            return conn.execute(_q(name), params).fetchone()
 
-    def _all(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def all(self, name: str, /, **params: Any) -> list[Row]:
         with self._pool.connection() as conn:
             return conn.execute(_q(name), params).fetchall()
 
-    def _count(self, name: str, params: dict[str, Any] | None = None) -> int:
-        row = self._one(name, params)
-        return int(row["n"]) if row else 0
-
-    def _rowcount(self, name: str, params: dict[str, Any]) -> int:
+    def rowcount(self, name: str, /, **params: Any) -> int:
         with self._pool.connection() as conn:
             return conn.execute(_q(name), params).rowcount
-
-    def close(self) -> None:
-        with self._hints_lock:
-            hints, self._hints = self._hints, None
-        if hints is not None:
-            hints.stop()
-        self._pool.close()
-
-    # --- keys ----------------------------------------------------------------------------
-    def insert_key(self, key: ApiKeyRow) -> None:
-        with self._tx() as tx:
-            tx.execute(
-                "insert_key",
-                {
-                    "id": key.id,
-                    "name": key.name,
-                    "prefix": key.prefix,
-                    "key_hash": key.key_hash,
-                    "created_at": key.created_at,
-                },
-            )
-
-    def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
-        row = self._one("key_by_hash", {"key_hash": key_hash})
-        return ApiKeyRow.from_row(row) if row else None
-
-    def list_keys(self) -> list[ApiKeyRow]:
-        return [ApiKeyRow.from_row(row) for row in self._all("list_keys")]
-
-    def revoke_key(self, key_id: str) -> bool:
-        return self._rowcount("revoke_key", {"id": key_id}) > 0
-
-    def count_active_keys(self) -> int:
-        return self._count("count_active_keys")
-
-    # --- uploads -------------------------------------------------------------------------
-    def insert_upload(self, upload: UploadRow) -> None:
-        with self._tx() as tx:
-            tx.execute(
-                "insert_upload",
-                {
-                    "id": upload.id,
-                    "owner": upload.owner,
-                    "key": upload.key,
-                    "sha256": upload.sha256,
-                    "content_type": upload.content_type,
-                    "format": upload.format,
-                    "width": upload.width,
-                    "height": upload.height,
-                    "size": upload.size,
-                    "created_at": upload.created_at,
-                },
-            )
-
-    def get_upload(self, upload_id: str, owner: str) -> UploadRow | None:
-        row = self._one("get_upload", {"id": upload_id, "owner": owner})
-        return UploadRow.from_row(row) if row else None
-
-    # --- enqueue and read ----------------------------------------------------------------
-    def insert_generations(self, generations: Sequence[Generation]) -> None:
-        """Insert one enqueue request's generations atomically."""
-        rows = [
-            {
-                "id": gen.id,
-                "owner": gen.owner,
-                "model": gen.model,
-                "status": gen.status.value,
-                "params": _dumps(gen.params),
-                "inputs": _dumps(gen.inputs),
-                "batch_id": gen.batch_id,
-                "batch_index": gen.batch_index,
-                "priority": gen.priority,
-                "seed": gen.seed,
-                "width": gen.width,
-                "height": gen.height,
-                "area": gen.area,
-                "target_namespace": gen.target_namespace,
-                "idempotency_key": gen.idempotency_key,
-                "request_hash": gen.request_hash,
-                "enqueued_at": gen.enqueued_at,
-            }
-            for gen in generations
-        ]
-        if not rows:
-            return
-        with self._tx() as tx, tx.conn.cursor() as cursor:
-            # One statement per row, in order: seq (FIFO) follows the request's order.
-            cursor.executemany(_q("insert_generation"), rows)
-
-    def get_generation(self, generation_id: str, owner: str | None = None) -> Generation | None:
-        row = self._one("get_generation", {"id": generation_id, "owner": owner})
-        return Generation.from_row(row) if row else None
-
-    def list_generations(
-        self,
-        owner: str,
-        *,
-        statuses: Sequence[Status] | None = None,
-        model: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        newest_first: bool = True,
-    ) -> tuple[list[Generation], int]:
-        where = {
-            "owner": owner,
-            "statuses": [status.value for status in statuses] if statuses else None,
-            "model": model or None,
-        }
-        with self._pool.connection() as conn:
-            row = conn.execute(_q("count_generations"), where).fetchone()
-            total = int(row["n"]) if row else 0
-            query = "list_generations_newest" if newest_first else "list_generations_oldest"
-            rows = conn.execute(_q(query), {**where, "limit": limit, "offset": offset}).fetchall()
-        return [Generation.from_row(row) for row in rows], total
-
-    def count_active(self, owner: str) -> int:
-        return self._count("count_active", {"owner": owner})
-
-    def by_idempotency_key(self, owner: str, key: str) -> list[Generation]:
-        rows = self._all("by_idempotency_key", {"owner": owner, "key": key})
-        return [Generation.from_row(row) for row in rows]
-
-    def queue_position(self, gen: Generation) -> int:
-        """How many queued generations run before this one (0 = next)."""
-        return self._count("queue_position", {"priority": gen.priority, "id": gen.id})
-
-    def recent_run_seconds(self, model: str, limit: int = 20) -> float | None:
-        """Mean wall time of the last succeeded runs of a model (for ETAs)."""
-        row = self._one("recent_run_seconds", {"model": model, "limit": limit})
-        return float(row["seconds"]) if row and row["seconds"] is not None else None
-
-    def status_counts(self) -> dict[tuple[str, str], int]:
-        """(model, status) → number of generations, over all keys (for /metrics)."""
-        return {(row["model"], row["status"]): int(row["n"]) for row in self._all("status_counts")}
-
-    # --- cancel --------------------------------------------------------------------------
-    def request_cancel(self, generation_id: str, owner: str) -> Generation | None:
-        """Queued → cancelled now; processing → flagged for the worker; terminal → as is."""
-        with self._tx() as tx:
-            # FOR UPDATE: a concurrent claim either finished first (we see processing and
-            # flag it) or waits for us (and then skips the cancelled row).
-            row = tx.execute(
-                "get_generation_for_update", {"id": generation_id, "owner": owner}
-            ).fetchone()
-            if row is None:
-                return None
-            gen = Generation.from_row(row)
-            if gen.status is Status.QUEUED:
-                tx.execute("cancel_queued", {"id": gen.id})
-                tx.emit(gen, *events.cancelled())
-            elif gen.status is Status.PROCESSING:
-                tx.execute("flag_cancel", {"id": gen.id})
-            row = tx.execute("get_generation", {"id": gen.id, "owner": None}).fetchone()
-            return Generation.from_row(row)
-
-    def is_cancel_requested(self, generation_id: str) -> bool:
-        row = self._one("is_cancel_requested", {"id": generation_id})
-        return bool(row and row["cancel_requested"])
-
-    # --- worker side ---------------------------------------------------------------------
-    def claim(
-        self, worker_id: str, models: Sequence[str], lease_seconds: float, max_attempts: int
-    ) -> Generation | None:
-        """Take the next job (or one whose lease ran out) and lease it to this worker."""
-        claimed = self.claim_batch(worker_id, models, lease_seconds, max_attempts, 1)
-        return claimed[0] if claimed else None
-
-    def claim_batch(
-        self,
-        worker_id: str,
-        models: Sequence[str],
-        lease_seconds: float,
-        max_attempts: int,
-        max_batch: int,
-    ) -> list[Generation]:
-        """Claim the next job plus up to max_batch-1 queued siblings of its enqueue request
-        (same parameters but the seed), so they can run as one pipeline call."""
-        lease = {"worker_id": worker_id, "lease_seconds": float(lease_seconds)}
-        with self._tx() as tx:
-            self._reap_expired(tx, max_attempts)
-            row = tx.execute("claim_next", {**lease, "models": list(models)}).fetchone()
-            if row is None:
-                return []
-            first = Generation.from_row(row)
-            claimed = [first]
-            if max_batch > 1:
-                rows = tx.execute(
-                    "claim_siblings",
-                    {**lease, "batch_id": first.batch_id, "id": first.id, "limit": max_batch - 1},
-                ).fetchall()
-                claimed += sorted(
-                    (Generation.from_row(r) for r in rows), key=lambda g: g.batch_index
-                )
-            for gen in claimed:
-                tx.emit(gen, *events.started(gen.attempts))
-            return claimed
-
-    def _reap_expired(self, tx: _Tx, max_attempts: int) -> None:
-        """Expired leases: cancelled if a cancel was asked, failed if out of attempts."""
-        rows = tx.execute("expired_to_reap", {"max_attempts": max_attempts}).fetchall()
-        for row in rows:
-            gen = Generation.from_row(row)
-            if gen.cancel_requested:
-                tx.execute("reap_cancelled", {"id": gen.id})
-                tx.emit(gen, *events.cancelled())
-            else:
-                message = events.worker_died_message(gen.attempts)
-                tx.execute("reap_failed", {"id": gen.id, "message": message})
-                tx.emit(gen, *events.failed(message))
-
-    def renew_lease(self, generation_id: str, worker_id: str, lease_seconds: float) -> bool:
-        params = {
-            "id": generation_id,
-            "worker_id": worker_id,
-            "lease_seconds": float(lease_seconds),
-        }
-        return self._rowcount("renew_lease", params) > 0
-
-    def report_progress(
-        self,
-        gen: Generation,
-        worker_id: str,
-        step: int,
-        total: int,
-        stage: str,
-        *,
-        emit: bool,
-    ) -> bool:
-        """Record progress; emit a progress event when asked. False if the lease is lost."""
-        params = {"id": gen.id, "worker_id": worker_id, "step": step, "total": total}
-        with self._tx() as tx:
-            if tx.execute("report_progress", {**params, "stage": stage}).rowcount == 0:
-                return False
-            if emit:
-                tx.emit(gen, *events.progress(step, total, stage))
-            return True
-
-    def finish(
-        self,
-        gen: Generation,
-        worker_id: str,
-        status: Status,
-        *,
-        result_key: str | None = None,
-        error_message: str | None = None,
-        timings: dict[str, float] | None = None,
-        receipt: dict[str, Any] | None = None,
-    ) -> bool:
-        """Move a processing job to a terminal state and emit its event, if still ours."""
-        assert status in TERMINAL
-        params = {
-            "id": gen.id,
-            "worker_id": worker_id,
-            "status": status.value,
-            "result_key": result_key,
-            "error_message": error_message,
-            "timings": _dumps(timings) if timings is not None else None,
-            "receipt": _dumps(receipt) if receipt is not None else None,
-        }
-        with self._tx() as tx:
-            if tx.execute("finish", params).rowcount == 0:
-                return False
-            tx.emit(gen, *events.ended(status, result_key, error_message))
-            return True
-
-    def requeue(self, gen: Generation, worker_id: str) -> bool:
-        """Give a job back without counting the attempt (the worker is shutting down)."""
-        return self._rowcount("requeue", {"id": gen.id, "worker_id": worker_id}) > 0
-
-    def release_worker_leases(self, worker_id: str) -> int:
-        """The worker is known dead: let its jobs be claimed now instead of at lease end."""
-        return self._rowcount("release_worker_leases", {"worker_id": worker_id})
-
-    # --- workers -------------------------------------------------------------------------
-    def upsert_worker(self, worker: WorkerRow) -> None:
-        params = {
-            "id": worker.id,
-            "host": worker.host,
-            "pid": worker.pid,
-            "device": worker.device,
-            "state": worker.state,
-            "model": worker.model,
-            "weights": _dumps(worker.weights) if worker.weights is not None else None,
-            "error": worker.error,
-            "started_at": worker.started_at,
-            "heartbeat_at": worker.heartbeat_at,
-        }
-        self._rowcount("upsert_worker", params)
-
-    def worker_heartbeat(self, worker_id: str, state: str | None = None) -> None:
-        self._rowcount("worker_heartbeat", {"id": worker_id, "state": state})
-
-    def list_workers(self, fresh_within: float | None = None) -> list[WorkerRow]:
-        fresh = float(fresh_within) if fresh_within is not None else None
-        return [
-            WorkerRow.from_row(row) for row in self._all("list_workers", {"fresh_within": fresh})
-        ]
-
-    # --- events --------------------------------------------------------------------------
-    def events_after(self, owner: str, after_id: int, limit: int = 500) -> list[Event]:
-        rows = self._all("events_after", {"owner": owner, "after_id": after_id, "limit": limit})
-        return [Event.from_row(row) for row in rows]
-
-    def last_event_id(self, owner: str) -> int:
-        return self._count("last_event_id", {"owner": owner})
 
     async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
         """Wait up to timeout for a NOTIFY saying owner has an event after after_id.
@@ -515,6 +187,39 @@ class PostgresStore:
         if started:  # so that the first waiter already hears what happens from now on
             await asyncio.to_thread(hints.listening.wait, min(timeout, 5.0))
         return await hints.wait(owner, after_id, timeout)
+
+    @staticmethod
+    def is_unavailable(exc: BaseException) -> bool:
+        """Lost connections, timeouts, lock/deadlock aborts, and the pool's PoolTimeout."""
+        return isinstance(exc, psycopg.OperationalError)
+
+    def close(self) -> None:
+        with self._hints_lock:
+            hints, self._hints = self._hints, None
+        if hints is not None:
+            hints.stop()
+        self._pool.close()
+
+
+class PostgresStore(QueueStore):
+    """The job store over one PostgreSQL database (thread-safe: a small connection pool)."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        connect_timeout: int = 10,
+    ) -> None:
+        self.conninfo = conninfo
+        dialect = PostgresDialect(
+            conninfo,
+            min_connections=min_connections,
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+        )
+        super().__init__(dialect)
 
 
 class _EventHints:
@@ -589,4 +294,4 @@ class _EventHints:
                     loop.call_soon_threadsafe(ev.set)
 
 
-__all__ = ["PostgresStore", "migrate"]
+__all__ = ["PostgresDialect", "PostgresStore", "migrate"]

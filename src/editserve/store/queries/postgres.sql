@@ -1,9 +1,26 @@
--- The PostgreSQL store's statements, one per "-- name:" block (loaded by store/postgres.py).
+-- The PostgreSQL store's statements, one per "-- name:" block (run by store/postgres.py).
 --
--- Parameters are psycopg's %(name)s placeholders. Every time the store stamps itself
+-- The same names as queries/sqlite.sql, with the same parameters; tests/contract checks
+-- the two files define the same set. Parameters are psycopg's %(name)s placeholders; lists
+-- (models, ids, statuses) arrive as text[] arrays. Every time the store stamps itself
 -- ("now") comes from the database clock, date_part('epoch', now()), so leases and
--- heartbeats written on one host compare correctly on another. Times a caller passes in
--- (enqueued_at, created_at, a worker's started_at) are stored as given.
+-- heartbeats written on one host compare correctly on another (the :now SQLite gets is not
+-- used here). Times a caller passes in (enqueued_at, created_at, a worker's started_at)
+-- are stored as given. Statuses and stages are parameters too: the state machine lives in
+-- store/core.py, not here.
+
+-- name: create_schema_migrations
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_at DOUBLE PRECISION NOT NULL
+);
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, applied_at)
+VALUES (%(version)s, date_part('epoch', now()));
 
 -- name: insert_key
 INSERT INTO api_keys (id, name, prefix, key_hash, created_at)
@@ -66,17 +83,13 @@ WHERE owner = %(owner)s
   AND (%(model)s::text IS NULL OR model = %(model)s)
 ORDER BY seq ASC LIMIT %(limit)s OFFSET %(offset)s;
 
--- name: count_active
-SELECT COUNT(*) AS n FROM generations
-WHERE owner = %(owner)s AND status IN ('queued', 'processing');
-
 -- name: by_idempotency_key
 SELECT * FROM generations
 WHERE owner = %(owner)s AND idempotency_key = %(key)s ORDER BY seq;
 
 -- name: queue_position
 SELECT COUNT(*) AS n FROM generations
-WHERE status = 'queued'
+WHERE status = %(queued)s
   AND (priority > %(priority)s
        OR (priority = %(priority)s
            AND seq < (SELECT seq FROM generations WHERE id = %(id)s)));
@@ -84,17 +97,12 @@ WHERE status = 'queued'
 -- name: recent_run_seconds
 SELECT AVG(completed_at - started_at) AS seconds FROM (
     SELECT completed_at, started_at FROM generations
-    WHERE model = %(model)s AND status = 'succeeded' AND started_at IS NOT NULL
+    WHERE model = %(model)s AND status = %(succeeded)s AND started_at IS NOT NULL
     ORDER BY seq DESC LIMIT %(limit)s
 ) AS recent;
 
 -- name: status_counts
 SELECT model, status, COUNT(*) AS n FROM generations GROUP BY model, status;
-
--- name: cancel_queued
-UPDATE generations
-SET status = 'cancelled', completed_at = date_part('epoch', now()), cancel_requested = TRUE
-WHERE id = %(id)s;
 
 -- name: flag_cancel
 UPDATE generations SET cancel_requested = TRUE WHERE id = %(id)s;
@@ -102,26 +110,22 @@ UPDATE generations SET cancel_requested = TRUE WHERE id = %(id)s;
 -- name: is_cancel_requested
 SELECT cancel_requested FROM generations WHERE id = %(id)s;
 
+-- name: end_unheld
+-- A generation no live worker holds reaches a terminal status (a queued cancel, a reap).
+UPDATE generations
+SET status = %(status)s, completed_at = date_part('epoch', now()),
+    error_message = %(error_message)s, cancel_requested = %(cancel_requested)s,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = %(id)s;
+
 -- name: expired_to_reap
 -- Expired leases that must not run again: a cancel was asked, or no attempts are left.
 -- SKIP LOCKED: a row another transaction holds is that transaction's business.
 SELECT * FROM generations
-WHERE status = 'processing' AND lease_expires_at < date_part('epoch', now())
+WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
   AND (cancel_requested OR attempts >= %(max_attempts)s)
 ORDER BY seq
 FOR UPDATE SKIP LOCKED;
-
--- name: reap_cancelled
-UPDATE generations
-SET status = 'cancelled', completed_at = date_part('epoch', now()), worker_id = NULL,
-    lease_expires_at = NULL
-WHERE id = %(id)s;
-
--- name: reap_failed
-UPDATE generations
-SET status = 'failed', completed_at = date_part('epoch', now()), error_message = %(message)s,
-    worker_id = NULL, lease_expires_at = NULL
-WHERE id = %(id)s;
 
 -- name: claim_next
 -- The claim: one statement. The inner SELECT locks the first free row in queue order and
@@ -130,17 +134,17 @@ WHERE id = %(id)s;
 WITH next AS MATERIALIZED (
     SELECT id FROM generations
     WHERE model = ANY(%(models)s::text[])
-      AND (status = 'queued'
-           OR (status = 'processing' AND lease_expires_at < date_part('epoch', now())))
+      AND (status = %(queued)s
+           OR (status = %(held)s AND lease_expires_at < date_part('epoch', now())))
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
 UPDATE generations AS g
-SET status = 'processing', worker_id = %(worker_id)s,
+SET status = %(held)s, worker_id = %(worker_id)s,
     lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s,
     attempts = g.attempts + 1, started_at = COALESCE(g.started_at, date_part('epoch', now())),
-    progress_step = NULL, progress_total = NULL, stage = 'starting'
+    progress_step = NULL, progress_total = NULL, stage = %(stage)s
 FROM next
 WHERE g.id = next.id
 RETURNING g.*;
@@ -149,46 +153,48 @@ RETURNING g.*;
 -- Queued siblings of a claimed job's enqueue request, to run in the same pipeline call.
 WITH siblings AS MATERIALIZED (
     SELECT id FROM generations
-    WHERE batch_id = %(batch_id)s AND status = 'queued' AND id <> %(id)s
+    WHERE batch_id = %(batch_id)s AND status = %(queued)s AND id <> %(id)s
     ORDER BY seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE generations AS g
-SET status = 'processing', worker_id = %(worker_id)s,
+SET status = %(held)s, worker_id = %(worker_id)s,
     lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s,
     attempts = g.attempts + 1, started_at = COALESCE(g.started_at, date_part('epoch', now())),
-    progress_step = NULL, progress_total = NULL, stage = 'starting'
+    progress_step = NULL, progress_total = NULL, stage = %(stage)s
 FROM siblings
 WHERE g.id = siblings.id
 RETURNING g.*;
 
 -- name: renew_lease
 UPDATE generations SET lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s
-WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = 'processing';
+WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = %(held)s;
 
 -- name: report_progress
+-- One statement for a whole batch; the ids missing from the result lost their lease.
 UPDATE generations SET progress_step = %(step)s, progress_total = %(total)s, stage = %(stage)s
-WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = 'processing';
+WHERE id = ANY(%(ids)s::text[]) AND worker_id = %(worker_id)s AND status = %(held)s
+RETURNING id, cancel_requested;
 
 -- name: finish
 UPDATE generations
 SET status = %(status)s, completed_at = date_part('epoch', now()), result_key = %(result_key)s,
     error_message = %(error_message)s, timings = %(timings)s, receipt = %(receipt)s,
     worker_id = NULL, lease_expires_at = NULL, stage = %(status)s
-WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = 'processing';
+WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = %(held)s;
 
 -- name: requeue
 -- The worker is shutting down: the attempt does not count.
 UPDATE generations
-SET status = 'queued', worker_id = NULL, lease_expires_at = NULL,
+SET status = %(queued)s, worker_id = NULL, lease_expires_at = NULL,
     attempts = GREATEST(attempts - 1, 0), progress_step = NULL, progress_total = NULL,
     stage = NULL
-WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = 'processing';
+WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = %(held)s;
 
 -- name: release_worker_leases
 UPDATE generations SET lease_expires_at = 0
-WHERE worker_id = %(worker_id)s AND status = 'processing';
+WHERE worker_id = %(worker_id)s AND status = %(held)s;
 
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, device, state, model, weights, error, started_at,
@@ -211,14 +217,9 @@ WHERE %(fresh_within)s::float8 IS NULL
    OR heartbeat_at >= date_part('epoch', now()) - %(fresh_within)s::float8
 ORDER BY started_at, id;
 
--- name: lock_events
--- Event ids must become visible in id order, or an SSE reader that has read past id N
--- would never see a late commit of id N-1. So inserting events is serialised per database:
--- the lock is taken just before the insert, as the transaction's last step, and is held
--- only until its commit.
-SELECT pg_advisory_xact_lock(%(key)s);
-
 -- name: insert_event
+-- Run only as a transaction's last step, under pg_advisory_xact_lock (see postgres.py), so
+-- event ids become visible in id order.
 INSERT INTO events (owner, generation_id, type, data, created_at)
 VALUES (%(owner)s, %(generation_id)s, %(type)s, %(data)s, date_part('epoch', clock_timestamp()));
 

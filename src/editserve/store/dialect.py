@@ -1,0 +1,140 @@
+"""What the queue core needs of a database, and what the two dialects share.
+
+A dialect only knows connections and transactions. It runs *named* statements, read from
+``queries/<dialect>.sql`` (the two files hold the same ``-- name:`` blocks), applies the
+migrations at open, and hints at new events if it can. The state machine itself (which
+status a generation moves to, which event it emits) lives once, in ``store/core.py``, and
+passes every status to SQL as a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol
+
+from editserve.generations.events import GenerationEvent, stored_payload
+from editserve.generations.record import Generation
+
+Row = dict[str, Any]
+
+
+class Tx(Protocol):
+    """One open transaction: named statements, and events inserted with it."""
+
+    def one(self, name: str, /, **params: Any) -> Row | None: ...
+    def all(self, name: str, /, **params: Any) -> list[Row]: ...
+    def rowcount(self, name: str, /, **params: Any) -> int: ...
+    def emit(self, gen: Generation, event: GenerationEvent) -> None:
+        """Insert the event in this transaction; ids become visible in id order."""
+        ...
+
+
+class Dialect(Protocol):
+    """Connections, transactions and named statements of one database kind."""
+
+    def tx(self) -> AbstractContextManager[Tx]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        ...
+
+    def one(self, name: str, /, **params: Any) -> Row | None:
+        """One statement on its own (autocommit), first row or None."""
+        ...
+
+    def all(self, name: str, /, **params: Any) -> list[Row]: ...
+    def rowcount(self, name: str, /, **params: Any) -> int: ...
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet; return their versions.
+
+        The store's first call on its dialect (QueueStore.__init__), before any statement.
+        """
+        ...
+
+    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool: ...
+    def is_unavailable(self, exc: BaseException) -> bool:
+        """True for "the database is busy or unreachable; retry shortly"."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def dumps(value: Any) -> str:
+    """JSON as the store writes it (compact, keys in insertion order)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+
+def event_row(gen: Generation, event: GenerationEvent) -> Row:
+    """The parameters of the insert_event statement."""
+    return {
+        "owner": gen.owner,
+        "generation_id": gen.id,
+        "type": event.type,
+        "data": dumps(stored_payload(gen, event)),
+    }
+
+
+@cache
+def load_queries(dialect: str) -> dict[str, str]:
+    """The named statements of queries/<dialect>.sql (comment lines dropped)."""
+    text = _read(f"queries/{dialect}.sql")
+    queries: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in [*text.splitlines(), "-- name: <end>"]:
+        stripped = line.strip()
+        if stripped.startswith("-- name:"):
+            if name is not None:
+                if name in queries:
+                    raise ValueError(f"queries/{dialect}.sql: {name!r} defined twice")
+                queries[name] = "\n".join(lines).strip().rstrip(";").strip()
+            name, lines = stripped.removeprefix("-- name:").strip(), []
+        elif name is not None and not stripped.startswith("--"):
+            lines.append(line)
+    return queries
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    script: str
+
+
+def migrations(dialect: str) -> list[Migration]:
+    """migrations/<dialect>/NNN_name.sql, in version order."""
+    folder = resources.files("editserve.store").joinpath(f"migrations/{dialect}")
+    found = [
+        Migration(int(entry.name.split("_", 1)[0]), entry.name, entry.read_text())
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    ]
+    return sorted(found, key=lambda migration: migration.version)
+
+
+def fresh_schema(dialect: str) -> str:
+    """schema/<dialect>.sql: the schema every migration together builds, in one script.
+
+    A fresh install runs it and records every migration version as applied; an existing
+    database applies the migrations it lacks. tests/contract checks the two build the same.
+    """
+    return _read(f"schema/{dialect}.sql")
+
+
+def _read(path: str) -> str:
+    return resources.files("editserve.store").joinpath(path).read_text()
+
+
+__all__ = [
+    "Dialect",
+    "Migration",
+    "Row",
+    "Tx",
+    "dumps",
+    "event_row",
+    "fresh_schema",
+    "load_queries",
+    "migrations",
+]

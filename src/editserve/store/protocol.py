@@ -1,0 +1,190 @@
+"""The Store protocol: what the API, the workers and the CLI may ask of the job store.
+
+One implementation, :class:`~editserve.store.core.QueueStore`, runs over two SQL dialects
+(``SqliteStore`` for one machine, ``PostgresStore`` for API nodes and workers on many
+machines); tests/contract holds both to this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from editserve.generations.record import Event, Generation, Status
+from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
+
+
+class Store(Protocol):
+    """The job store: queue, records, events, keys, uploads and workers.
+
+    Every method is synchronous and safe to call from several threads. Methods that change
+    a generation's state are atomic and refuse (return False/None, or leave the generation
+    out of their result) when the caller no longer holds the job. Every event is written in
+    the same transaction as the state change it reports.
+    """
+
+    def close(self) -> None: ...
+
+    # keys
+    def insert_key(self, key: ApiKeyRow) -> None: ...
+    def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
+        """The active (not revoked) key with this hash."""
+        ...
+
+    def list_keys(self) -> list[ApiKeyRow]: ...
+    def revoke_key(self, key_id: str) -> bool:
+        """False if there is no such active key."""
+        ...
+
+    def count_active_keys(self) -> int: ...
+
+    # uploads
+    def insert_upload(self, upload: UploadRow) -> None: ...
+    def get_upload(self, upload_id: str, owner: str) -> UploadRow | None: ...
+
+    # enqueue and read
+    def insert_generations(self, generations: Sequence[Generation]) -> None:
+        """Insert one enqueue request's generations atomically, in queue (FIFO) order."""
+        ...
+
+    def get_generation(self, generation_id: str, owner: str | None = None) -> Generation | None:
+        """The generation, if it exists and (when owner is given) belongs to owner."""
+        ...
+
+    def list_generations(
+        self,
+        owner: str,
+        *,
+        statuses: Sequence[Status] | None = None,
+        model: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> tuple[list[Generation], int]:
+        """One page of owner's generations and the total matching (empty filter = none)."""
+        ...
+
+    def count_active(self, owner: str) -> int:
+        """Owner's queued and processing generations."""
+        ...
+
+    def by_idempotency_key(self, owner: str, key: str) -> list[Generation]: ...
+    def queue_position(self, gen: Generation) -> int:
+        """How many queued generations run before this one (0 = next)."""
+        ...
+
+    def recent_run_seconds(self, model: str, limit: int = 20) -> float | None:
+        """Mean wall time of the last succeeded runs of a model (for ETAs)."""
+        ...
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        """(model, status) → number of generations, over all keys (for /metrics)."""
+        ...
+
+    # cancel
+    def request_cancel(self, generation_id: str, owner: str) -> Generation | None:
+        """Queued → cancelled now; processing → flagged for its worker; terminal → as is.
+
+        None if owner has no such generation; else the generation after the change.
+        """
+        ...
+
+    def is_cancel_requested(self, generation_id: str) -> bool: ...
+
+    # worker side
+    def claim(
+        self, worker_id: str, models: Sequence[str], lease_seconds: float, max_attempts: int
+    ) -> Generation | None:
+        """Take the next job (or one whose lease ran out) and lease it to this worker."""
+        ...
+
+    def claim_batch(
+        self,
+        worker_id: str,
+        models: Sequence[str],
+        lease_seconds: float,
+        max_attempts: int,
+        max_batch: int,
+    ) -> list[Generation]:
+        """Claim the next job plus up to max_batch-1 queued siblings of its enqueue request
+        (same parameters but the seed), so they can run as one pipeline call.
+
+        First reaps expired leases that must not run again: cancelled if a cancel was asked,
+        failed once max_attempts were used. Emits a started event per claimed job.
+        """
+        ...
+
+    def renew_lease(self, generation_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend the lease from now; False if this worker no longer holds the job."""
+        ...
+
+    def report_progress(
+        self,
+        gens: Sequence[Generation],
+        worker_id: str,
+        step: int,
+        total: int,
+        stage: str,
+        *,
+        emit: bool,
+    ) -> dict[str, bool]:
+        """Record a step for every given job this worker still holds, in one statement.
+
+        Emits a progress event per held job when emit is true (same transaction). Returns
+        {generation_id: cancel_requested} for the jobs still held: an id missing from the
+        result means its lease is lost and the worker must drop it.
+        """
+        ...
+
+    def finish(
+        self,
+        gen: Generation,
+        worker_id: str,
+        status: Status,
+        *,
+        result_key: str | None = None,
+        error_message: str | None = None,
+        timings: dict[str, float] | None = None,
+        receipt: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a held job to a terminal status and emit its event; False if not held."""
+        ...
+
+    def requeue(self, gen: Generation, worker_id: str) -> bool:
+        """Give a held job back without counting the attempt (the worker is shutting down)."""
+        ...
+
+    def release_worker_leases(self, worker_id: str) -> int:
+        """The worker is known dead: its jobs may be claimed now instead of at lease end."""
+        ...
+
+    # workers
+    def upsert_worker(self, worker: WorkerRow) -> None:
+        """Register a worker, or update it (its first started_at is kept)."""
+        ...
+
+    def worker_heartbeat(self, worker_id: str, state: WorkerState | None = None) -> None:
+        """Stamp the heartbeat (and the state, if given); unknown workers are ignored."""
+        ...
+
+    def list_workers(self, fresh_within: float | None = None) -> list[WorkerRow]:
+        """Workers by start time; only those that beat within fresh_within seconds if given."""
+        ...
+
+    # events
+    def events_after(self, owner: str, after_id: int, limit: int = 500) -> list[Event]:
+        """Owner's events with ids above after_id, by id (ids become visible in order)."""
+        ...
+
+    def last_event_id(self, owner: str) -> int: ...
+    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
+        """Wait up to timeout for a hint that owner has events after after_id.
+
+        True: look now (a hint arrived, or one had arrived already). False: timed out, or
+        this store has no hints (SQLite). Only a hint: events_after stays the truth, so a
+        reader that polls after a False loses nothing.
+        """
+        ...
+
+
+__all__ = ["Store"]

@@ -1,0 +1,205 @@
+-- The SQLite store's statements, one per "-- name:" block (run by store/sqlite.py).
+--
+-- The same names as queries/postgres.sql, with the same parameters; tests/contract checks
+-- the two files define the same set. Parameters are sqlite3's :name placeholders. Lists
+-- (models, ids, statuses) arrive as JSON arrays, read with json_each. :now is supplied by
+-- the dialect to every statement (unix seconds, this host's clock: one machine). Statuses
+-- and stages are parameters too: the state machine lives in store/core.py, not here.
+
+-- name: create_schema_migrations
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_at REAL NOT NULL
+);
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, applied_at) VALUES (:version, :now);
+
+-- name: insert_key
+INSERT INTO api_keys (id, name, prefix, key_hash, created_at)
+VALUES (:id, :name, :prefix, :key_hash, :created_at);
+
+-- name: key_by_hash
+SELECT * FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL;
+
+-- name: list_keys
+SELECT * FROM api_keys ORDER BY created_at, id;
+
+-- name: revoke_key
+UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
+
+-- name: count_active_keys
+SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL;
+
+-- name: insert_upload
+INSERT INTO uploads (id, owner, key, sha256, content_type, format, width, height, size,
+                     created_at)
+VALUES (:id, :owner, :key, :sha256, :content_type, :format, :width, :height, :size,
+        :created_at);
+
+-- name: get_upload
+SELECT * FROM uploads WHERE id = :id AND owner = :owner;
+
+-- name: insert_generation
+INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
+                         priority, seed, width, height, area, target_namespace,
+                         idempotency_key, request_hash, enqueued_at)
+VALUES (:id, :owner, :model, :status, :params, :inputs, :batch_id, :batch_index, :priority,
+        :seed, :width, :height, :area, :target_namespace, :idempotency_key, :request_hash,
+        :enqueued_at);
+
+-- name: get_generation
+SELECT * FROM generations WHERE id = :id AND (:owner IS NULL OR owner = :owner);
+
+-- name: get_generation_for_update
+-- No row locks on SQLite: the caller's BEGIN IMMEDIATE already excludes other writers.
+SELECT * FROM generations WHERE id = :id AND owner = :owner;
+
+-- name: count_generations
+SELECT COUNT(*) AS n FROM generations
+WHERE owner = :owner
+  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND (:model IS NULL OR model = :model);
+
+-- name: list_generations_newest
+SELECT * FROM generations
+WHERE owner = :owner
+  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND (:model IS NULL OR model = :model)
+ORDER BY seq DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_generations_oldest
+SELECT * FROM generations
+WHERE owner = :owner
+  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND (:model IS NULL OR model = :model)
+ORDER BY seq ASC LIMIT :limit OFFSET :offset;
+
+-- name: by_idempotency_key
+SELECT * FROM generations WHERE owner = :owner AND idempotency_key = :key ORDER BY seq;
+
+-- name: queue_position
+SELECT COUNT(*) AS n FROM generations
+WHERE status = :queued
+  AND (priority > :priority
+       OR (priority = :priority AND seq < (SELECT seq FROM generations WHERE id = :id)));
+
+-- name: recent_run_seconds
+SELECT AVG(completed_at - started_at) AS seconds FROM (
+    SELECT completed_at, started_at FROM generations
+    WHERE model = :model AND status = :succeeded AND started_at IS NOT NULL
+    ORDER BY seq DESC LIMIT :limit
+);
+
+-- name: status_counts
+SELECT model, status, COUNT(*) AS n FROM generations GROUP BY model, status;
+
+-- name: flag_cancel
+UPDATE generations SET cancel_requested = 1 WHERE id = :id;
+
+-- name: is_cancel_requested
+SELECT cancel_requested FROM generations WHERE id = :id;
+
+-- name: end_unheld
+-- A generation no live worker holds reaches a terminal status (a queued cancel, a reap).
+UPDATE generations
+SET status = :status, completed_at = :now, error_message = :error_message,
+    cancel_requested = :cancel_requested, worker_id = NULL, lease_expires_at = NULL
+WHERE id = :id;
+
+-- name: expired_to_reap
+-- Expired leases that must not run again: a cancel was asked, or no attempts are left.
+SELECT * FROM generations
+WHERE status = :held AND lease_expires_at < :now
+  AND (cancel_requested = 1 OR attempts >= :max_attempts)
+ORDER BY seq;
+
+-- name: claim_next
+-- The claim: one UPDATE … RETURNING, serialised with every other writer by BEGIN IMMEDIATE.
+UPDATE generations
+SET status = :held, worker_id = :worker_id, lease_expires_at = :now + :lease_seconds,
+    attempts = attempts + 1, started_at = COALESCE(started_at, :now),
+    progress_step = NULL, progress_total = NULL, stage = :stage
+WHERE id = (
+    SELECT id FROM generations
+    WHERE model IN (SELECT value FROM json_each(:models))
+      AND (status = :queued OR (status = :held AND lease_expires_at < :now))
+    ORDER BY priority DESC, seq
+    LIMIT 1
+)
+RETURNING *;
+
+-- name: claim_siblings
+-- Queued siblings of a claimed job's enqueue request, to run in the same pipeline call.
+UPDATE generations
+SET status = :held, worker_id = :worker_id, lease_expires_at = :now + :lease_seconds,
+    attempts = attempts + 1, started_at = COALESCE(started_at, :now),
+    progress_step = NULL, progress_total = NULL, stage = :stage
+WHERE id IN (
+    SELECT id FROM generations
+    WHERE batch_id = :batch_id AND status = :queued AND id <> :id
+    ORDER BY seq
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: renew_lease
+UPDATE generations SET lease_expires_at = :now + :lease_seconds
+WHERE id = :id AND worker_id = :worker_id AND status = :held;
+
+-- name: report_progress
+-- One statement for a whole batch; the ids missing from the result lost their lease.
+UPDATE generations SET progress_step = :step, progress_total = :total, stage = :stage
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND worker_id = :worker_id AND status = :held
+RETURNING id, cancel_requested;
+
+-- name: finish
+UPDATE generations
+SET status = :status, completed_at = :now, result_key = :result_key,
+    error_message = :error_message, timings = :timings, receipt = :receipt,
+    worker_id = NULL, lease_expires_at = NULL, stage = :status
+WHERE id = :id AND worker_id = :worker_id AND status = :held;
+
+-- name: requeue
+-- The worker is shutting down: the attempt does not count.
+UPDATE generations
+SET status = :queued, worker_id = NULL, lease_expires_at = NULL,
+    attempts = MAX(attempts - 1, 0), progress_step = NULL, progress_total = NULL,
+    stage = NULL
+WHERE id = :id AND worker_id = :worker_id AND status = :held;
+
+-- name: release_worker_leases
+UPDATE generations SET lease_expires_at = 0 WHERE worker_id = :worker_id AND status = :held;
+
+-- name: upsert_worker
+INSERT INTO workers (id, host, pid, device, state, model, weights, error, started_at,
+                     heartbeat_at)
+VALUES (:id, :host, :pid, :device, :state, :model, :weights, :error, :started_at,
+        :heartbeat_at)
+ON CONFLICT (id) DO UPDATE
+SET state = excluded.state, model = excluded.model, weights = excluded.weights,
+    error = excluded.error, heartbeat_at = excluded.heartbeat_at, pid = excluded.pid,
+    device = excluded.device;
+
+-- name: worker_heartbeat
+UPDATE workers SET heartbeat_at = :now, state = COALESCE(:state, state) WHERE id = :id;
+
+-- name: list_workers
+SELECT * FROM workers
+WHERE :fresh_within IS NULL OR heartbeat_at >= :now - :fresh_within
+ORDER BY started_at, id;
+
+-- name: insert_event
+-- Writers are serialised by BEGIN IMMEDIATE, so ids become visible in id order.
+INSERT INTO events (owner, generation_id, type, data, created_at)
+VALUES (:owner, :generation_id, :type, :data, :now);
+
+-- name: events_after
+SELECT * FROM events WHERE owner = :owner AND id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: last_event_id
+SELECT COALESCE(MAX(id), 0) AS n FROM events WHERE owner = :owner;

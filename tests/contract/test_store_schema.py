@@ -1,0 +1,162 @@
+"""The store contract, on SQLite and on PostgreSQL: migrations, the fresh-install schema,
+and the two query files."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from postgres_support import fresh_database
+from schema_dump import full_schema, migration_versions, schema_of
+from store_helpers import MODELS, make_gen
+from store_targets import StoreTarget
+
+from editserve.generations.record import Status
+from editserve.store.dialect import load_queries, migrations
+from editserve.store.postgres import migrate
+from editserve.store.sqlite import SqliteDialect, split_statements
+
+DIALECTS = ("sqlite", "postgres")
+
+
+def versions(kind: str) -> list[int]:
+    return [migration.version for migration in migrations(kind)]
+
+
+def build(target: StoreTarget, *, from_schema: bool) -> list[int]:
+    """Migrate target's empty database: from the fresh-install schema, or step by step."""
+    if target.kind == "postgres":
+        return migrate(target.location, from_schema=from_schema)
+    dialect = SqliteDialect(Path(target.location))
+    try:
+        return dialect.migrate(from_schema=from_schema)
+    finally:
+        dialect.close()
+
+
+def build_v1(target: StoreTarget) -> None:
+    """What an install of the first release holds: migration 001 only."""
+    first = migrations(target.kind)[0]
+    assert first.version == 1
+    if target.kind == "postgres":
+        with psycopg.connect(target.location) as pg:
+            pg.execute(load_queries("postgres")["create_schema_migrations"])
+            pg.execute(first.script.encode())
+            pg.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+        return
+    conn = sqlite3.connect(target.location, isolation_level=None)
+    try:
+        conn.execute(load_queries("sqlite")["create_schema_migrations"])
+        for statement in split_statements(first.script):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+    finally:
+        conn.close()
+
+
+def test_migrations_applied_twice_are_a_no_op(target: StoreTarget) -> None:
+    first = target.open()
+    first.insert_generations([make_gen()])
+    before = schema_of(target)
+    again = target.open()
+    assert schema_of(target) == before
+    assert migration_versions(target) == versions(target.kind)
+    assert again.count_active("key_a") == 1  # nothing was recreated
+    if target.kind == "postgres":
+        assert migrate(target.location) == []
+
+
+def test_concurrent_opens_of_an_empty_database_all_succeed(
+    fresh_target: Callable[[bool], StoreTarget],
+) -> None:
+    target = fresh_target(False)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            target.open().count_active_keys()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert migration_versions(target) == versions(target.kind)
+
+
+def test_both_stores_build_the_same_tables(tmp_path: Path, pg_template: str) -> None:
+    lite = StoreTarget("sqlite", str(tmp_path / "db.sqlite"))
+    lite.open()
+    try:
+        with fresh_database(pg_template) as url:
+            pg_schema = schema_of(StoreTarget("postgres", url))
+    finally:
+        lite.close_all()
+    assert schema_of(lite)["tables"] == pg_schema["tables"]
+
+
+def test_migrations_in_order_build_the_fresh_install_schema(
+    fresh_target: Callable[[bool], StoreTarget],
+) -> None:
+    stepwise, fresh = fresh_target(False), fresh_target(False)
+    assert len(versions(stepwise.kind)) >= 2
+    assert build(stepwise, from_schema=False) == versions(stepwise.kind)
+    assert build(fresh, from_schema=True) == versions(fresh.kind)
+    built = full_schema(stepwise)
+    assert "generations_queue" in built["indexes"]  # from migration 002
+    assert built == full_schema(fresh)
+    assert migration_versions(stepwise) == migration_versions(fresh)
+
+
+def test_an_existing_v1_database_is_upgraded_in_place(
+    fresh_target: Callable[[bool], StoreTarget],
+) -> None:
+    old, fresh = fresh_target(False), fresh_target(False)
+    build_v1(old)
+    build(fresh, from_schema=True)
+    store = old.open()
+    assert migration_versions(old) == versions(old.kind)
+    assert full_schema(old) == full_schema(fresh)
+    gen = make_gen()
+    store.insert_generations([gen])
+    claimed = store.claim("w1", MODELS, 30, 3)
+    assert claimed is not None and claimed.id == gen.id
+
+
+def test_query_files_define_the_same_statements_with_the_same_parameters() -> None:
+    lite, pg = load_queries("sqlite"), load_queries("postgres")
+    assert sorted(lite) == sorted(pg)
+    for name in lite:
+        lite_params = set(re.findall(r":(\w+)", lite[name])) - {"now"}  # :now is SQLite's clock
+        pg_params = set(re.findall(r"%\((\w+)\)s", pg[name]))
+        assert lite_params == pg_params, name
+
+
+def test_query_files_spell_no_status() -> None:
+    """The state machine is store/core.py: statuses reach SQL only as parameters."""
+    for dialect in DIALECTS:
+        for name, sql in load_queries(dialect).items():
+            for status in Status:
+                assert f"'{status.value}'" not in sql, (dialect, name, status)
+
+
+def test_sqlite_users_never_import_psycopg() -> None:
+    code = (
+        "import sys\n"
+        "import editserve.store, editserve.store.sqlite\n"
+        "assert not editserve.store.is_store_unavailable(ValueError())\n"
+        "loaded = sorted(name for name in sys.modules if name.startswith('psycopg'))\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
