@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from PIL import Image
 
@@ -60,7 +60,13 @@ class LoadedWeights:
 
 
 class ModelAdapter(Protocol):
-    """One per model family. Lives only in worker processes."""
+    """One per model family. Lives only in worker processes.
+
+    ``supports_batch``: whether ``generate_batch`` runs jobs that differ only in their
+    seed as one pipeline call (the worker then claims a request's siblings together).
+    """
+
+    supports_batch: ClassVar[bool]
 
     def load(self) -> LoadedWeights:
         """Load (and warm) the pipeline. Raise ModelLoadError with a clear message."""
@@ -68,6 +74,10 @@ class ModelAdapter(Protocol):
 
     def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
         """Run one edit. Must call on_step after every denoising step."""
+        ...
+
+    def generate_batch(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
+        """Run jobs that differ only in their seed together (only if supports_batch)."""
         ...
 
 

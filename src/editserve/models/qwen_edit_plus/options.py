@@ -20,48 +20,17 @@ from typing import Any, Literal
 from editserve.config import Settings
 from editserve.devices import DeviceKind, device_kind  # noqa: F401 - device_kind re-exported
 
+from .attention_backends import (
+    ATTENTION_BACKENDS,
+    CPU_ATTENTION_BACKENDS,
+    HALF_PRECISION_BACKEND_PREFIXES,
+    UNSUPPORTED_BACKENDS,
+)
+
 MEMORY_MODES = ("none", "model_offload", "sequential_offload", "group_offload")
 LIGHTNING_PRESETS = ("off", "4", "8")
 STEP_CACHES = ("off", "first_block")
 QUANTIZATIONS = ("none", "fp8_weight_only", "fp8_dynamic")
-
-# diffusers 0.42's AttentionBackendName values (a unit test keeps this list in step).
-ATTENTION_BACKENDS = (
-    "native",
-    "_native_cudnn",
-    "_native_efficient",
-    "_native_flash",
-    "_native_math",
-    "_native_npu",
-    "_native_xla",
-    "flex",
-    "flash",
-    "flash_hub",
-    "flash_varlen",
-    "flash_varlen_hub",
-    "flash_4_hub",
-    "_flash_3",
-    "_flash_varlen_3",
-    "_flash_3_hub",
-    "_flash_3_varlen_hub",
-    "aiter_fa2_hub",
-    "sage",
-    "sage_hub",
-    "sage_blackwell_hub",
-    "sage_varlen",
-    "_sage_qk_int8_pv_fp8_cuda",
-    "_sage_qk_int8_pv_fp8_cuda_sm90",
-    "_sage_qk_int8_pv_fp16_cuda",
-    "_sage_qk_int8_pv_fp16_triton",
-    "xformers",
-)
-# Backends that ran the tiny model on this project's CPU machines (the others either need
-# CUDA kernels or found "no viable backend" on the CPU).
-CPU_ATTENTION_BACKENDS = ("native", "_native_math", "_native_flash", "flex")
-# Backends whose kernels only take half precision (bf16/fp16).
-HALF_PRECISION_BACKEND_PREFIXES = ("flash", "_flash", "sage", "_sage", "aiter")
-# Backends that need one NPU / XLA device, which editserve does not drive.
-UNSUPPORTED_BACKENDS = ("_native_npu", "_native_xla")
 
 # The step-distilled Lightning LoRA for Qwen-Image-Edit-2509 (lightx2v).
 LIGHTNING_REPO = "lightx2v/Qwen-Image-Lightning"
@@ -287,11 +256,18 @@ def check_options(
     """
     options = model_options(settings)
     offline = hub_offline() if offline is None else offline
-    dtype = _dtype_family(settings.dtype)
+    problems = _problems_anywhere(options, _dtype_family(settings.dtype), offline)
+    if device == "cpu":
+        problems += _problems_on_cpu(options)
+    if problems:
+        raise OptionsError(problems)
+    return options
+
+
+def _problems_anywhere(options: ModelOptions, dtype: str, offline: bool) -> list[str]:
+    """Combinations that cannot work on any device."""
     problems: list[str] = []
     backend = options.attention_backend
-
-    # Combinations that cannot work anywhere.
     if options.compile_repeated_blocks and options.memory_mode == "sequential_offload":
         problems.append(
             "EDITSERVE_COMPILE_REPEATED_BLOCKS cannot be combined with "
@@ -330,29 +306,31 @@ def check_options(
             f"download it where the hub is reachable (hf download {lora.repo} "
             f"{lora.filename}) or set EDITSERVE_LIGHTNING_LORA to a local .safetensors file"
         )
+    return problems
 
-    # Combinations that cannot work on a CPU.
-    if device == "cpu":
-        if options.quantization != "none":
-            problems.append(
-                f"EDITSERVE_QUANTIZATION={options.quantization} needs a CUDA GPU (FP8 "
-                "matmuls need compute capability 8.9+, e.g. L40S, RTX 4090, H100): set "
-                "EDITSERVE_QUANTIZATION=none on the CPU"
-            )
-        if options.memory_mode != "none":
-            problems.append(
-                f"EDITSERVE_MEMORY_MODE={options.memory_mode} moves weights between CPU "
-                "memory and a GPU; on the CPU there is nothing to offload to: set "
-                "EDITSERVE_MEMORY_MODE=none"
-            )
-        if backend not in CPU_ATTENTION_BACKENDS and backend not in UNSUPPORTED_BACKENDS:
-            problems.append(
-                f"EDITSERVE_ATTENTION_BACKEND={backend} needs a CUDA GPU; on the CPU use one "
-                f"of: {', '.join(CPU_ATTENTION_BACKENDS)}"
-            )
-    if problems:
-        raise OptionsError(problems)
-    return options
+
+def _problems_on_cpu(options: ModelOptions) -> list[str]:
+    """Combinations that cannot work on a CPU."""
+    problems: list[str] = []
+    backend = options.attention_backend
+    if options.quantization != "none":
+        problems.append(
+            f"EDITSERVE_QUANTIZATION={options.quantization} needs a CUDA GPU (FP8 "
+            "matmuls need compute capability 8.9+, e.g. L40S, RTX 4090, H100): set "
+            "EDITSERVE_QUANTIZATION=none on the CPU"
+        )
+    if options.memory_mode != "none":
+        problems.append(
+            f"EDITSERVE_MEMORY_MODE={options.memory_mode} moves weights between CPU "
+            "memory and a GPU; on the CPU there is nothing to offload to: set "
+            "EDITSERVE_MEMORY_MODE=none"
+        )
+    if backend not in CPU_ATTENTION_BACKENDS and backend not in UNSUPPORTED_BACKENDS:
+        problems.append(
+            f"EDITSERVE_ATTENTION_BACKEND={backend} needs a CUDA GPU; on the CPU use one "
+            f"of: {', '.join(CPU_ATTENTION_BACKENDS)}"
+        )
+    return problems
 
 
 def warnings_for(options: ModelOptions, device: DeviceKind | None) -> list[str]:

@@ -1,4 +1,4 @@
-"""The registry entry of qwen-image-edit-plus: card, schema, sizing and adapter."""
+"""The registry entry of qwen-image-edit-plus: card, schema, sizing, jobs and adapter."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ from typing import Any
 
 from editserve.config import Settings
 from editserve.errors import InvalidParams
-from editserve.models.registry import ModelSpec, SizePlan
+from editserve.models.spec import ModelSpec, SizePlan
 
+from .identity import HUB_ID, MODEL_ID
+from .jobs import build_job
 from .options import check_options, preset_defaults
 from .schema import QwenImageEditPlusParams, request_schema
 from .sizing import CONDITION_AREA, output_size, too_elongated
 
-MODEL_ID = "qwen-image-edit-plus"
-HUB_ID = "Qwen/Qwen-Image-Edit-2509"
+TINY_WARNING = (
+    "DEVELOPMENT WEIGHTS: this server runs a tiny random-weight model of the "
+    "Qwen-Image-Edit-2509 architecture (no GPU was found, or model_weights=tiny). "
+    "Outputs are noise. Set EDITSERVE_MODEL_WEIGHTS=Qwen/Qwen-Image-Edit-2509 on a GPU host."
+)
 
 CARD: dict[str, Any] = {
     "id": MODEL_ID,
@@ -62,6 +67,8 @@ SPEC = ModelSpec(
     request_schema=request_schema,
     adapter_path="editserve.models.qwen_edit_plus.adapter:QwenImageEditPlusAdapter",
     plan_size=plan_size,
+    build_job=build_job,
+    tiny_warning=TINY_WARNING,
     # A Lightning preset makes its step count and CFG 1.0 the request defaults.
     default_overrides=preset_defaults,
     check_settings=check_options,

@@ -11,8 +11,9 @@ the target and renames it into place atomically; the first rename wins.
 
 Run ``python -m editserve.models.qwen_edit_plus.tiny OUT_DIR`` to build one by hand.
 
-torch/diffusers/transformers are imported inside the functions so that importing this
-module stays cheap (the API process must not import torch).
+The configurations live in tiny_config.py, the stand-in LoRA in tiny_lora.py (both
+re-exported here). torch/diffusers/transformers are imported inside the functions so that
+importing this module stays cheap (the API process must not import torch).
 """
 
 from __future__ import annotations
@@ -21,130 +22,70 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
+from .identity import COMPONENTS, PIPELINE_CLASS
+from .tiny_config import (
+    BPE_TRAIN_VOCAB,
+    IMAGE_PROCESSOR_SIZE,
+    PREFIX_WEIGHT,
+    PROMPT_TEMPLATE,
+    SCHEDULER_CONFIG,
+    SEED,
+    SPECIAL_TOKENS,
+    SYSTEM_PREFIX,
+    SYSTEM_PREFIX_TOKENS,
+    TEXT_CONFIG,
+    TEXT_VOCAB_SIZE,
+    TOKENIZER_CORPUS,
+    TRANSFORMER_CONFIG,
+    VAE_CONFIG,
+    VISION_CONFIG,
+)
+from .tiny_lora import LORA_SEED, LORA_TARGETS, build_tiny_lora
+
+__all__ = [
+    "BPE_TRAIN_VOCAB",
+    "COMPONENTS",
+    "IMAGE_PROCESSOR_SIZE",
+    "LORA_SEED",
+    "LORA_TARGETS",
+    "MARKER_FILE",
+    "PIPELINE_CLASS",
+    "PREFIX_WEIGHT",
+    "PROMPT_TEMPLATE",
+    "SCHEDULER_CONFIG",
+    "SEED",
+    "SPECIAL_TOKENS",
+    "SYSTEM_PREFIX",
+    "SYSTEM_PREFIX_TOKENS",
+    "TEXT_CONFIG",
+    "TEXT_VOCAB_SIZE",
+    "TINY_FORMAT_VERSION",
+    "TOKENIZER_CORPUS",
+    "TRANSFORMER_CONFIG",
+    "VAE_CONFIG",
+    "VISION_CONFIG",
+    "build_tiny_lora",
+    "build_tiny_pipeline_folder",
+    "build_tokenizer",
+    "ensure_tiny_weights",
+    "is_complete",
+    "main",
+]
+
 logger = logging.getLogger("editserve.model")
 
 # Bump when the builder changes what it writes: an older folder is then rebuilt.
 TINY_FORMAT_VERSION = 1
 MARKER_FILE = "editserve-tiny.json"
-PIPELINE_CLASS = "QwenImageEditPlusPipeline"
-COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "processor", "scheduler")
-SEED = 20250922
 
-# What the pipeline wraps every prompt in (QwenImageEditPlusPipeline.prompt_template_encode)
-# and how many leading token positions it drops from the embeddings. The drop is meant to
-# remove exactly the system prefix, so our tokenizer must encode that prefix to 64 tokens
-# like Qwen's real one does.
-PROMPT_TEMPLATE = (
-    "<|im_start|>system\nDescribe the key features of the input image (color, shape, size, "
-    "texture, objects, background), then explain how the user's text instruction should "
-    "alter or modify the image. Generate a new image that meets the user's requirements "
-    "while maintaining consistency with the original input where appropriate.<|im_end|>\n"
-    "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
-)
-SYSTEM_PREFIX = PROMPT_TEMPLATE.split("{}")[0]
-SYSTEM_PREFIX_TOKENS = 64
 
-# Qwen2.5-VL's special tokens, in their real order (ids 151643..151656 in the real vocab).
-SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|object_ref_start|>",
-    "<|object_ref_end|>",
-    "<|box_start|>",
-    "<|box_end|>",
-    "<|quad_start|>",
-    "<|quad_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|vision_pad|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
-
-TEXT_VOCAB_SIZE = 512
-# 256 byte tokens + learned merges + the 14 special tokens fill the text vocabulary.
-BPE_TRAIN_VOCAB = TEXT_VOCAB_SIZE - len(SPECIAL_TOKENS)
-# The system prefix is repeated in the training corpus so that its merges outrank every
-# other sentence's: each of its words becomes one token, like in Qwen's real vocabulary,
-# and the prefix encodes to 64 tokens whatever else the budget is spent on.
-PREFIX_WEIGHT = 8
-
-TOKENIZER_CORPUS = (
-    *[SYSTEM_PREFIX.replace("<|im_start|>", "").replace("<|im_end|>", "")] * PREFIX_WEIGHT,
-    "Picture 1: Picture 2: Picture 3: ",
-    "Make the sky blue and add a red balloon in the corner.",
-    "Replace the text on the sign with 'Hello World'.",
-    "Put the person from Picture 1 next to the product in Picture 2.",
-    "Change the background to a beach at sunset, keep the face unchanged.",
-    "Remove the cat. Turn the photo into a watercolor painting, 4k, detailed.",
-    "把背景换成海边日落，保持人物不变。",
-    "assistant user system",
-)
-
-TRANSFORMER_CONFIG: dict[str, Any] = {
-    "patch_size": 2,
-    "in_channels": 64,
-    "out_channels": 16,
-    "num_layers": 2,
-    "attention_head_dim": 16,
-    "num_attention_heads": 2,
-    "joint_attention_dim": 16,
-    "guidance_embeds": False,
-    "axes_dims_rope": (8, 4, 4),
-}
-VAE_CONFIG: dict[str, Any] = {
-    "base_dim": 8,
-    "z_dim": 16,
-    "dim_mult": [1, 2, 4, 4],
-    "num_res_blocks": 1,
-    "temperal_downsample": [False, True, True],
-    "latents_mean": [0.0] * 16,
-    "latents_std": [1.0] * 16,
-}
-TEXT_CONFIG: dict[str, Any] = {
-    "vocab_size": TEXT_VOCAB_SIZE,
-    "hidden_size": 16,
-    "intermediate_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "num_key_value_heads": 1,
-    "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
-    "rope_theta": 1000000.0,
-}
-VISION_CONFIG: dict[str, Any] = {
-    "depth": 2,
-    "hidden_size": 16,
-    "intermediate_size": 16,
-    "num_heads": 2,
-    "out_hidden_size": 16,
-    "patch_size": 14,
-    "spatial_merge_size": 2,
-    "temporal_patch_size": 2,
-    "window_size": 112,
-    "fullatt_block_indexes": [1],
-}
-# The Qwen-Image family's scheduler configuration.
-SCHEDULER_CONFIG: dict[str, Any] = {
-    "base_image_seq_len": 256,
-    "base_shift": 0.5,
-    "max_image_seq_len": 8192,
-    "max_shift": 0.9,
-    "num_train_timesteps": 1000,
-    "shift": 1.0,
-    "shift_terminal": 0.02,
-    "time_shift_type": "exponential",
-    "use_dynamic_shifting": True,
-}
-# The real processor's pixel limits (min_pixels / max_pixels).
-IMAGE_PROCESSOR_SIZE = {"shortest_edge": 3136, "longest_edge": 12845056}
+# --- the folder ----------------------------------------------------------------------------------
 
 
 def is_complete(folder: Path) -> bool:
@@ -209,11 +150,40 @@ def _move_into_place(tmp: Path, folder: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+# --- the tokenizer -------------------------------------------------------------------------------
+
+
 def build_tokenizer() -> Any:
     """A byte-level BPE Qwen2Tokenizer whose system prefix encodes to exactly 64 tokens."""
+    from transformers import Qwen2Tokenizer
+
+    vocab, merges = _train_byte_level_bpe()
+    n_learned = len(vocab)
+    # Special tokens right after the learned vocabulary, in Qwen's order.
+    for offset, token in enumerate(SPECIAL_TOKENS):
+        vocab[token] = n_learned + offset
+    if len(vocab) > TEXT_VOCAB_SIZE:
+        raise RuntimeError(f"tiny tokenizer too large: {len(vocab)} > {TEXT_VOCAB_SIZE}")
+
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        unk_token=None,  # type: ignore[arg-type]  # byte-level BPE has no unknowns
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        errors="replace",
+        model_max_length=32768,
+        clean_up_tokenization_spaces=False,
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
+    _check_tokenizer(tokenizer, n_learned)
+    return tokenizer
+
+
+def _train_byte_level_bpe() -> tuple[dict[str, int], Any]:
+    """(vocab, merges) learned from TOKENIZER_CORPUS the way Qwen2Tokenizer splits text."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from tokenizers.trainers import BpeTrainer
-    from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     # Train with exactly the normaliser and pre-tokeniser Qwen2Tokenizer uses.
@@ -239,24 +209,10 @@ def build_tokenizer() -> Any:
     merges: Any = [
         tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["model"]["merges"]
     ]
-    n_learned = len(vocab)
-    # Special tokens right after the learned vocabulary, in Qwen's order.
-    for offset, token in enumerate(SPECIAL_TOKENS):
-        vocab[token] = n_learned + offset
-    if len(vocab) > TEXT_VOCAB_SIZE:
-        raise RuntimeError(f"tiny tokenizer too large: {len(vocab)} > {TEXT_VOCAB_SIZE}")
+    return vocab, merges
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=vocab,
-        merges=merges,
-        unk_token=None,  # type: ignore[arg-type]  # byte-level BPE has no unknowns
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        errors="replace",
-        model_max_length=32768,
-        clean_up_tokenization_spaces=False,
-    )
-    tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
+
+def _check_tokenizer(tokenizer: Any, n_learned: int) -> None:
     for offset, token in enumerate(SPECIAL_TOKENS):
         got = tokenizer.convert_tokens_to_ids(token)
         if got != n_learned + offset:
@@ -268,18 +224,31 @@ def build_tokenizer() -> Any:
             f"tiny tokenizer encodes the system prefix to {n_prefix} tokens, "
             f"not {SYSTEM_PREFIX_TOKENS}; the pipeline would drop the wrong positions"
         )
-    return tokenizer
+
+
+# --- the pipeline --------------------------------------------------------------------------------
 
 
 def build_tiny_pipeline_folder(out: Path) -> Path:
     """Build the tiny pipeline and save it into the (new or empty) folder `out`."""
-    import diffusers
+    from diffusers import QwenImageEditPlusPipeline
+
+    tokenizer = build_tokenizer()
+    components = _random_components(tokenizer)
+    pipe: Any = QwenImageEditPlusPipeline(tokenizer=tokenizer, **components)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(out, safe_serialization=True)
+    # Written last: its presence means the folder is complete.
+    _write_marker(out)
+    return out
+
+
+def _random_components(tokenizer: Any) -> dict[str, Any]:
+    """Every component but the tokenizer, with seeded random weights."""
     import torch
-    import transformers
     from diffusers import (
         AutoencoderKLQwenImage,
         FlowMatchEulerDiscreteScheduler,
-        QwenImageEditPlusPipeline,
         QwenImageTransformer2DModel,
     )
     from transformers import (
@@ -290,29 +259,16 @@ def build_tiny_pipeline_folder(out: Path) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    tokenizer = build_tokenizer()
-    ids = {
-        name: tokenizer.convert_tokens_to_ids(tok)
-        for name, tok in (
-            ("image_token_id", "<|image_pad|>"),
-            ("video_token_id", "<|video_pad|>"),
-            ("vision_start_token_id", "<|vision_start|>"),
-            ("vision_end_token_id", "<|vision_end|>"),
-        )
-    }
-    text_config = dict(TEXT_CONFIG)
-    text_config.update(
-        bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-    )
-
     torch.manual_seed(SEED)
     transformer = QwenImageTransformer2DModel(**TRANSFORMER_CONFIG)
     torch.manual_seed(SEED + 1)
     vae = AutoencoderKLQwenImage(**VAE_CONFIG)
     torch.manual_seed(SEED + 2)
-    te_config = Qwen2_5_VLConfig(text_config=text_config, vision_config=dict(VISION_CONFIG), **ids)
+    te_config = Qwen2_5_VLConfig(
+        text_config=_text_config(tokenizer),
+        vision_config=dict(VISION_CONFIG),
+        **_vision_token_ids(tokenizer),
+    )
     text_encoder = Qwen2_5_VLForConditionalGeneration(te_config)
     scheduler = FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG)
     processor = Qwen2VLProcessor(
@@ -323,19 +279,43 @@ def build_tiny_pipeline_folder(out: Path) -> Path:
     modules: tuple[Any, ...] = (transformer, vae, text_encoder)
     for module in modules:
         module.eval()
+    return {
+        "scheduler": scheduler,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "processor": processor,
+        "transformer": transformer,
+    }
 
-    pipe: Any = QwenImageEditPlusPipeline(
-        scheduler=scheduler,
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        processor=processor,
-        transformer=transformer,
+
+def _vision_token_ids(tokenizer: Any) -> dict[str, Any]:
+    """The text encoder's image/video token ids: the tokenizer's."""
+    return {
+        name: tokenizer.convert_tokens_to_ids(tok)
+        for name, tok in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        )
+    }
+
+
+def _text_config(tokenizer: Any) -> dict[str, Any]:
+    text_config = dict(TEXT_CONFIG)
+    text_config.update(
+        bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
     )
-    out.mkdir(parents=True, exist_ok=True)
-    pipe.save_pretrained(out, safe_serialization=True)
+    return text_config
 
-    # Written last: its presence means the folder is complete.
+
+def _write_marker(out: Path) -> None:
+    import diffusers
+    import torch
+    import transformers
+
     marker = {
         "format_version": TINY_FORMAT_VERSION,
         "what": "tiny random-weight Qwen-Image-Edit-2509 architecture (editserve)",
@@ -347,86 +327,6 @@ def build_tiny_pipeline_folder(out: Path) -> Path:
         },
     }
     (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
-    return out
-
-
-# Linear layers of a QwenImageTransformerBlock a LoRA can target (the tiny model's names
-# are the real model's names: same class).
-LORA_TARGETS = (
-    "attn.to_q",
-    "attn.to_k",
-    "attn.to_v",
-    "attn.to_out.0",
-    "attn.add_q_proj",
-    "attn.add_k_proj",
-    "attn.add_v_proj",
-    "attn.to_add_out",
-    "img_mlp.net.0.proj",
-    "img_mlp.net.2",
-    "txt_mlp.net.0.proj",
-    "txt_mlp.net.2",
-)
-LORA_SEED = 20251010
-
-
-def build_tiny_lora(
-    weights_folder: Path,
-    out_file: Path,
-    *,
-    rank: int = 4,
-    scale: float = 0.5,
-    style: str = "diffusers",
-    seed: int = LORA_SEED,
-) -> Path:
-    """A random LoRA for the tiny transformer, standing in for the Lightning LoRA.
-
-    Built with peft on the tiny model's own module names (those of the real transformer's
-    blocks). ``style="diffusers"`` saves it the way diffusers' ``save_lora_weights`` does
-    (``transformer.<module>.lora_A/B.weight``); ``style="kohya"`` writes the
-    ``<module>.lora_down/lora_up.weight`` + ``.alpha`` layout many community LoRAs use,
-    which diffusers' Qwen-Image loader converts on load.
-    """
-    import torch
-    from diffusers import QwenImagePipeline, QwenImageTransformer2DModel
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    transformer: Any = QwenImageTransformer2DModel.from_pretrained(
-        weights_folder, subfolder="transformer", dtype=torch.float32
-    )
-    torch.manual_seed(seed)
-    config = LoraConfig(
-        r=rank,
-        lora_alpha=rank,
-        # A string is a full-match regex for peft: the blocks' layers, nothing else.
-        target_modules=r"transformer_blocks\.\d+\.(" + "|".join(map(re.escape, LORA_TARGETS)) + ")",
-        init_lora_weights=False,  # random A and B: a LoRA that changes the output
-    )
-    transformer.add_adapter(config)
-    state = {
-        key: (value * scale if ".lora_B." in key else value).contiguous()
-        for key, value in get_peft_model_state_dict(transformer).items()
-    }
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    if style == "diffusers":
-        QwenImagePipeline.save_lora_weights(
-            out_file.parent, transformer_lora_layers=state, weight_name=out_file.name
-        )
-    elif style == "kohya":
-        converted: dict[str, Any] = {}
-        for key, value in state.items():
-            module = key.rsplit(".lora_", 1)[0]
-            if ".lora_A." in key:
-                converted[f"{module}.lora_down.weight"] = value
-                converted[f"{module}.alpha"] = torch.tensor(float(rank))
-            else:
-                converted[f"{module}.lora_up.weight"] = value
-        save_file(converted, str(out_file))
-    else:
-        raise ValueError(f"unknown LoRA style {style!r}")
-    return out_file
 
 
 def main(argv: list[str] | None = None) -> int:

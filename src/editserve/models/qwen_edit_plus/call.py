@@ -1,0 +1,328 @@
+"""One call of the loaded ``QwenImageEditPlusPipeline``: the jobs of one batch in, the
+images and the time each phase took out.
+
+Around the call: checks of the jobs, forward hooks that time the text encoder, the VAE
+encode and the denoising loop, one generator per image, a scheduler without
+``shift_terminal`` for a single step, the VAE's input area, and checks of the output.
+torch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from editserve.models.base import EditJob, StepCallback
+
+from . import accel
+from .identity import PIPELINE_MODULE
+from .sizing import CONDITION_AREA
+
+logger = logging.getLogger("editserve.model")
+
+# The pipeline floors height/width to multiples of vae_scale_factor * 2.
+SIZE_MULTIPLE = 16
+# Smallest VAE area we accept (one 32x32 tile; Settings refuses smaller output areas).
+MIN_VAE_AREA = 32 * 32
+ONE_STEP_NOTE = "shift_terminal disabled for a single step (sigmas 1.0 -> 0.0)"
+
+
+@dataclass(frozen=True)
+class PipelineCall:
+    """What one pipeline call made, and what the receipts record about it."""
+
+    inputs: list[Any]  # the input images as passed (RGB)
+    outputs: list[Any]  # one PIL image per job
+    timings: dict[str, float]
+    scheduler: dict[str, Any]
+
+
+def run_pipeline(
+    pipe: Any, jobs: list[EditJob], on_step: StepCallback, *, device: str, one_step_scheduler: Any
+) -> PipelineCall:
+    """Run `jobs` (one job, or a batch differing only in seed) as one pipeline call."""
+    import torch
+
+    # 1. check the job and its input images
+    job = jobs[0]
+    images = validated_images(job)
+    steps = int(job.num_inference_steps)
+    validate_job(job)
+
+    # 2. a clock of the phases, read by forward hooks and the step callback
+    clock = _CallClock(_synchronizer(device), on_step, steps)
+
+    # 3. one generator per image: prepare_latents -> randn_tensor draws image i's noise
+    # from generators[i] alone (the VAE encode uses the latent mode, no randomness)
+    generators = [torch.Generator(device="cpu").manual_seed(int(j.seed)) for j in jobs]
+
+    # 4. call the pipeline with the hooks, the scheduler for this step count and the VAE
+    # area in place; everything is restored after, even when the call raises
+    with clock.hooks(pipe), _scheduler_for(pipe, steps, one_step_scheduler) as note:
+        accel.reset_step_cache(pipe)
+        with vae_image_area(job.vae_area):
+            clock.start()
+            output = _call(pipe, jobs, images, generators, clock.step_end)
+            clock.finish()
+        scheduler = accel.scheduler_receipt(pipe.scheduler)
+
+    # 5. check the output
+    _check_output(output.images, jobs)
+    if note:
+        scheduler["note"] = note
+    return PipelineCall(images, list(output.images), clock.timings(), scheduler)
+
+
+def _call(
+    pipe: Any,
+    jobs: list[EditJob],
+    images: list[Any],
+    generators: list[Any],
+    step_end: Callable[..., dict[str, Any]],
+) -> Any:
+    job = jobs[0]
+    cfg_active = job.true_cfg_scale > 1
+    try:
+        return pipe(
+            image=images,
+            prompt=job.prompt,
+            # Passed whenever CFG is asked for (without it the pipeline silently
+            # skips CFG); with cfg <= 1 the pipeline ignores it and only warns.
+            negative_prompt=job.negative_prompt if cfg_active else None,
+            true_cfg_scale=float(job.true_cfg_scale),
+            height=int(job.height),
+            width=int(job.width),
+            num_inference_steps=int(job.num_inference_steps),
+            num_images_per_prompt=len(jobs),
+            generator=generators if len(generators) > 1 else generators[0],
+            callback_on_step_end=step_end,
+            callback_on_step_end_tensor_inputs=[],
+            output_type="pil",
+        )
+    except BaseException:
+        # The pipeline resets offload hooks and caches only when it finishes.
+        pipe.maybe_free_model_hooks()
+        raise
+
+
+def _check_output(images: list[Any], jobs: list[EditJob]) -> None:
+    job = jobs[0]
+    if len(images) != len(jobs):
+        raise RuntimeError(f"pipeline returned {len(images)} images for {len(jobs)}")
+    for image in images:
+        if image.size != (job.width, job.height):
+            raise RuntimeError(
+                f"pipeline returned {image.size[0]}x{image.size[1]}, "
+                f"expected {job.width}x{job.height}"
+            )
+
+
+# --- timing --------------------------------------------------------------------------------------
+
+
+def _synchronizer(device: str) -> Callable[[], None]:
+    """Waits for the device, so that a time mark means the work before it is done."""
+    import torch
+
+    if device.startswith("cuda"):
+        return lambda: torch.cuda.synchronize(torch.device(device))
+    return _noop
+
+
+class _CallClock:
+    """Marks the phases of one call: text encode, VAE encode, denoising, decode."""
+
+    def __init__(self, sync: Callable[[], None], on_step: StepCallback, steps: int) -> None:
+        self._sync = sync
+        self._on_step = on_step
+        self._steps = steps
+        self._marks: dict[str, float] = {}
+        self._text_encode = 0.0
+        self._started = 0.0
+        self._finished = 0.0
+
+    @contextmanager
+    def hooks(self, pipe: Any) -> Iterator[None]:
+        handles = [
+            pipe.transformer.register_forward_pre_hook(self._transformer_pre_hook),
+            pipe.text_encoder.register_forward_pre_hook(self._text_pre_hook),
+            pipe.text_encoder.register_forward_hook(self._text_post_hook),
+        ]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def start(self) -> None:
+        self._sync()
+        self._started = time.perf_counter()
+
+    def finish(self) -> None:
+        self._sync()
+        self._finished = time.perf_counter()
+
+    def step_end(self, _pipe: Any, i: int, _t: Any, _kwargs: dict[str, Any]) -> dict[str, Any]:
+        self._sync()
+        self._marks["last_step"] = time.perf_counter()
+        # May raise GenerationCancelled: that stops the loop at once.
+        self._on_step(i + 1, self._steps)
+        return {}
+
+    def timings(self) -> dict[str, float]:
+        marks, started, finished = self._marks, self._started, self._finished
+        denoise_start = marks.get("denoise_start", started)
+        last_step = marks.get("last_step", denoise_start)
+        text_end = min(marks.get("text_end", started), denoise_start)
+        return {
+            "encode": denoise_start - started,
+            "text_encode": self._text_encode,
+            "vae_encode": denoise_start - text_end,
+            "denoise": last_step - denoise_start,
+            "decode": finished - last_step,
+            "inference": finished - started,
+        }
+
+    def _transformer_pre_hook(self, module: Any, args: Any) -> None:
+        if "denoise_start" not in self._marks:
+            self._sync()
+            self._marks["denoise_start"] = time.perf_counter()
+
+    def _text_pre_hook(self, module: Any, args: Any) -> None:
+        self._sync()
+        self._marks["text_start"] = time.perf_counter()
+
+    def _text_post_hook(self, module: Any, args: Any, output: Any) -> None:
+        self._sync()
+        end = self._marks["text_end"] = time.perf_counter()
+        self._text_encode += end - self._marks.pop("text_start", end)
+
+
+def _noop() -> None:
+    return None
+
+
+# --- what the pipeline reads besides its arguments -----------------------------------------------
+
+
+_VAE_AREA_LOCK = threading.Lock()
+
+
+@contextmanager
+def vae_image_area(area: int) -> Iterator[None]:
+    """Size the pipeline's VAE copy of each input image at ~`area` pixels for one call.
+
+    The pipeline reads a module constant (``VAE_IMAGE_SIZE``), so this is process-wide;
+    the lock keeps two calls in one process from interleaving.
+    """
+    module: Any = importlib.import_module(PIPELINE_MODULE)
+    with _VAE_AREA_LOCK:
+        original = module.VAE_IMAGE_SIZE
+        module.VAE_IMAGE_SIZE = int(area)
+        try:
+            yield
+        finally:
+            module.VAE_IMAGE_SIZE = original
+
+
+@contextmanager
+def _scheduler_for(pipe: Any, steps: int, one_step_scheduler: Any) -> Iterator[str | None]:
+    """Swap in the one-step scheduler for a single step; yield a note for the receipt."""
+    original = pipe.scheduler
+    try:
+        if steps == 1 and one_step_scheduler is not None:
+            # See one_step_scheduler: with shift_terminal one sigma becomes NaN.
+            pipe.scheduler = one_step_scheduler
+            yield ONE_STEP_NOTE
+        else:
+            yield None
+    finally:
+        if pipe.scheduler is not original:
+            pipe.scheduler = original
+
+
+def one_step_scheduler(scheduler: Any) -> Any:
+    """A copy of the scheduler for num_inference_steps=1, or None if not needed.
+
+    The pipeline asks for sigmas linspace(1, 1/n, n): for n=1 just [1.0]. With
+    ``shift_terminal`` set (the real Qwen-Image config has 0.02, like the tiny one),
+    ``stretch_shift_to_terminal`` divides by (1 - last sigma) = 0 and the only sigma becomes
+    NaN: a black image. Without shift_terminal the single step goes from pure noise
+    (sigma 1) to sigma 0, i.e. one Euler step of the flow, which is what one step means.
+    """
+    if not getattr(scheduler.config, "shift_terminal", None):
+        return None
+    return type(scheduler).from_config(scheduler.config, shift_terminal=None)
+
+
+def pipeline_dimensions(area: int, ratio: float) -> tuple[int, int]:
+    """The pipeline's own ``calculate_dimensions`` (round to 32, no lower bound)."""
+    width = math.sqrt(area * ratio)
+    height = width / ratio
+    return round(width / 32) * 32, round(height / 32) * 32
+
+
+# --- checks of the jobs --------------------------------------------------------------------------
+
+
+def validated_images(job: EditJob) -> list[Any]:
+    """The job's input images, converted to RGB where needed."""
+    if not job.images:
+        raise ValueError("an edit needs at least one input image")
+    images = []
+    for index, image in enumerate(job.images):
+        if image.mode != "RGB":
+            # The VAE only takes 3 channels; the inputs module should already give RGB.
+            logger.warning("input image %d is %s, converting to RGB", index + 1, image.mode)
+            image = image.convert("RGB")
+        images.append(image)
+    return images
+
+
+def check_batchable(jobs: list[EditJob]) -> None:
+    """A batch is one pipeline call: its jobs may differ in nothing but the seed."""
+    first = jobs[0]
+    for other in jobs[1:]:
+        same = (
+            other.prompt == first.prompt
+            and other.negative_prompt == first.negative_prompt
+            and other.width == first.width
+            and other.height == first.height
+            and other.num_inference_steps == first.num_inference_steps
+            and other.true_cfg_scale == first.true_cfg_scale
+            and other.vae_area == first.vae_area
+            and len(other.images) == len(first.images)
+            and all(a is b or a == b for a, b in zip(other.images, first.images, strict=True))
+        )
+        if not same:
+            raise ValueError("jobs of one batch must differ only in their seed")
+
+
+def validate_job(job: EditJob) -> None:
+    """Refuse what the pipeline would silently round, or fail on deep inside."""
+    if job.num_inference_steps < 1:
+        raise ValueError("num_inference_steps must be at least 1")
+    for name, value in (("width", job.width), ("height", job.height)):
+        if value < SIZE_MULTIPLE or value % SIZE_MULTIPLE:
+            raise ValueError(
+                f"{name} {value} must be a positive multiple of {SIZE_MULTIPLE} "
+                "(the pipeline would silently round it down)"
+            )
+    if job.vae_area < MIN_VAE_AREA:
+        raise ValueError(f"vae_area {job.vae_area} is below the minimum {MIN_VAE_AREA}")
+    for index, image in enumerate(job.images):
+        ratio = image.size[0] / image.size[1]
+        for area_name, area in (("VAE", job.vae_area), ("condition", CONDITION_AREA)):
+            w, h = pipeline_dimensions(area, ratio)
+            if w < 32 or h < 32:
+                raise ValueError(
+                    f"input image {index + 1} ({image.size[0]}x{image.size[1]}) is too "
+                    f"elongated: its {area_name} copy would be {w}x{h} pixels"
+                )

@@ -1,0 +1,64 @@
+"""Edit jobs of qwen-image-edit-plus, built in one place.
+
+A stored request's validated params (the fields of :class:`QwenImageEditPlusParams`)
+become an :class:`EditJob`; a field the params lack takes the request model's default,
+so the schema stays the one source of defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PIL import Image
+
+from editserve.models.base import EditJob
+
+from .schema import QwenImageEditPlusParams
+
+# The warm-up run's input: a small grey picture.
+WARMUP_SIZE = 64
+_WARMUP_PARAMS: dict[str, Any] = {
+    "prompt": "warm up",
+    "num_inference_steps": 2,
+    "true_cfg_scale": 4.0,
+}
+
+
+def build_job(
+    params: Mapping[str, Any],
+    images: list[Image.Image],
+    *,
+    seed: int,
+    width: int,
+    height: int,
+    area: int,
+) -> EditJob:
+    """The job for one output image of a request.
+
+    `params` are the request's validated fields (``prompt`` is required); `seed`, the
+    output size and the VAE `area` are the ones planned for this generation.
+    """
+    return EditJob(
+        prompt=params["prompt"],
+        images=images,
+        width=width,
+        height=height,
+        seed=seed,
+        negative_prompt=params.get("negative_prompt", _default("negative_prompt")),
+        num_inference_steps=params.get("num_inference_steps", _default("num_inference_steps")),
+        true_cfg_scale=params.get("true_cfg_scale", _default("true_cfg_scale")),
+        vae_area=area,
+    )
+
+
+def warmup_job(width: int, height: int) -> EditJob:
+    """The warm-up run's job: a short edit of a grey picture at `width` x `height`."""
+    image = Image.new("RGB", (WARMUP_SIZE, WARMUP_SIZE), (127, 127, 127))
+    return build_job(
+        _WARMUP_PARAMS, [image], seed=0, width=width, height=height, area=width * height
+    )
+
+
+def _default(name: str) -> Any:
+    return QwenImageEditPlusParams.model_fields[name].default

@@ -1,0 +1,272 @@
+"""Loading qwen-image-edit-plus: options → weights → apply options → place → warm-up.
+
+:func:`load_pipeline` reads like a diffusers ``__call__``: numbered steps, each a call
+into weights.py (where the weights come from), options.py (what the settings ask for) or
+accel.py (doing it to the pipeline). torch/diffusers are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from editserve.config import Settings
+from editserve.models.base import EditJob, LoadedWeights, ModelLoadError
+
+from . import accel
+from .call import one_step_scheduler
+from .identity import MODEL_ID
+from .jobs import WARMUP_SIZE, warmup_job
+from .options import (
+    ModelOptions,
+    OptionsError,
+    check_options,
+    device_kind,
+    hub_offline,
+    warnings_for,
+)
+from .sizing import calculate_dimensions
+from .weights import (
+    Weights,
+    WeightsChoice,
+    load_weights,
+    resolve_device,
+    resolve_dtype,
+    resolve_weights,
+    short_error,
+)
+
+logger = logging.getLogger("editserve.model")
+
+
+@dataclass(frozen=True)
+class LoadedPipeline:
+    """A pipeline ready to run, and what every call and receipt needs to know about it."""
+
+    pipe: Any
+    options: ModelOptions
+    in_force: dict[str, Any]  # the options as applied (receipts record it)
+    weights_hash: dict[str, Any] | None
+    versions: dict[str, str]
+    one_step_scheduler: Any  # see call.one_step_scheduler; None if not needed
+    loaded: LoadedWeights
+    started: float  # time.perf_counter() when loading began
+
+
+def load_pipeline(settings: Settings, device_request: str) -> LoadedPipeline:
+    """Resolve, load, apply the options and place the pipeline on its device."""
+    import torch
+
+    started = time.perf_counter()
+    # 1. quiet the libraries' progress bars; set the CPU thread count
+    _quiet_library_progress_bars()
+    if settings.torch_threads:
+        torch.set_num_threads(int(settings.torch_threads))
+
+    # 2. resolve device and dtype
+    cuda_available = torch.cuda.is_available()
+    cuda_count = torch.cuda.device_count() if cuda_available else 0
+    device = resolve_device(device_request, cuda_available, cuda_count)
+    dtype_name = resolve_dtype(settings.dtype, device)
+
+    # 3. check the speed/memory options against the device
+    options = _checked_options(settings, device)
+
+    # 4. load the weights (`auto` means the real ones only where they can run: on CUDA)
+    choice = resolve_weights(settings, cuda_available=device.startswith("cuda"))
+    versions = library_versions()
+    weights = load_weights(choice, dtype_name)
+    _warn_if_real_weights_on_cpu(weights, device, dtype_name)
+
+    # 5. apply the options and place the pipeline on the device
+    pipe = weights.pipe
+    in_force = apply_options(pipe, options, device)
+    pipe.set_progress_bar_config(disable=True)
+    one_step = one_step_scheduler(pipe.scheduler)
+    load_seconds = time.perf_counter() - started
+
+    # 6. describe what is loaded
+    details = _load_details(weights, choice, device, in_force, versions, load_seconds)
+    loaded = LoadedWeights(
+        source=weights.source,
+        revision=weights.revision,
+        is_tiny=weights.is_tiny,
+        device=device,
+        dtype=dtype_name,
+        details=details,
+    )
+    return LoadedPipeline(
+        pipe, options, in_force, weights.weights_hash, versions, one_step, loaded, started
+    )
+
+
+def _checked_options(settings: Settings, device: str) -> ModelOptions:
+    kind = device_kind(device)
+    try:
+        options = check_options(settings, kind, offline=hub_offline())
+    except OptionsError as exc:
+        raise ModelLoadError(str(exc)) from None
+    for note in warnings_for(options, kind):
+        logger.warning("model options: %s", note)
+    accel.check_hardware(options, device)
+    return options
+
+
+def _warn_if_real_weights_on_cpu(weights: Weights, device: str, dtype_name: str) -> None:
+    if device == "cpu" and not weights.is_tiny:
+        logger.warning(
+            "running the real Qwen-Image-Edit-2509 weights on the CPU: expect minutes per "
+            "step and ~%s GB of RAM",
+            "115" if dtype_name == "float32" else "58",
+        )
+
+
+def apply_options(pipe: Any, options: ModelOptions, device: str) -> dict[str, Any]:
+    """Apply the options in the only order that works; return what is in force."""
+    in_force = options.describe()
+    accel.check_not_prequantized(pipe, options)
+    transforms = options.lightning or options.quantization != "none"
+    if transforms and options.memory_mode == "none" and device != "cpu":
+        # Fuse and quantise on the GPU (seconds) rather than on the CPU (minutes); with
+        # an offload mode the transformer may not fit, so that happens on the CPU.
+        _move(pipe.transformer, device)
+    if options.lightning:
+        assert options.lightning_lora is not None
+        path, lora_info = accel.resolve_lora_file(options.lightning_lora, offline=hub_offline())
+        lora_info.update(accel.fuse_lightning_lora(pipe, path))
+        pipe.scheduler = accel.lightning_scheduler(pipe.scheduler)
+        in_force["lightning"]["lora"] = {**in_force["lightning"]["lora"], **lora_info}
+    if options.quantization != "none":
+        in_force["quantization"] = accel.quantize_transformer(
+            pipe.transformer, options.quantization
+        )
+    try:
+        accel.place_pipeline(pipe, options, device)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not put the model on {device} with memory_mode "
+            f"{options.memory_mode}: {short_error(exc)}"
+        ) from exc
+    accel.set_attention_backend(pipe, options.attention_backend)
+    accel.enable_step_cache(pipe, options)
+    if options.compile_repeated_blocks:
+        accel.compile_blocks(pipe, options)
+    return in_force
+
+
+def _move(module: Any, device: str) -> None:
+    try:
+        module.to(device)
+    except Exception as exc:
+        raise ModelLoadError(f"could not move the model to {device}: {short_error(exc)}") from exc
+
+
+def _load_details(
+    weights: Weights,
+    choice: WeightsChoice,
+    device: str,
+    in_force: dict[str, Any],
+    versions: dict[str, str],
+    load_seconds: float,
+) -> dict[str, Any]:
+    """LoadedWeights.details: what the model card, /readyz and the logs show."""
+    import torch
+
+    pipe = weights.pipe
+    details: dict[str, Any] = {
+        "model": MODEL_ID,
+        "pipeline": type(pipe).__name__,
+        "options": in_force,
+        "scheduler": {
+            key: value
+            for key, value in accel.scheduler_receipt(pipe.scheduler).items()
+            if key != "sigmas"
+        },
+        "versions": dict(versions),
+        "load_seconds": round(load_seconds, 3),
+        "parameters": {
+            name: sum(p.numel() for p in getattr(pipe, name).parameters())
+            for name in ("transformer", "text_encoder", "vae")
+        },
+        "torch_threads": torch.get_num_threads(),
+    }
+    if weights.weights_hash is not None:
+        details["weights_hash"] = weights.weights_hash
+    if weights.folder is not None:
+        details["folder"] = str(weights.folder)
+    if choice.auto_fallback:
+        details["auto_fallback"] = "no CUDA device: tiny random weights"
+    if device.startswith("cuda"):
+        details["cuda_device_name"] = torch.cuda.get_device_name(torch.device(device))
+        capability = torch.cuda.get_device_capability(torch.device(device))
+        details["cuda_capability"] = f"{capability[0]}.{capability[1]}"
+    return details
+
+
+def warm_up(
+    state: LoadedPipeline, settings: Settings, generate: Callable[[EditJob], object]
+) -> None:
+    """Run the pipeline once through `generate` (twice with compile: a second size makes
+    the compiled blocks shape-dynamic, so later sizes do not each recompile)."""
+    warm_started = time.perf_counter()
+    sizes = [(WARMUP_SIZE, WARMUP_SIZE)]
+    if state.options.compile_repeated_blocks:
+        native = calculate_dimensions(settings.output_area, 1.0)
+        if native not in sizes:
+            sizes.append(native)
+    try:
+        for width, height in sizes:
+            generate(warmup_job(width, height))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"the model loaded but a warm-up run failed: {short_error(exc)}"
+        ) from exc
+    state.loaded.details["warmup_seconds"] = round(time.perf_counter() - warm_started, 3)
+
+
+def log_ready(state: LoadedPipeline) -> None:
+    loaded = state.loaded
+    logger.info(
+        "model ready: %s (revision %s) on %s as %s in %.1fs; options %s",
+        loaded.source,
+        loaded.revision or "-",
+        loaded.device,
+        loaded.dtype,
+        time.perf_counter() - state.started,
+        json.dumps(state.in_force),
+    )
+
+
+def library_versions() -> dict[str, str]:
+    import diffusers
+    import torch
+    import transformers
+
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
+    for optional in ("accelerate", "peft", "torchao"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[optional] = importlib.metadata.version(optional)
+    if torch.version.cuda:
+        versions["cuda"] = str(torch.version.cuda)
+    return versions
+
+
+def _quiet_library_progress_bars() -> None:
+    # Loading bars from diffusers/transformers only clutter a worker's log.
+    import diffusers.utils.logging
+    import transformers.utils.logging
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()

@@ -1,0 +1,329 @@
+"""Where the weights come from, and reading them into a ``QwenImageEditPlusPipeline``.
+
+Weights (``Settings.model_weights``):
+
+- ``auto``: the real hub weights when CUDA is available, otherwise the tiny random model
+  (with a loud warning: its outputs are noise).
+- ``tiny``: the tiny random-weight model, built once under ``data_dir/models``.
+- an existing local folder: a saved ``QwenImageEditPlusPipeline``.
+- anything else: a Hugging Face Hub id, at ``Settings.model_revision``.
+
+All of them load through the same ``QwenImageEditPlusPipeline.from_pretrained`` call.
+The resolving functions are pure (no torch); torch and diffusers are imported inside the
+loading ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from editserve.config import Settings
+from editserve.models.base import ModelLoadError
+
+from .fingerprint import folder_fingerprint, snapshot_commit
+from .identity import COMPONENTS, HUB_ID, PIPELINE_CLASS, TINY_FOLDER_NAME, TINY_SOURCE
+from .options import hub_offline
+from .tiny import MARKER_FILE, ensure_tiny_weights
+
+logger = logging.getLogger("editserve.model")
+
+_DTYPES = {
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "float16": "float16",
+    "half": "float16",
+    "fp32": "float32",
+    "float32": "float32",
+    "float": "float32",
+}
+_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+# --- resolving settings (pure functions, no torch) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """Where the weights come from, decided from the settings before anything is loaded."""
+
+    kind: Literal["tiny", "local", "hub"]
+    location: str  # folder path (tiny/local) or hub id
+    revision: str | None = None
+    auto_fallback: bool = False  # `auto` fell back to tiny for lack of CUDA
+
+
+def resolve_weights(settings: Settings, cuda_available: bool) -> WeightsChoice:
+    """Turn ``settings.model_weights`` into a concrete choice, or raise ModelLoadError."""
+    value = (settings.model_weights or "auto").strip()
+    tiny_folder = str(tiny_weights_folder(settings))
+    if value.lower() == "auto":
+        if cuda_available:
+            return WeightsChoice("hub", HUB_ID, settings.model_revision)
+        return WeightsChoice("tiny", tiny_folder, auto_fallback=True)
+    if value.lower() == "tiny":
+        return WeightsChoice("tiny", tiny_folder)
+    path = Path(value).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"model weights {value!r} is a file; give a folder holding a saved "
+                f"{PIPELINE_CLASS} (with model_index.json), a hub id, 'tiny' or 'auto'"
+            )
+        return WeightsChoice("local", str(path.absolute()))
+    if not _looks_like_path(value) and not _HUB_ID_RE.match(value):
+        raise ModelLoadError(
+            f"model weights {value!r} is neither an existing folder nor a hub id "
+            f"(owner/name, e.g. {HUB_ID}); use a folder, a hub id, 'tiny' or 'auto'"
+        )
+    if _looks_like_path(value):
+        raise ModelLoadError(
+            f"model weights folder {value!r} does not exist (set EDITSERVE_MODEL_WEIGHTS to an "
+            f"existing folder, a hub id such as {HUB_ID}, 'tiny' or 'auto')"
+        )
+    return WeightsChoice("hub", value, settings.model_revision)
+
+
+def tiny_weights_folder(settings: Settings) -> Path:
+    """Where the tiny model is built: ``settings.tiny_weights_dir`` or data_dir/models/."""
+    if settings.tiny_weights_dir:
+        return Path(settings.tiny_weights_dir).expanduser()
+    return settings.data_dir / "models" / TINY_FOLDER_NAME
+
+
+def _looks_like_path(value: str) -> bool:
+    return (
+        value.startswith(("/", "./", "../", "~", ".\\", "..\\"))
+        or value in {".", ".."}
+        or "\\" in value
+        or value.count("/") > 1
+        or os.path.isabs(value)
+    )
+
+
+def resolve_device(requested: str, cuda_available: bool, cuda_count: int = 0) -> str:
+    """``auto`` → ``cuda`` if available else ``cpu``; check explicit CUDA devices exist."""
+    value = (requested or "auto").strip().lower()
+    if value == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if value == "cpu":
+        return "cpu"
+    match = re.fullmatch(r"cuda(?::(\d+))?", value)
+    if not match:
+        raise ModelLoadError(f"device {requested!r} is not one of auto, cpu, cuda, cuda:N")
+    if not cuda_available:
+        raise ModelLoadError(f"device {requested!r} was asked for but CUDA is not available")
+    if match.group(1) is not None and int(match.group(1)) >= cuda_count:
+        raise ModelLoadError(
+            f"device {requested!r} does not exist: this machine has {cuda_count} CUDA device(s)"
+        )
+    return value
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    """``auto`` → bfloat16 on CUDA, float32 on the CPU; explicit names are honoured."""
+    value = (requested or "auto").strip().lower()
+    if value == "auto":
+        return "bfloat16" if device.startswith("cuda") else "float32"
+    if value not in _DTYPES:
+        raise ModelLoadError(f"dtype {requested!r} is not one of auto, bf16, fp16, fp32")
+    return _DTYPES[value]
+
+
+def short_error(exc: BaseException) -> str:
+    """One line for an error message: the exception's first line, not a traceback."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
+
+
+# --- checking a folder -----------------------------------------------------------------------
+
+
+def check_pipeline_folder(folder: Path) -> None:
+    """Raise ModelLoadError unless `folder` looks like a saved QwenImageEditPlusPipeline."""
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        raise ModelLoadError(
+            f"{folder} is not a diffusers pipeline folder (no model_index.json); "
+            f"it must hold a saved {PIPELINE_CLASS}"
+        )
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{index_file} is not readable JSON: {exc}") from None
+    class_name = index.get("_class_name") if isinstance(index, dict) else None
+    if class_name != PIPELINE_CLASS:
+        raise ModelLoadError(
+            f"{folder} holds a {class_name or 'unknown pipeline'}, not a {PIPELINE_CLASS} "
+            f"(Qwen-Image-Edit-2509); point EDITSERVE_MODEL_WEIGHTS at the right folder"
+        )
+    missing = [name for name in COMPONENTS if name not in index or not (folder / name).is_dir()]
+    if missing:
+        raise ModelLoadError(f"{folder} is missing pipeline component(s): {', '.join(missing)}")
+
+
+def check_pipeline_folder_index_only(index_path: Path, where: str) -> None:
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model_index.json of {where} is not readable JSON: {exc}") from None
+    class_name = index.get("_class_name") if isinstance(index, dict) else None
+    if class_name != PIPELINE_CLASS:
+        raise ModelLoadError(
+            f"{where} holds a {class_name or 'unknown pipeline'}, not a {PIPELINE_CLASS}"
+        )
+
+
+def is_tiny_folder(folder: Path) -> bool:
+    """True if `folder` carries the tiny builder's marker."""
+    return (folder / MARKER_FILE).is_file()
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A pipeline read from the chosen weights, and what to record about them."""
+
+    pipe: Any
+    source: str  # hub id, folder path, or "tiny-random"
+    revision: str | None
+    is_tiny: bool
+    folder: Path | None  # None for hub weights
+    weights_hash: dict[str, Any] | None  # None for hub weights
+
+
+def load_weights(choice: WeightsChoice, dtype_name: str) -> Weights:
+    """Read the pipeline from the tiny model, a local folder or the hub."""
+    if choice.kind == "tiny":
+        return _load_tiny(choice, dtype_name)
+    if choice.kind == "local":
+        folder = Path(choice.location)
+        check_pipeline_folder(folder)
+        source, is_tiny = str(folder), is_tiny_folder(folder)
+        revision = snapshot_commit(folder)
+        pipe = from_pretrained(str(folder), dtype_name, local=True)
+        return Weights(pipe, source, revision, is_tiny, folder, folder_fingerprint(folder))
+    revision = check_hub(choice.location, choice.revision) or choice.revision
+    pipe = from_pretrained(
+        choice.location, dtype_name, local=hub_offline(), revision=choice.revision
+    )
+    return Weights(pipe, choice.location, revision, False, None, None)
+
+
+def _load_tiny(choice: WeightsChoice, dtype_name: str) -> Weights:
+    if choice.auto_fallback:
+        _warn_tiny_fallback()
+    else:
+        logger.info("loading the tiny random-weight model (outputs are noise)")
+    try:
+        folder = ensure_tiny_weights(Path(choice.location))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not build the tiny model in {choice.location}: {short_error(exc)}"
+        ) from exc
+    pipe = from_pretrained(str(folder), dtype_name, local=True)
+    return Weights(pipe, TINY_SOURCE, choice.revision, True, folder, folder_fingerprint(folder))
+
+
+def from_pretrained(
+    location: str, dtype_name: str, *, local: bool, revision: str | None = None
+) -> Any:
+    """``QwenImageEditPlusPipeline.from_pretrained``, its failures as ModelLoadError."""
+    import torch
+    from diffusers import QwenImageEditPlusPipeline
+
+    kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype_name)}
+    if local:
+        kwargs["local_files_only"] = True
+    if revision:
+        kwargs["revision"] = revision
+    try:
+        pipe = QwenImageEditPlusPipeline.from_pretrained(location, **kwargs)
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        where = f"{location}@{revision}" if revision else location
+        raise ModelLoadError(
+            f"could not load {PIPELINE_CLASS} from {where}: {short_error(exc)}"
+        ) from exc
+    if not isinstance(pipe, QwenImageEditPlusPipeline):
+        raise ModelLoadError(f"{location} loaded as {type(pipe).__name__}, not {PIPELINE_CLASS}")
+    return pipe
+
+
+def check_hub(repo_id: str, revision: str | None) -> str | None:
+    """Fetch model_index.json first: clear errors, and the commit actually used."""
+    offline = hub_offline()
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    index_path = _download_model_index(repo_id, revision, where, offline)
+    check_pipeline_folder_index_only(index_path, where)
+    # Cached files live in .../snapshots/<commit>/model_index.json
+    commit = index_path.parent.name
+    return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+def _download_model_index(repo_id: str, revision: str | None, where: str, offline: bool) -> Path:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        return Path(
+            hf_hub_download(
+                repo_id, "model_index.json", revision=revision, local_files_only=offline
+            )
+        )
+    except GatedRepoError:
+        raise ModelLoadError(
+            f"{where} is gated on the Hugging Face Hub: accept its terms and set HF_TOKEN"
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelLoadError(
+            f"{where} was not found on the Hugging Face Hub (or needs a token: set HF_TOKEN)"
+        ) from None
+    except RevisionNotFoundError:
+        raise ModelLoadError(f"revision {revision!r} of {repo_id} does not exist") from None
+    except HFValidationError as exc:
+        raise ModelLoadError(f"{repo_id!r} is not a valid hub id: {short_error(exc)}") from None
+    except LocalEntryNotFoundError:
+        if offline:
+            reason = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache"
+        else:
+            reason = "the Hugging Face Hub is unreachable and it is not in the local cache"
+        raise ModelLoadError(
+            f"cannot load {where}: {reason}. Download it where the hub is reachable "
+            f"(hf download {repo_id}) or set EDITSERVE_MODEL_WEIGHTS to a local folder"
+        ) from None
+    except Exception as exc:
+        raise ModelLoadError(
+            f"cannot reach the Hugging Face Hub for {where}: {short_error(exc)}"
+        ) from None
+
+
+def _warn_tiny_fallback() -> None:
+    bar = "!" * 78
+    logger.warning(
+        "\n%s\n"
+        "EDITSERVE_MODEL_WEIGHTS=auto and no CUDA GPU is available: loading the TINY\n"
+        "RANDOM-WEIGHT model. Every output will be noise, not an edit of your image.\n"
+        "On a GPU machine use EDITSERVE_MODEL_WEIGHTS=%s (or a local folder);\n"
+        "set EDITSERVE_MODEL_WEIGHTS=tiny to ask for the tiny model explicitly.\n"
+        "%s",
+        bar,
+        HUB_ID,
+        bar,
+    )

@@ -1,0 +1,88 @@
+"""What editserve knows about one model: the spec a model folder hands to the registry.
+
+A spec owns everything model-specific the rest of the server needs — its card, its request
+schema and defaults, how a request is sized, how a stored request becomes the adapter's job,
+and where its adapter lives — so the API, the worker, smoke runs and metrics name no model.
+Nothing here imports torch: adapters are named by import path and loaded by workers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from editserve.config import Settings
+from editserve.devices import DeviceKind
+
+if TYPE_CHECKING:
+    from editserve.models.base import EditJob
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """The output size of a request, known (and recorded) before the job runs."""
+
+    width: int
+    height: int
+    area: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    aliases: tuple[str, ...]
+    params_model: type[BaseModel]
+    card: dict[str, Any]
+    request_schema: Callable[[], dict[str, Any]]
+    # "package.module:ClassName" of the ModelAdapter, imported only in workers.
+    adapter_path: str
+    # (validated params, input sizes [(w, h)], settings) → output size; raises
+    # InvalidParams for inputs the model cannot take.
+    plan_size: Callable[[Any, list[tuple[int, int]], Settings], SizePlan]
+    # (stored params, decoded RGB inputs, *, seed, width, height, area) → EditJob: the one
+    # place a stored request becomes a pipeline job (worker, smoke runs and warm-ups).
+    build_job: Callable[..., EditJob]
+    # Shown by /readyz and the model card while a worker runs development weights.
+    tiny_warning: str = ""
+    # Server-dependent defaults (e.g. a step-distilled preset changes the default steps
+    # and CFG): applied to fields a request leaves out, and shown in the served schema.
+    default_overrides: Callable[[Settings], dict[str, Any]] = lambda _settings: {}
+    # Refuse settings that cannot work on a device kind ("cpu" | "cuda" | None = unknown)
+    # before any process starts; raises ValueError whose message says what to change.
+    check_settings: Callable[[Settings, DeviceKind | None], object] = lambda _s, _kind: None
+
+    def schema_for(self, settings: Settings) -> dict[str, Any]:
+        """The request schema with this server's defaults filled in."""
+        schema = self.request_schema()
+        for name, value in self.default_overrides(settings).items():
+            if name in schema.get("properties", {}):
+                schema["properties"][name]["default"] = value
+        return schema
+
+    def validate_params(self, fields: Mapping[str, Any], settings: Settings) -> BaseModel:
+        """Validate a request's model fields; server defaults fill what it leaves out.
+
+        Raises pydantic's ValidationError; the caller words it for the client.
+        """
+        params = self.params_model.model_validate(dict(fields))
+        overrides = {
+            name: value
+            for name, value in self.default_overrides(settings).items()
+            if name not in params.model_fields_set
+        }
+        if overrides:
+            params = self.params_model.model_validate({**fields, **overrides})
+        return params
+
+    def input_refs(self, params: BaseModel) -> list[str]:
+        """The request's input image references, in order."""
+        refs: list[str] = getattr(params, "input_image", [])
+        return list(refs)
+
+    def adapter_class(self) -> type:
+        module_name, _, class_name = self.adapter_path.partition(":")
+        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
