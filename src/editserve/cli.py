@@ -198,7 +198,7 @@ def keys() -> None:
 
 
 def _store(data_dir: Path | None, database_url: str | None) -> Any:
-    from editserve.store.base import open_store
+    from editserve.store import open_store
 
     settings = _settings_or_exit(data_dir=data_dir, database_url=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

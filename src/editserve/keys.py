@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from editserve.store.base import ApiKeyRow, Store
+from editserve.store import Store
+from editserve.store.rows import ApiKeyRow
 
 KEY_PREFIX = "es_"
 FIRST_KEY_FILE = "api_key"
@@ -50,6 +51,18 @@ def ensure_first_key(store: Store, data_dir: Path) -> NewKey | None:
         handle.write(key.secret + "\n")
     os.chmod(path, 0o600)
     return key
+
+
+class KeyRing:
+    """The API's view of the keys: who is calling."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def authenticate(self, secret: str) -> str | None:
+        """The id of the live key with this secret (the owner of what it makes), or None."""
+        row = self.store.key_by_hash(hash_key(secret))
+        return row.id if row is not None else None
 
 
 def find_key_id(store: Store, id_or_prefix: str) -> str | None:

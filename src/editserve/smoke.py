@@ -9,6 +9,7 @@ the GPU or the options, nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from dataclasses import dataclass
@@ -16,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
+from pydantic import ValidationError
 
 from editserve.config import Settings
+from editserve.errors import InvalidParams
+from editserve.inputs.decode import load_rgb
+from editserve.models.base import EditJob
+from editserve.models.registry import default_registry
+from editserve.models.spec import ModelSpec
+from editserve.worker.output import encode_image
 
 DEFAULT_PROMPT = "Make the red circle blue and write SMOKE on the sign"
 
@@ -38,6 +46,7 @@ class SmokeRequest:
     batch: int = 1
     out: Path | None = None
     warmup: bool = True
+    model: str | None = None  # default: the registry's first model
 
 
 def sample_image(index: int = 0, size: tuple[int, int] = (640, 480)) -> Image.Image:
@@ -61,68 +70,22 @@ def run_smoke(
     settings: Settings, request: SmokeRequest, *, device: str | None = None
 ) -> dict[str, Any]:
     """Load the model, run one edit, and return what happened (JSON-able)."""
-    from editserve.inputs.decode import load_rgb
-    from editserve.models.base import EditJob, ModelLoadError
-    from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
-    from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
-    from editserve.models.qwen_edit_plus.spec import SPEC
-    from editserve.worker.loop import encode_image
+    from editserve.models.base import ModelLoadError
 
-    if not 1 <= request.images <= 3:
-        raise SmokeFailed("--images must be 1, 2 or 3")
-    if not 1 <= request.batch <= 4:
-        raise SmokeFailed("--batch must be 1 to 4")
+    spec = _checked(request)
     started = time.perf_counter()
-    adapter = QwenImageEditPlusAdapter(settings, device=device, warmup=request.warmup)
+    adapter = spec.adapter_class()(settings, device=device, warmup=request.warmup)
     try:
         loaded = adapter.load()
     except ModelLoadError as exc:
         raise SmokeFailed(f"the model did not load: {exc}") from None
     load_seconds = time.perf_counter() - started
 
-    # The request exactly as the API would complete it (preset defaults included).
-    fields: dict[str, Any] = {
-        "prompt": request.prompt,
-        "input_image": ["data:image/png;base64,"] * request.images,
-        "aspect_ratio": request.aspect_ratio,
-        "preview": request.preview,
-        "seed": request.seed,
-        **{
-            name: value
-            for name, value in SPEC.default_overrides(settings).items()
-            if name in ("num_inference_steps", "true_cfg_scale")
-        },
-    }
-    if request.steps is not None:
-        fields["num_inference_steps"] = request.steps
-    if request.true_cfg_scale is not None:
-        fields["true_cfg_scale"] = request.true_cfg_scale
-    params = QwenImageEditPlusParams.model_validate(fields)
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    encoded = []
-    for index in range(request.images):
-        buffer = io.BytesIO()
-        sample_image(index).save(buffer, format="PNG")
-        encoded.append(buffer.getvalue())
-    images = [load_rgb(data) for data in encoded]
+    images = [load_rgb(_png(sample_image(index))) for index in range(request.images)]
     timings["input_decode"] = time.perf_counter() - t0
-    size = SPEC.plan_size(params, [img.size for img in images], settings)
-    jobs = [
-        EditJob(
-            prompt=params.prompt,
-            images=images,
-            width=size.width,
-            height=size.height,
-            seed=(request.seed + index) % 2**32,
-            negative_prompt=params.negative_prompt,
-            num_inference_steps=params.num_inference_steps,
-            true_cfg_scale=params.true_cfg_scale,
-            vae_area=size.area,
-        )
-        for index in range(request.batch)
-    ]
+    jobs = _jobs(spec, settings, request, images)
     steps_seen: list[int] = []
 
     def on_step(step: int, total: int) -> None:
@@ -139,25 +102,13 @@ def run_smoke(
     edit_seconds = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    data, _content_type = encode_image(results[0].image, "png")
-    saved = None
-    if request.out is not None:
-        request.out.parent.mkdir(parents=True, exist_ok=True)
-        request.out.write_bytes(data)
-        saved = str(request.out)
+    saved = _save(results[0].image, request.out)
     timings["encode_store"] = time.perf_counter() - t2
     timings.update(results[0].timings)
 
     return {
         "ok": True,
-        "weights": {
-            "source": loaded.source,
-            "revision": loaded.revision,
-            "is_tiny": loaded.is_tiny,
-            "device": loaded.device,
-            "dtype": loaded.dtype,
-            "details": loaded.details,
-        },
+        "weights": dataclasses.asdict(loaded),
         "receipt": results[0].receipt,
         "seeds": [result.receipt["seed"] for result in results],
         "timings": {name: round(value, 4) for name, value in timings.items()},
@@ -170,3 +121,61 @@ def run_smoke(
         "image": saved,
         "image_size": list(results[0].image.size),
     }
+
+
+def _checked(request: SmokeRequest) -> ModelSpec:
+    if not 1 <= request.images <= 3:
+        raise SmokeFailed("--images must be 1, 2 or 3")
+    if not 1 <= request.batch <= 4:
+        raise SmokeFailed("--batch must be 1 to 4")
+    registry = default_registry()
+    return registry.get(request.model) if request.model else registry.default
+
+
+def _save(image: Image.Image, out: Path | None) -> str | None:
+    data, _content_type = encode_image(image, "png")
+    if out is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return str(out)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _jobs(
+    spec: ModelSpec, settings: Settings, request: SmokeRequest, images: list[Image.Image]
+) -> list[EditJob]:
+    """The jobs exactly as the API and a worker would make them (preset defaults too)."""
+    fields: dict[str, Any] = {
+        "prompt": request.prompt,
+        "input_image": ["data:image/png;base64,"] * request.images,
+        "aspect_ratio": request.aspect_ratio,
+        "preview": request.preview,
+        "seed": request.seed,
+    }
+    if request.steps is not None:
+        fields["num_inference_steps"] = request.steps
+    if request.true_cfg_scale is not None:
+        fields["true_cfg_scale"] = request.true_cfg_scale
+    try:
+        params = spec.validate_params(fields, settings)
+        size = spec.plan_size(params, [img.size for img in images], settings)
+    except (ValidationError, InvalidParams) as exc:
+        raise SmokeFailed(f"the smoke request is invalid: {exc}") from None
+    stored = params.model_dump()
+    return [
+        spec.build_job(
+            stored,
+            images,
+            seed=(request.seed + index) % 2**32,
+            width=size.width,
+            height=size.height,
+            area=size.area,
+        )
+        for index in range(request.batch)
+    ]

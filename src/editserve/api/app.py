@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from editserve import __version__
+from editserve._version import __version__
 from editserve.api.errors import BodySizeLimit, install_error_handlers
+from editserve.api.openapi import install_openapi
 from editserve.api.routes import (
     edit,
     events,
@@ -20,16 +20,21 @@ from editserve.api.routes import (
     models,
     queue,
     uploads,
+    web,
 )
 from editserve.api.routes.docs import install_docs
 from editserve.api.services import AppServices
+from editserve.catalog import ModelCatalog
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
-from editserve.inputs.resolver import InputResolver, StoredInput
+from editserve.inputs.resolver import InputResolver
+from editserve.keys import KeyRing
+from editserve.metrics import StoreMetrics
 from editserve.models.registry import ModelRegistry, default_registry
 from editserve.storage import open_storage
 from editserve.storage.signing import UrlSigner, load_or_create_secret
-from editserve.store.base import open_store
+from editserve.store import open_store
+from editserve.uploads import UploadService, upload_lookup
 
 log = logging.getLogger("editserve.api")
 
@@ -40,21 +45,19 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
     storage = open_storage(settings)
     signer = UrlSigner(load_or_create_secret(settings))
     registry = registry or default_registry()
-
-    async def lookup_upload(upload_id: str, owner: str) -> StoredInput | None:
-        row = store.get_upload(upload_id, owner)
-        if row is None:
-            return None
-        return StoredInput.from_dict(dataclasses.asdict(row))
-
+    inputs = InputResolver(settings, storage, upload_lookup(store))
     return AppServices(
         settings=settings,
         store=store,
         storage=storage,
         signer=signer,
         registry=registry,
-        generations=GenerationService(settings, store, registry),
-        inputs=InputResolver(settings, storage, lookup_upload),
+        generations=GenerationService(settings, store, registry, inputs, storage),
+        models=ModelCatalog(settings, store, registry),
+        uploads=UploadService(store, storage, inputs),
+        metrics=StoreMetrics(store, registry),
+        keys=KeyRing(store),
+        inputs=inputs,
     )
 
 
@@ -69,14 +72,9 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     app.state.services = services or build_services(settings)
     install_error_handlers(app)
     install_docs(app)
-    for module in (edit, queue, generations, events, models, uploads, files, health, metrics):
+    for module in (edit, queue, generations, events, models, uploads, files, health, metrics, web):
         app.include_router(module.router)
-    try:
-        from editserve.api.routes import web
-    except ImportError:  # the workbench is optional while it is being built
-        pass
-    else:
-        app.include_router(web.router)
+    install_openapi(app, app.state.services.registry)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Bearer keys, not cookies: credentials are never needed cross-origin.

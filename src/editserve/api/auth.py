@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 from starlette.requests import Request
 
 from editserve.api.services import services
 from editserve.errors import Unauthenticated
-from editserve.keys import hash_key
 
 
 async def require_key(request: Request) -> str:
@@ -19,7 +18,7 @@ async def require_key(request: Request) -> str:
         raise Unauthenticated("Authorization: missing header; send 'Authorization: Bearer <key>'")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Authorization: must be 'Bearer <key>'")
-    row = await run_in_threadpool(services(request).store.key_by_hash, hash_key(token))
-    if row is None:
+    owner = await to_thread.run_sync(services(request).keys.authenticate, token)
+    if owner is None:
         raise Unauthenticated("Authorization: invalid or revoked API key")
-    return row.id
+    return owner

@@ -20,8 +20,8 @@ from editserve.errors import (
     Unavailable,
     UnknownError,
 )
-from editserve.generations.service import describe_validation_error
-from editserve.store.base import is_store_unavailable
+from editserve.generations.requests import describe_validation_error
+from editserve.store import is_store_unavailable
 
 log = logging.getLogger("editserve.api")
 

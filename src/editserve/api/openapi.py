@@ -1,29 +1,48 @@
-"""OpenAPI request-body documentation for routes that parse their body by hand."""
+"""OpenAPI documentation the routes cannot derive themselves.
+
+The queue and edit routes parse their body by hand (the model's parameters depend on the
+``model`` field), so their request body is documented here: the envelope plus the
+default model's parameters. Errors share one envelope, documented once for every route.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from editserve.models.registry import ModelRegistry
+from editserve.protocol import ErrorEnvelope
+
 _ENVELOPES: dict[str, dict[str, Any]] = {
     "QueueRequest": {
-        "model": {"type": "string", "example": "qwen-image-edit-plus"},
+        "model": {"type": "string"},
         "num_generations": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
         "target_namespace": {"type": "string"},
     },
     "EditRequest": {
-        "model": {"type": "string", "example": "qwen-image-edit-plus"},
+        "model": {"type": "string"},
         "response_format": {"type": "string", "enum": ["url", "b64_json"], "default": "url"},
         "target_namespace": {"type": "string"},
     },
 }
 
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in (
+        (400, "Invalid parameters: the detail names the field and the rule"),
+        (401, "Missing, invalid or revoked API key"),
+        (404, "Not found"),
+        (429, "Too many active generations for this key (see Retry-After)"),
+        (503, "The job store is busy or unreachable (see Retry-After)"),
+    )
+}
 
-def request_body_doc(name: str) -> dict[str, Any]:
-    """An OpenAPI requestBody: the envelope plus the model's parameters (see /api/ai/models)."""
-    from editserve.models.qwen_edit_plus.schema import request_schema
 
-    params = request_schema()
-    properties = {**_ENVELOPES[name], **params["properties"]}
+def request_body_doc(name: str, registry: ModelRegistry) -> dict[str, Any]:
+    """An OpenAPI requestBody: the envelope plus the default model's parameters."""
+    spec = registry.default
+    params = spec.request_schema()
+    envelope = {**_ENVELOPES[name]}
+    envelope["model"] = {**envelope["model"], "example": spec.id}
     return {
         "requestBody": {
             "required": True,
@@ -33,7 +52,7 @@ def request_body_doc(name: str) -> dict[str, Any]:
                         "title": name,
                         "type": "object",
                         "required": ["model", *params.get("required", [])],
-                        "properties": properties,
+                        "properties": {**envelope, **params["properties"]},
                         "description": "The envelope fields plus the model's parameters; "
                         "GET /api/ai/models/{id} serves each model's own schema.",
                     }
@@ -41,3 +60,35 @@ def request_body_doc(name: str) -> dict[str, Any]:
             },
         }
     }
+
+
+BODY_MARKER = "x-editserve-body"
+
+
+def body_doc(name: str) -> dict[str, Any]:
+    """Mark a route whose body is documented from the registry (see install_openapi)."""
+    return {BODY_MARKER: name}
+
+
+def install_openapi(app: Any, registry: ModelRegistry) -> None:
+    """Build /openapi.json once, filling in the marked request bodies."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema  # type: ignore[no-any-return]
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                name = operation.pop(BODY_MARKER, None)
+                if name is not None:
+                    operation.update(request_body_doc(name, registry))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

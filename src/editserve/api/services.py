@@ -1,4 +1,4 @@
-"""Everything a request handler needs, built once per app."""
+"""Everything a request handler needs, built once per app, and how a request names itself."""
 
 from __future__ import annotations
 
@@ -6,23 +6,31 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from editserve.catalog import ModelCatalog
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
 from editserve.inputs.resolver import InputResolver
+from editserve.keys import KeyRing
+from editserve.metrics import StoreMetrics
 from editserve.models.registry import ModelRegistry
 from editserve.storage.base import BlobStorage
 from editserve.storage.signing import UrlSigner
-from editserve.store.base import Store
+from editserve.store import Store
+from editserve.uploads import UploadService
 
 
 @dataclass
 class AppServices:
     settings: Settings
-    store: Store
+    store: Store  # for the services below and for tests; routes never use it
     storage: BlobStorage
     signer: UrlSigner
     registry: ModelRegistry
     generations: GenerationService
+    models: ModelCatalog
+    uploads: UploadService
+    metrics: StoreMetrics
+    keys: KeyRing
     inputs: InputResolver
 
 
@@ -36,6 +44,11 @@ def base_url(request: Request) -> str:
     if configured:
         return configured.rstrip("/")
     return str(request.base_url).rstrip("/")
+
+
+def own_base_urls(request: Request) -> list[str]:
+    """Every base URL this server answers a request under (to recognise upload URLs)."""
+    return sorted({str(request.base_url).rstrip("/"), base_url(request)})
 
 
 class UrlBuilder:

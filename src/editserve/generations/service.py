@@ -1,118 +1,265 @@
-"""The generation service: what the API does with a request, between HTTP and the store."""
+"""The generation service: every use case of the API, between HTTP and the store.
+
+An enqueue reads one way: validate the body → replay an idempotent retry → check the key's
+capacity → fetch and check the inputs → size the output (refusing inputs the model cannot
+take) → store the inputs → insert the generations. Routes parse, call one method here and
+return what it gives back (a protocol model).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import base64
+import math
 import secrets
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from anyio import to_thread
 
 from editserve.config import Settings
-from editserve.errors import Conflict, InvalidParams, NotFound, RateLimited
-from editserve.generations.record import Generation, Status
-from editserve.models.registry import ModelRegistry, ModelSpec
-from editserve.store.base import Store
+from editserve.errors import (
+    Conflict,
+    GenerationCancelledError,
+    GenerationFailed,
+    InvalidParams,
+    NotFound,
+    RateLimited,
+)
+from editserve.generations.feed import EventFeed
+from editserve.generations.record import ACTIVE, Generation, Status
+from editserve.generations.requests import (
+    EditEnvelope,
+    Envelope,
+    QueueEnvelope,
+    ValidatedRequest,
+    validate_request,
+)
+from editserve.generations.views import GenerationViews
+from editserve.inputs.resolver import InputResolver, StoredInput
+from editserve.models.registry import ModelRegistry
+from editserve.models.spec import SizePlan
+from editserve.protocol import (
+    CancelResponse,
+    EditResponse,
+    Enqueued,
+    EnqueueResponse,
+    GenerationResponse,
+    GenerationView,
+    HistoryPage,
+    ImageB64,
+    ImageUrl,
+    QueueList,
+    UrlFor,
+)
+from editserve.storage.base import BlobStorage
+from editserve.store import Store
 
 SEED_SPACE = 2**32
-
-
-class QueueEnvelope(BaseModel):
-    """Fields of POST /api/ai/queue that belong to the queue, not to the model."""
-
-    model_config = ConfigDict(extra="ignore")
-    model: str = Field(min_length=1)
-    num_generations: int = Field(default=1, ge=1, le=4)
-    target_namespace: str | None = None
-    # The hosted API passes response_format through; the queue always answers with URLs.
-    response_format: Literal["url", "b64_json"] = "url"
-
-
-class EditEnvelope(BaseModel):
-    """Fields of POST /api/ai/images/edit that belong to the call, not to the model."""
-
-    model_config = ConfigDict(extra="ignore")
-    model: str = Field(min_length=1)
-    response_format: Literal["url", "b64_json"] = "url"
-    target_namespace: str | None = None
-
-
-ENVELOPE_FIELDS = {"model", "num_generations", "target_namespace", "response_format"}
-
-
-def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem, each naming the field and the rule."""
-    parts = []
-    for error in exc.errors():
-        loc = prefix
-        for item in error["loc"]:
-            loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
-        if error["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown field")
-        elif error["type"] == "missing":
-            parts.append(f"{loc}: required field is missing")
-        else:
-            message = error["msg"]
-            message = message.removeprefix("Value error, ")
-            parts.append(f"{loc}: {message}")
-    return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class ValidatedRequest:
-    spec: ModelSpec
-    params: BaseModel
-    envelope: QueueEnvelope | EditEnvelope
-    request_hash: str
-
-
-def request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+# GET /api/ai/queue lists every active generation of a key, up to this many.
+ACTIVE_LIST_LIMIT = 1000
 
 
 class GenerationService:
-    def __init__(self, settings: Settings, store: Store, registry: ModelRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: ModelRegistry,
+        inputs: InputResolver | None = None,
+        storage: BlobStorage | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry
+        self.inputs = inputs
+        self.storage = storage
+        self.views = GenerationViews(store)
+        self.feed = EventFeed(store, settings)
 
-    # --- validation ----------------------------------------------------------------------
-    def validate(
-        self, body: Any, envelope_type: type[QueueEnvelope] | type[EditEnvelope]
-    ) -> ValidatedRequest:
-        if not isinstance(body, dict):
-            raise InvalidParams("body: must be a JSON object")
-        try:
-            envelope = envelope_type.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidParams(describe_validation_error(exc)) from None
-        spec = self.registry.find(envelope.model)
-        if spec is None:
-            raise InvalidParams(f"model: unknown model {envelope.model!r}")
-        allowed_envelope = set(envelope_type.model_fields)
-        model_fields = {k: v for k, v in body.items() if k not in allowed_envelope}
-        try:
-            params = spec.params_model.model_validate(model_fields)
-            overrides = {
-                name: value
-                for name, value in spec.default_overrides(self.settings).items()
-                if name not in params.model_fields_set
-            }
-            if overrides:
-                params = spec.params_model.model_validate({**model_fields, **overrides})
-        except ValidationError as exc:
-            raise InvalidParams(describe_validation_error(exc)) from None
-        return ValidatedRequest(spec, params, envelope, request_hash(body))
+    # --- submitting ----------------------------------------------------------------------
+    def validate(self, body: object, envelope_type: type[Envelope]) -> ValidatedRequest:
+        """The request's envelope and model parameters, or InvalidParams."""
+        return validate_request(body, envelope_type, self.registry, self.settings)
 
-    # --- enqueue -------------------------------------------------------------------------
-    def existing_for_idempotency_key(
-        self, owner: str, key: str | None, req_hash: str
-    ) -> list[Generation] | None:
+    async def submit(
+        self,
+        owner: str,
+        body: object,
+        envelope_type: type[Envelope],
+        *,
+        idempotency_key: str | None,
+        base_urls: Sequence[str],
+    ) -> list[Generation]:
+        """Validate, check capacity, fetch and check inputs, store them, enqueue."""
+        request = self.validate(body, envelope_type)
+        existing = await to_thread.run_sync(
+            self._replay, owner, idempotency_key, request.request_hash
+        )
+        if existing is not None:
+            return existing
+        await to_thread.run_sync(self._check_capacity, owner, request.num_generations)
+        assert self.inputs is not None, "a service that takes requests needs an InputResolver"
+        fetched = await self.inputs.fetch(request.input_refs, owner, base_urls=base_urls)
+        size = request.spec.plan_size(
+            request.params, [item.size for item in fetched], self.settings
+        )
+        stored = await self.inputs.store(fetched)
+        gens = self._new_generations(owner, request, stored, size, idempotency_key)
+        await to_thread.run_sync(self.store.insert_generations, gens)
+        return gens
+
+    async def enqueue(
+        self,
+        owner: str,
+        body: object,
+        *,
+        idempotency_key: str | None,
+        base_urls: Sequence[str],
+    ) -> EnqueueResponse:
+        """POST /api/ai/queue: 1-4 generations, inputs fetched and checked now."""
+        gens = await self.submit(
+            owner, body, QueueEnvelope, idempotency_key=idempotency_key, base_urls=base_urls
+        )
+        return EnqueueResponse(
+            generations=[Enqueued(generation_id=g.id, status=g.status) for g in gens]
+        )
+
+    async def edit(
+        self,
+        owner: str,
+        body: object,
+        *,
+        idempotency_key: str | None,
+        base_urls: Sequence[str],
+        url_for: UrlFor,
+    ) -> EditResponse:
+        """POST /api/ai/images/edit: one generation, waited for (504 past the limit)."""
+        [gen] = await self.submit(
+            owner, body, EditEnvelope, idempotency_key=idempotency_key, base_urls=base_urls
+        )
+        done = await self.feed.wait_until_terminal(gen, self.settings.sync_timeout_seconds)
+        extra = {"generation_id": done.id}
+        if done.status is Status.FAILED:
+            raise GenerationFailed(
+                f"generation {done.id} failed: {done.error_message}", extra=extra
+            )
+        if done.status is Status.CANCELLED:
+            raise GenerationCancelledError(f"generation {done.id} was cancelled", extra=extra)
+        assert done.result_key is not None
+        wants_b64 = isinstance(body, dict) and body.get("response_format") == "b64_json"
+        image: ImageUrl | ImageB64
+        if wants_b64:
+            assert self.storage is not None
+            data = await to_thread.run_sync(self.storage.get, done.result_key)
+            image = ImageB64(b64_json=base64.b64encode(data).decode())
+        else:
+            image = ImageUrl(url=url_for(done.result_key))
+        return EditResponse(
+            model=done.model,
+            created=int(done.completed_at or time.time()),
+            images=[image],
+            generation_id=done.id,
+            seed=done.seed,
+            width=done.width,
+            height=done.height,
+            timings=done.timings,
+        )
+
+    # --- reading and cancelling ------------------------------------------------------------
+    async def get(self, owner: str, generation_id: str, url_for: UrlFor) -> GenerationView:
+        """One generation, with progress, queue position and ETA."""
+        gen = await to_thread.run_sync(self._owned, owner, generation_id)
+        [view] = await to_thread.run_sync(self.views.render, [gen], url_for)
+        return view
+
+    async def get_found(
+        self, owner: str, generation_id: str, url_for: UrlFor
+    ) -> GenerationResponse:
+        """GET /api/ai/generations/{id}: the same view in the history's envelope."""
+        return GenerationResponse(generation=await self.get(owner, generation_id, url_for))
+
+    async def list_active(
+        self,
+        owner: str,
+        url_for: UrlFor,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        media_type: str | None = None,
+    ) -> QueueList:
+        """The key's active generations (or those of the given statuses), oldest first."""
+        _check_media_type(media_type)
+        statuses = parse_statuses(status) or list(ACTIVE)
+        model_id = self.registry.get(model).id if model else None
+
+        def read() -> QueueList:
+            gens, total = self.store.list_generations(
+                owner,
+                statuses=statuses,
+                model=model_id,
+                limit=ACTIVE_LIST_LIMIT,
+                newest_first=False,
+            )
+            return QueueList(count=total, generations=self.views.render(gens, url_for))
+
+        return await to_thread.run_sync(read)
+
+    async def history(
+        self,
+        owner: str,
+        url_for: UrlFor,
+        *,
+        page: int,
+        page_size: int,
+        status: str | None = None,
+        model: str | None = None,
+        media_type: str | None = None,
+    ) -> HistoryPage:
+        """All of the key's generations, newest first, one page."""
+        _check_media_type(media_type)
+        statuses = parse_statuses(status)
+        model_id = self.registry.get(model).id if model else None
+
+        def read() -> HistoryPage:
+            gens, total = self.store.list_generations(
+                owner,
+                statuses=statuses,
+                model=model_id,
+                limit=page_size,
+                offset=(page - 1) * page_size,
+            )
+            return HistoryPage(
+                count=len(gens),
+                generations=self.views.render(gens, url_for),
+                page_number=page,
+                page_size=page_size,
+                total_entries=total,
+                total_pages=math.ceil(total / page_size) if total else 0,
+            )
+
+        return await to_thread.run_sync(read)
+
+    async def cancel(self, owner: str, generation_id: str) -> CancelResponse:
+        """Queued: cancelled at once. Processing: at the next step. Ended: unchanged."""
+        gen = await to_thread.run_sync(self.store.request_cancel, generation_id, owner)
+        if gen is None:
+            raise NotFound(f"Generation not found: {generation_id}")
+        return CancelResponse(
+            generation_id=gen.id,
+            generation_status=gen.status,
+            cancel_requested=gen.cancel_requested,
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _owned(self, owner: str, generation_id: str) -> Generation:
+        gen = self.store.get_generation(generation_id, owner)
+        if gen is None:
+            raise NotFound(f"Generation not found: {generation_id}")
+        return gen
+
+    def _replay(self, owner: str, key: str | None, req_hash: str) -> list[Generation] | None:
+        """The generations a retried request with this Idempotency-Key made, if any."""
         if not key:
             return None
         existing = self.store.by_idempotency_key(owner, key)
@@ -125,7 +272,7 @@ class GenerationService:
             )
         return existing
 
-    def check_capacity(self, owner: str, wanted: int) -> None:
+    def _check_capacity(self, owner: str, wanted: int) -> None:
         active = self.store.count_active(owner)
         limit = self.settings.max_queued_per_key
         if active + wanted > limit:
@@ -135,41 +282,36 @@ class GenerationService:
                 retry_after=10,
             )
 
-    def enqueue(
+    def _new_generations(
         self,
         owner: str,
         request: ValidatedRequest,
-        inputs: list[dict[str, Any]],
-        *,
-        num_generations: int = 1,
-        idempotency_key: str | None = None,
+        inputs: list[StoredInput],
+        size: SizePlan,
+        idempotency_key: str | None,
     ) -> list[Generation]:
-        self.check_capacity(owner, num_generations)
         params = request.params.model_dump()
+        # Inline images are stored as inputs; the record keeps only a marker.
         params["input_image"] = [
             "data:" if ref.startswith("data:") else ref for ref in params["input_image"]
         ]
         given_seed = params.get("seed")
-        size = request.spec.plan_size(
-            request.params, [(item["width"], item["height"]) for item in inputs], self.settings
-        )
-        batch_id = str(uuid.uuid4())
-        now = time.time()
-        generations = []
-        for index in range(num_generations):
+        batch_id, now = str(uuid.uuid4()), time.time()
+        gens = []
+        for index in range(request.num_generations):
             seed = (
                 (given_seed + index) % SEED_SPACE
                 if given_seed is not None
                 else secrets.randbelow(SEED_SPACE)
             )
-            generations.append(
+            gens.append(
                 Generation(
                     id=str(uuid.uuid4()),
                     owner=owner,
                     model=request.spec.id,
                     status=Status.QUEUED,
                     params={**params, "seed": seed},
-                    inputs=inputs,
+                    inputs=[item.to_dict() for item in inputs],
                     batch_id=batch_id,
                     batch_index=index,
                     seed=seed,
@@ -182,42 +324,23 @@ class GenerationService:
                     request_hash=request.request_hash,
                 )
             )
-        self.store.insert_generations(generations)
-        return generations
+        return gens
 
-    # --- read and cancel -----------------------------------------------------------------
-    def get(self, owner: str, generation_id: str) -> Generation:
-        gen = self.store.get_generation(generation_id, owner)
-        if gen is None:
-            raise NotFound(f"Generation not found: {generation_id}")
-        return gen
 
-    def cancel(self, owner: str, generation_id: str) -> Generation:
-        gen = self.store.request_cancel(generation_id, owner)
-        if gen is None:
-            raise NotFound(f"Generation not found: {generation_id}")
-        return gen
+def _check_media_type(media_type: str | None) -> None:
+    if media_type is not None and media_type != "image":
+        raise InvalidParams("media_type: only 'image' is served here")
 
-    def eta_estimator(self) -> Callable[[Generation, int | None], float | None]:
-        """ETAs for one response: each model's mean run time and the number of live workers
-        are read once, however many generations the response lists."""
-        run_seconds: dict[str, float | None] = {}
-        live_workers: list[int] = []
 
-        def eta(gen: Generation, position: int | None) -> float | None:
-            if gen.status.is_terminal:
-                return None
-            if gen.model not in run_seconds:
-                run_seconds[gen.model] = self.store.recent_run_seconds(gen.model)
-            per_run = run_seconds[gen.model]
-            if per_run is None:
-                return None
-            if gen.status is Status.PROCESSING:
-                total = gen.progress_total
-                done = (gen.progress_step or 0) / total if total else 0.0
-                return round(per_run * (1.0 - done), 1)
-            if not live_workers:
-                live_workers.append(max(1, len(self.store.list_workers(fresh_within=60.0))))
-            return round(per_run * ((position or 0) // live_workers[0] + 1), 1)
-
-        return eta
+def parse_statuses(status: str | None) -> list[Status] | None:
+    """``queued,processing`` → [Status.QUEUED, Status.PROCESSING]; InvalidParams if unknown."""
+    if status is None:
+        return None
+    result = []
+    for part in status.split(","):
+        try:
+            result.append(Status(part.strip()))
+        except ValueError:
+            allowed = "|".join(s.value for s in Status)
+            raise InvalidParams(f"status: must be one of {allowed}, got {part!r}") from None
+    return result

@@ -1,59 +1,58 @@
-"""How a generation looks on the wire (GET /api/ai/queue/{id} and friends)."""
+"""Generations as the caller sees them: wire views with queue positions and ETAs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from editserve.generations.record import Generation, Status
+from editserve.protocol import GenerationView, UrlFor
+from editserve.store import Store
 
-UrlFor = Callable[[str], str]
+# A worker that has not beaten its heart for this long does not count for ETAs.
+LIVE_WORKER_SECONDS = 60.0
+
+EtaEstimator = Callable[[Generation, int | None], float | None]
 
 
-def _unix(value: float | None) -> int | None:
-    return int(value) if value is not None else None
+class GenerationViews:
+    """Builds GenerationView lists; reads each model's run time and the worker count once
+    per response, however many generations it lists. Synchronous: call from a thread."""
 
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-def generation_view(
-    gen: Generation,
-    url_for: UrlFor,
-    *,
-    queue_position: int | None = None,
-    eta_seconds: float | None = None,
-) -> dict[str, Any]:
-    input_urls = [url_for(item["key"]) for item in gen.inputs]
-    params = dict(gen.params)
-    params["input_image"] = [
-        input_urls[i] if ref.startswith("data:") else ref
-        for i, ref in enumerate(params.get("input_image", []))
-    ]
-    prompt = params.pop("prompt", None)
-    view: dict[str, Any] = {
-        "generation_id": gen.id,
-        "model_name": gen.model,
-        "prompt": prompt,
-        "media_type": "image",
-        "status": gen.status.value,
-        "result_url": url_for(gen.result_key) if gen.result_key else None,
-        "error_message": gen.error_message,
-        "enqueued_at": _unix(gen.enqueued_at),
-        "started_at": _unix(gen.started_at),
-        "completed_at": _unix(gen.completed_at),
-        **params,
-        "seed": gen.seed,
-        "target_namespace": gen.target_namespace,
-        "width": gen.width,
-        "height": gen.height,
-        "progress": (
-            {"step": gen.progress_step, "total": gen.progress_total} if gen.progress_total else None
-        ),
-        "stage": gen.stage,
-        "queue_position": queue_position if gen.status is Status.QUEUED else None,
-        "eta_seconds": eta_seconds,
-        "attempts": gen.attempts,
-        "cancel_requested": gen.cancel_requested,
-        "input_urls": input_urls,
-        "timings": gen.timings,
-        "receipt": gen.receipt,
-    }
-    return view
+    def render(self, gens: Sequence[Generation], url_for: UrlFor) -> list[GenerationView]:
+        eta = self.eta_estimator()
+        views = []
+        for gen in gens:
+            position = self.store.queue_position(gen) if gen.status is Status.QUEUED else None
+            views.append(
+                GenerationView.of(
+                    gen, url_for, queue_position=position, eta_seconds=eta(gen, position)
+                )
+            )
+        return views
+
+    def eta_estimator(self) -> EtaEstimator:
+        """ETAs for one response, from recent run times, progress and live workers."""
+        run_seconds: dict[str, float | None] = {}
+        live_workers: list[int] = []
+
+        def eta(gen: Generation, position: int | None) -> float | None:
+            if gen.status.is_terminal:
+                return None
+            if gen.model not in run_seconds:
+                run_seconds[gen.model] = self.store.recent_run_seconds(gen.model)
+            per_run = run_seconds[gen.model]
+            if per_run is None:
+                return None
+            if gen.status is Status.PROCESSING:
+                total = gen.progress_total
+                done = (gen.progress_step or 0) / total if total else 0.0
+                return round(per_run * (1.0 - done), 1)
+            if not live_workers:
+                fresh = self.store.list_workers(fresh_within=LIVE_WORKER_SECONDS)
+                live_workers.append(max(1, len(fresh)))
+            return round(per_run * ((position or 0) // live_workers[0] + 1), 1)
+
+        return eta

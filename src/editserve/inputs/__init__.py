@@ -3,7 +3,9 @@
 Public API::
 
     InputResolver(settings, storage, lookup_upload)
-        .resolve(refs, owner, base_urls=[...]) -> list[StoredInput]
+        .fetch(refs, owner, base_urls=[...]) -> list[FetchedInput]   (checked, not stored)
+        .store(fetched) -> list[StoredInput]
+        .resolve(refs, owner, base_urls=[...]) -> list[StoredInput]   (both)
         .store_upload(data) -> StoredInput
     StoredInput                     key, sha256, content_type, format, width, height, size
     inspect_image(data, max_pixels=...) -> ImageInfo
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image, load_rgb
 from editserve.inputs.fetch import Fetched, Fetcher, FetchError
-from editserve.inputs.resolver import InputResolver, LookupUpload, StoredInput
+from editserve.inputs.resolver import FetchedInput, InputResolver, LookupUpload, StoredInput
 from editserve.inputs.ssrf import ForbiddenAddress, HostPolicy, forbidden_reason
 
 __all__ = [
     "Fetched",
+    "FetchedInput",
     "FetchError",
     "Fetcher",
     "ForbiddenAddress",

@@ -8,7 +8,10 @@ A reference is one of:
 * any other ``http(s)://`` URL — downloaded by :class:`~editserve.inputs.fetch.Fetcher`.
 
 Each image is then inspected (:func:`~editserve.inputs.decode.inspect_image`) and stored
-under ``inputs/<sha256>.<ext>``: the same bytes are stored once, whoever sends them. Every
+under ``inputs/<sha256>.<ext>``: the same bytes are stored once, whoever sends them.
+:meth:`InputResolver.fetch` and :meth:`InputResolver.store` are the two halves of
+:meth:`InputResolver.resolve`, so a caller can refuse a request on what the inputs are
+(their sizes) before anything is written. Every
 failure is an :class:`~editserve.errors.InvalidParams` whose detail starts with the field,
 ``input_image[i]: ...``, and names the rule.
 """
@@ -75,6 +78,19 @@ class StoredInput:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True)
+class FetchedInput:
+    """An input checked and identified, not stored yet (``data`` None: stored already)."""
+
+    stored: StoredInput
+    data: bytes | None
+    field: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.stored.width, self.stored.height
+
+
 LookupUpload = Callable[[str, str], Awaitable[StoredInput | None]]
 
 
@@ -98,7 +114,13 @@ class InputResolver:
     async def resolve(
         self, refs: Sequence[str], owner: str, *, base_urls: Sequence[str]
     ) -> list[StoredInput]:
-        """Resolve every reference (concurrently) and return them in order.
+        """Fetch, check and store every reference; return them in order."""
+        return await self.store(await self.fetch(refs, owner, base_urls=base_urls))
+
+    async def fetch(
+        self, refs: Sequence[str], owner: str, *, base_urls: Sequence[str]
+    ) -> list[FetchedInput]:
+        """Resolve and check every reference (concurrently), in order; store nothing.
 
         ``base_urls`` are this server's own base URLs (the request's and
         ``settings.public_url``) used to recognise upload URLs. If several references
@@ -107,14 +129,14 @@ class InputResolver:
         if isinstance(refs, str):
             refs = [refs]
         bases = [base for base in map(_origin_and_path, base_urls) if base is not None]
-        results: list[StoredInput | None] = [None] * len(refs)
+        results: list[FetchedInput | None] = [None] * len(refs)
         errors: list[BaseException | None] = [None] * len(refs)
 
         async with self.fetcher.client() as client:
 
             async def one(index: int, ref: str) -> None:
                 try:
-                    results[index] = await self._resolve_one(
+                    results[index] = await self._fetch_one(
                         f"{FIELD}[{index}]", ref, owner, bases, client
                     )
                 except Exception as exc:  # reported below, in index order
@@ -129,6 +151,13 @@ class InputResolver:
                 raise error
         return [result for result in results if result is not None]
 
+    async def store(self, fetched: Sequence[FetchedInput]) -> list[StoredInput]:
+        """Write what :meth:`fetch` checked (once per content hash); return them in order."""
+        for item in fetched:
+            if item.data is not None:
+                await self._put(item.stored, item.data)
+        return [item.stored for item in fetched]
+
     async def store_upload(self, data: bytes, *, field: str = "file") -> StoredInput:
         """Verify and store an uploaded image (``POST /api/ai/uploads``).
 
@@ -140,22 +169,24 @@ class InputResolver:
                 f"{field}: image is {len(data)} bytes, over the limit of "
                 f"{self.settings.max_input_bytes} bytes (max_input_bytes)"
             )
-        return await self._store(field, data)
+        checked = await self._check(field, data)
+        await self._put(checked.stored, data)
+        return checked.stored
 
     # --- one reference -------------------------------------------------------------------
-    async def _resolve_one(
+    async def _fetch_one(
         self,
         field: str,
         ref: str,
         owner: str,
         bases: list[tuple[str, str]],
         client: httpx.AsyncClient,
-    ) -> StoredInput:
+    ) -> FetchedInput:
         if not isinstance(ref, str) or not ref.strip():
             raise InvalidParams(f"{field}: must be a non-empty string (URL or data URI)")
         ref = ref.strip()
         if ref[:5].lower() == "data:":
-            return await self._store(field, self._decode_data_uri(field, ref))
+            return await self._check(field, self._decode_data_uri(field, ref))
         scheme = urlsplit(ref).scheme.lower() if "://" in ref else ""
         if scheme not in ("http", "https"):
             raise InvalidParams(
@@ -167,12 +198,12 @@ class InputResolver:
             stored = await self.lookup_upload(upload_id, owner)
             if stored is None:
                 raise InvalidParams(f"{field}: upload not found: {upload_id}")
-            return stored
+            return FetchedInput(stored=stored, data=None, field=field)
         try:
             fetched = await self.fetcher.fetch(ref, client=client)
         except FetchError as exc:
             raise InvalidParams(f"{field}: {exc}") from None
-        return await self._store(field, fetched.data)
+        return await self._check(field, fetched.data)
 
     def _decode_data_uri(self, field: str, ref: str) -> bytes:
         match = _DATA_URI_RE.fullmatch(ref)
@@ -211,7 +242,7 @@ class InputResolver:
             )
         return data
 
-    async def _store(self, field: str, data: bytes) -> StoredInput:
+    async def _check(self, field: str, data: bytes) -> FetchedInput:
         try:
             info = await anyio.to_thread.run_sync(self._inspect, data)
         except ImageDecodeError as exc:
@@ -226,6 +257,9 @@ class InputResolver:
             height=info.height,
             size=len(data),
         )
+        return FetchedInput(stored=stored, data=data, field=field)
+
+    async def _put(self, stored: StoredInput, data: bytes) -> None:
         # One writer per key in this process (the same image twice in one request, or two
         # requests at once); across processes a duplicate put just rewrites equal bytes.
         lock = self._key_locks.setdefault(stored.key, anyio.Lock())
@@ -237,7 +271,6 @@ class InputResolver:
         finally:
             if not lock.statistics().tasks_waiting:
                 self._key_locks.pop(stored.key, None)
-        return stored
 
     def _inspect(self, data: bytes) -> ImageInfo:
         return inspect_image(data, max_pixels=self.settings.max_input_pixels)
@@ -287,4 +320,4 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["InputResolver", "LookupUpload", "StoredInput"]
+__all__ = ["FetchedInput", "InputResolver", "LookupUpload", "StoredInput"]

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from editserve.config import Settings
 from editserve.devices import count_gpus
-from editserve.store.base import Store
+from editserve.store import Store
+from editserve.store.rows import WorkerState
 
 log = logging.getLogger("editserve.supervisor")
 
@@ -74,7 +75,8 @@ class Supervisor:
         command = [
             sys.executable,
             "-m",
-            "editserve.worker",
+            "editserve",
+            "worker",
             "--worker-id",
             slot.worker_id,
             "--device",
@@ -115,7 +117,7 @@ class Supervisor:
             released,
             delay,
         )
-        self.store.worker_heartbeat(slot.worker_id, "stopped")
+        self.store.worker_heartbeat(slot.worker_id, WorkerState.STOPPED)
         slot.process = None
         slot.restart_at = time.monotonic() + delay
 

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from editserve.api.services import services
-from editserve.readiness import model_readiness
+from editserve.protocol import Health, ReadyResponse
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, Any]:
-    return {"status": "ok"}
+async def healthz() -> Health:
+    return Health()
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse, "description": "No model is ready"}},
+)
 async def readyz(request: Request) -> JSONResponse:
-    svc = services(request)
-    models = {}
-    for spec in svc.registry.all():
-        models[spec.id] = await run_in_threadpool(model_readiness, svc.store, spec.id)
-    ready = any(m["readiness"] == "ready" for m in models.values())
-    body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "models": models}
-    warnings = [m["warning"] for m in models.values() if m.get("warning")]
-    if warnings:
-        body["warning"] = warnings[0]
-    return JSONResponse(body, status_code=200 if ready else 503)
+    ready = await services(request).models.ready()
+    status_code = 200 if ready.status == "ready" else 503
+    return JSONResponse(ready.model_dump(mode="json"), status_code=status_code)

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-import time
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from editserve.api.auth import require_key
+from editserve.api.openapi import ERROR_RESPONSES
 from editserve.api.services import base_url, services, url_builder
-from editserve.errors import InvalidParams, NotFound
-from editserve.store.base import UploadRow
+from editserve.errors import InvalidParams
+from editserve.protocol import UploadResponse
 
-router = APIRouter(tags=["uploads"])
+router = APIRouter(tags=["uploads"], responses=ERROR_RESPONSES)
 
 
 async def _upload_bytes(request: Request) -> bytes:
@@ -34,38 +30,19 @@ async def _upload_bytes(request: Request) -> bytes:
 
 
 @router.post("/api/ai/uploads")
-async def upload(request: Request, owner: str = Depends(require_key)) -> dict[str, Any]:
+async def upload(request: Request, owner: str = Depends(require_key)) -> UploadResponse:
     """Upload one image (multipart field `file`, or the raw bytes as the body)."""
-    svc = services(request)
-    data = await _upload_bytes(request)
-    stored = await svc.inputs.store_upload(data)
-    row = UploadRow(
-        id="upl_" + secrets.token_urlsafe(16),
-        owner=owner,
-        created_at=time.time(),
-        **stored.to_dict(),
+    return await services(request).uploads.create(
+        owner,
+        await _upload_bytes(request),
+        base_url=base_url(request),
+        url_for=url_builder(request),
     )
-    await run_in_threadpool(svc.store.insert_upload, row)
-    return {
-        "id": row.id,
-        "url": f"{base_url(request)}/api/ai/uploads/{row.id}",
-        "preview_url": url_builder(request)(row.key),
-        "content_type": row.content_type,
-        "format": row.format,
-        "width": row.width,
-        "height": row.height,
-        "bytes": row.size,
-        "sha256": row.sha256,
-    }
 
 
-@router.get("/api/ai/uploads/{upload_id}")
+@router.get("/api/ai/uploads/{upload_id}", response_class=Response)
 async def get_upload(
     request: Request, upload_id: str, owner: str = Depends(require_key)
 ) -> Response:
-    svc = services(request)
-    row = await run_in_threadpool(svc.store.get_upload, upload_id, owner)
-    if row is None:
-        raise NotFound(f"Upload not found: {upload_id}")
-    data = await run_in_threadpool(svc.storage.get, row.key)
-    return Response(data, media_type=row.content_type)
+    data, content_type = await services(request).uploads.content(owner, upload_id)
+    return Response(data, media_type=content_type)

@@ -107,7 +107,9 @@ def test_sync_edit_timeout_504_is_generation_timeout_with_id() -> None:
 def test_failed_and_cancelled_sync_edits_are_generation_errors() -> None:
     failed = envelope("generation_failed", "CUDA OOM", generation_id="g-2")
     cancelled = envelope(
-        "generation_cancelled", "generation g-3 was cancelled", "Generation cancelled",
+        "generation_cancelled",
+        "generation g-3 was cancelled",
+        "Generation cancelled",
         generation_id="g-3",
     )
     client = client_for(lambda request: httpx.Response(500, json=failed))

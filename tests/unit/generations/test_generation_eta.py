@@ -10,7 +10,7 @@ from editserve.config import Settings
 from editserve.generations.record import Generation, Status
 from editserve.generations.service import GenerationService
 from editserve.models.registry import default_registry
-from editserve.store.base import WorkerRow
+from editserve.store.rows import WorkerRow
 from editserve.store.sqlite import SqliteStore
 
 MODEL = "qwen-image-edit-plus"
@@ -29,7 +29,7 @@ def gen(**overrides: object) -> Generation:
 def test_eta_follows_run_times_progress_and_queue_position(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "db.sqlite")
     service = GenerationService(Settings(data_dir=tmp_path), store, default_registry())
-    assert service.eta_estimator()(gen(), 0) is None  # no run finished yet: no estimate
+    assert service.views.eta_estimator()(gen(), 0) is None  # no run finished yet: no estimate
 
     done = gen()
     store.insert_generations([done])
@@ -41,7 +41,7 @@ def test_eta_follows_run_times_progress_and_queue_position(tmp_path: Path) -> No
     per_run = finished.completed_at - finished.started_at
     store.upsert_worker(WorkerRow("w1", "h", 1, "cpu", "ready", time.time(), time.time()))
 
-    eta = service.eta_estimator()
+    eta = service.views.eta_estimator()
     assert eta(gen(), 0) == round(per_run, 1)
     assert eta(gen(), 3) == round(per_run * 4, 1)  # one worker: three runs ahead
     halfway = gen(status=Status.PROCESSING, progress_step=5, progress_total=10)

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "unasync.py"
 
 pytest.importorskip("ruff", reason="the generator formats its output with ruff (dev extras)")

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from editserve.catalog import model_readiness
 from editserve.config import Settings
 from editserve.generations.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadError, StepCallback
-from editserve.readiness import model_readiness
+from editserve.models.registry import default_registry
 from editserve.storage.local import LocalStorage
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import EXIT_LOAD_FAILED, Worker
@@ -28,6 +29,8 @@ WEIGHTS = LoadedWeights("fixture", None, True, "cpu", "float32")
 
 class Paints:
     """Runs every step and returns a flat image of the job's size."""
+
+    supports_batch = False
 
     def __init__(self, step_delay: float = 0.0) -> None:
         self.step_delay = step_delay
@@ -141,7 +144,7 @@ def test_load_failure_is_reported_with_its_reason(settings, store, storage) -> N
     )
     worker.stop_event.set()
     assert worker.run() == EXIT_LOAD_FAILED
-    readiness = model_readiness(store, "qwen-image-edit-plus")
+    readiness = model_readiness(store, default_registry().get("qwen-image-edit-plus")).model_dump()
     assert readiness["readiness"] == "failed"
     assert "does not exist" in readiness["readiness_reason"]
 

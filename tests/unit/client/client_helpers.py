@@ -185,7 +185,7 @@ class FakeWorker:
         self.worker_id = worker_id
 
     def claim(self) -> Any:
-        from editserve.store.base import WorkerRow
+        from editserve.store.rows import WorkerRow
 
         now = time.time()
         self.store.upsert_worker(
@@ -196,7 +196,7 @@ class FakeWorker:
         )
 
     def progress(self, gen: Any, step: int, total: int, stage: str = "denoise") -> None:
-        self.store.report_progress(gen, self.worker_id, step, total, stage, emit=True)
+        self.store.report_progress([gen], self.worker_id, step, total, stage, emit=True)
 
     def succeed(self, gen: Any, storage: Any, data: bytes) -> None:
         key = f"outputs/{gen.id}.png"

@@ -1,0 +1,97 @@
+"""The served models as the API shows them: cards, request schemas and readiness.
+
+Readiness comes from what the workers report through the store (any node sees every
+worker): ready when one has the model loaded, loading while one starts, failed with the
+reason when all failed.
+"""
+
+from __future__ import annotations
+
+from anyio import to_thread
+
+from editserve.config import Settings
+from editserve.models.registry import ModelRegistry
+from editserve.models.spec import ModelSpec
+from editserve.protocol import (
+    ModelCard,
+    ModelList,
+    Readiness,
+    ReadyResponse,
+    WorkerCounts,
+)
+from editserve.store import Store
+from editserve.store.rows import WorkerRow, WorkerState
+
+# A worker that has not beaten its heart for this long is considered gone.
+WORKER_FRESH_SECONDS = 30.0
+
+_RUNNING = (WorkerState.READY, WorkerState.BUSY)
+_STARTING = (WorkerState.STARTING, WorkerState.LOADING)
+
+
+def model_readiness(store: Store, spec: ModelSpec) -> Readiness:
+    """What the live workers report about one model."""
+    return readiness_of(spec, store.list_workers(WORKER_FRESH_SECONDS))
+
+
+def readiness_of(spec: ModelSpec, live: list[WorkerRow]) -> Readiness:
+    workers = [w for w in live if w.model in (spec.id, None)]
+    ready = [w for w in workers if w.state in _RUNNING]
+    failed = [w for w in workers if w.state is WorkerState.FAILED]
+    if ready:
+        state = "ready"
+    elif any(w.state in _STARTING for w in workers):
+        state = "loading"
+    elif failed:
+        state = "failed"
+    else:
+        state = "no_workers"
+    weights = next((w.weights for w in ready if w.weights), None) or next(
+        (w.weights for w in workers if w.weights), None
+    )
+    return Readiness(
+        readiness=state,  # type: ignore[arg-type]
+        weights=weights,
+        workers=WorkerCounts(total=len(workers), ready=len(ready), failed=len(failed)),
+        readiness_reason=failed[-1].error if failed and not ready else None,
+        warning=spec.tiny_warning if weights and weights.get("is_tiny") else None,
+    )
+
+
+class ModelCatalog:
+    def __init__(self, settings: Settings, store: Store, registry: ModelRegistry) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+
+    def card(self, spec: ModelSpec, readiness: Readiness) -> ModelCard:
+        schema = spec.schema_for(self.settings)
+        return ModelCard(
+            **{**spec.card, **readiness.model_dump()},
+            aliases=list(spec.aliases),
+            json_request_schema=schema,
+            request_schema=schema,
+        )
+
+    async def list(self) -> ModelList:
+        live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
+        return ModelList(
+            data=[self.card(spec, readiness_of(spec, live)) for spec in self.registry.all()]
+        )
+
+    async def one(self, model_id: str) -> ModelCard:
+        spec = self.registry.get(model_id)
+        live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
+        return self.card(spec, readiness_of(spec, live))
+
+    async def ready(self) -> ReadyResponse:
+        """/readyz: ready when any served model has a worker that loaded it."""
+        live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
+        models = {spec.id: readiness_of(spec, live) for spec in self.registry.all()}
+        ready = any(m.readiness == "ready" for m in models.values())
+        warnings = [m.warning for m in models.values() if m.warning]
+        return ReadyResponse(
+            status="ready" if ready else "not_ready",
+            models=models,
+            warning=warnings[0] if warnings else None,
+        )

@@ -1,0 +1,270 @@
+"""Every shape editserve puts on the wire, as pydantic models: one place per shape.
+
+Routes return these (so ``/openapi.json`` documents responses too); the service builds
+them from records. Field order is the order on the wire. Fields marked ``_omit_none``
+are left out when empty, as the hosted API leaves them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from editserve.generations.record import Event, Generation, Status
+
+UrlFor = Callable[[str], str]
+
+
+def _omit_none(**kwargs: Any) -> Any:
+    return Field(default=None, exclude_if=lambda value: value is None, **kwargs)
+
+
+def _unix(value: float | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="Machine-readable error type, e.g. invalid_params.")
+    title: str
+    detail: str = Field(description="What went wrong: names the field and the rule.")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error, whatever the route (see errors.py for the types)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: ErrorBody
+    status: Literal["error"] = "error"
+    status_message: str
+
+
+# --- generations --------------------------------------------------------------------------
+
+
+class Progress(BaseModel):
+    step: int | None
+    total: int | None
+
+
+class GenerationView(BaseModel):
+    """One generation. The request's own parameters (the model's schema, e.g. the
+    aspect ratio and the steps) are the extra fields of this model: they follow the
+    fields below on the wire."""
+
+    model_config = ConfigDict(extra="allow")
+
+    generation_id: str
+    model_name: str
+    prompt: str | None
+    media_type: Literal["image"] = "image"
+    status: Status
+    result_url: str | None
+    error_message: str | None
+    enqueued_at: int | None
+    started_at: int | None
+    completed_at: int | None
+    seed: int
+    target_namespace: str | None
+    width: int
+    height: int
+    progress: Progress | None
+    stage: str | None
+    queue_position: int | None = Field(description="Queued generations ahead (queued only).")
+    eta_seconds: float | None
+    attempts: int
+    cancel_requested: bool
+    input_urls: list[str]
+    timings: dict[str, float] | None
+    receipt: dict[str, Any] | None
+
+    @classmethod
+    def of(
+        cls,
+        gen: Generation,
+        url_for: UrlFor,
+        *,
+        queue_position: int | None = None,
+        eta_seconds: float | None = None,
+    ) -> GenerationView:
+        input_urls = [url_for(item["key"]) for item in gen.inputs]
+        params = dict(gen.params)
+        # Inline data: URIs are shown as the stored copy's URL.
+        params["input_image"] = [
+            input_urls[i] if ref.startswith("data:") else ref
+            for i, ref in enumerate(params.get("input_image", []))
+        ]
+        prompt = params.pop("prompt", None)
+        fields = set(cls.model_fields)
+        extras = {name: value for name, value in params.items() if name not in fields}
+        return cls(
+            generation_id=gen.id,
+            model_name=gen.model,
+            prompt=prompt,
+            status=gen.status,
+            result_url=url_for(gen.result_key) if gen.result_key else None,
+            error_message=gen.error_message,
+            enqueued_at=_unix(gen.enqueued_at),
+            started_at=_unix(gen.started_at),
+            completed_at=_unix(gen.completed_at),
+            seed=gen.seed,
+            target_namespace=gen.target_namespace,
+            width=gen.width,
+            height=gen.height,
+            progress=(
+                Progress(step=gen.progress_step, total=gen.progress_total)
+                if gen.progress_total
+                else None
+            ),
+            stage=gen.stage,
+            queue_position=queue_position if gen.status is Status.QUEUED else None,
+            eta_seconds=eta_seconds,
+            attempts=gen.attempts,
+            cancel_requested=gen.cancel_requested,
+            input_urls=input_urls,
+            timings=gen.timings,
+            receipt=gen.receipt,
+            **extras,
+        )
+
+
+class Enqueued(BaseModel):
+    generation_id: str
+    status: Status
+
+
+class EnqueueResponse(BaseModel):
+    generations: list[Enqueued]
+
+
+class QueueList(BaseModel):
+    count: int = Field(description="How many generations match (all of them are listed).")
+    generations: list[GenerationView]
+
+
+class HistoryPage(BaseModel):
+    count: int = Field(description="Generations on this page.")
+    generations: list[GenerationView]
+    page_number: int
+    page_size: int
+    total_entries: int
+    total_pages: int
+
+
+class GenerationResponse(BaseModel):
+    generation: GenerationView
+    status: Literal["success"] = "success"
+    status_message: Literal["resource_found"] = "resource_found"
+
+
+class CancelResponse(BaseModel):
+    status: Literal["success"] = "success"
+    generation_id: str
+    generation_status: Status
+    cancel_requested: bool
+
+
+class ImageUrl(BaseModel):
+    url: str
+
+
+class ImageB64(BaseModel):
+    b64_json: str
+
+
+class EditResponse(BaseModel):
+    model: str
+    created: int
+    images: list[ImageUrl | ImageB64]
+    generation_id: str
+    seed: int
+    width: int
+    height: int
+    timings: dict[str, float] | None
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class EventData(BaseModel):
+    """The ``data:`` line of an SSE event. ``media_generation_completed`` is byte-exact with
+    the hosted API: generation_id, status, media_type, model, then url or error."""
+
+    model_config = ConfigDict(extra="allow")
+
+    generation_id: str
+    status: str
+    media_type: Literal["image"] = "image"
+    model: str
+    url: str | None = _omit_none()
+    error: str | None = _omit_none()
+
+    @classmethod
+    def of(cls, event: Event, url_for: UrlFor) -> EventData:
+        data = dict(event.data)
+        key = data.pop("result_key", None)
+        if key:
+            data["url"] = url_for(key)
+        return cls.model_validate(data)
+
+
+# --- models, uploads, health ---------------------------------------------------------------
+
+
+class WorkerCounts(BaseModel):
+    total: int
+    ready: int
+    failed: int
+
+
+class Readiness(BaseModel):
+    """What the workers report about one model."""
+
+    readiness: Literal["ready", "loading", "failed", "no_workers"]
+    weights: dict[str, Any] | None
+    workers: WorkerCounts
+    readiness_reason: str | None = _omit_none()
+    warning: str | None = _omit_none()
+
+
+class ModelCard(Readiness):
+    """A model: its card (the hosted API's fields), its request schema and its readiness."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["model"] = "model"
+    aliases: list[str]
+    json_request_schema: dict[str, Any]
+    request_schema: dict[str, Any]
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class UploadResponse(BaseModel):
+    id: str
+    url: str = Field(description="Use as input_image (with this key's Bearer header).")
+    preview_url: str = Field(description="A signed link that works without the header.")
+    content_type: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not_ready"]
+    models: dict[str, Readiness]
+    warning: str | None = _omit_none()

@@ -1,0 +1,125 @@
+"""A batch on the worker: one store round trip per denoising step for the whole batch, and
+a cancel of one generation of a running batch lands at the next step."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from editserve.config import Settings
+from editserve.generations.record import Generation, Status
+from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
+from editserve.storage.local import LocalStorage
+from editserve.store.sqlite import SqliteStore
+from editserve.worker.loop import Worker
+
+STEPS = 5
+
+
+class PaintsBatches:
+    supports_batch = True
+
+    def __init__(self, on_step_hook: Any = None) -> None:
+        self.calls: list[int] = []
+        self.on_step_hook = on_step_hook
+
+    def load(self) -> LoadedWeights:
+        return LoadedWeights("fixture", None, True, "cpu", "float32")
+
+    def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
+        return self.generate_batch([job], on_step)[0]
+
+    def generate_batch(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
+        self.calls.append(len(jobs))
+        for step in range(1, jobs[0].num_inference_steps + 1):
+            if self.on_step_hook:
+                self.on_step_hook(step)
+            on_step(step, jobs[0].num_inference_steps)
+        return [EditResult(Image.new("RGB", (job.width, job.height))) for job in jobs]
+
+
+class CountingStore(SqliteStore):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.progress_calls = 0
+
+    def report_progress(self, *args: Any, **kwargs: Any) -> dict[str, bool]:
+        self.progress_calls += 1
+        return super().report_progress(*args, **kwargs)
+
+    def is_cancel_requested(self, generation_id: str) -> bool:
+        return super().is_cancel_requested(generation_id)
+
+
+def enqueue_batch(store: SqliteStore, size: int) -> list[Generation]:
+    batch_id, now = str(uuid.uuid4()), time.time()
+    gens = [
+        Generation(
+            id=str(uuid.uuid4()),
+            owner="key_a",
+            model="qwen-image-edit-plus",
+            status=Status.QUEUED,
+            params={"prompt": "p", "input_image": ["x"], "num_inference_steps": STEPS},
+            inputs=[{"key": "inputs/a.png", "width": 8, "height": 8}],
+            batch_id=batch_id,
+            batch_index=index,
+            seed=index,
+            width=32,
+            height=32,
+            area=1024,
+            enqueued_at=now,
+        )  # fmt: skip
+        for index in range(size)
+    ]
+    store.insert_generations(gens)
+    return gens
+
+
+def setup(tmp_path: Path, adapter: PaintsBatches) -> tuple[CountingStore, Worker]:
+    settings = Settings(data_dir=tmp_path, progress_interval_seconds=0, max_batch_size=4)
+    store = CountingStore(tmp_path / "db.sqlite")
+    storage = LocalStorage(tmp_path / "files")
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+    storage.put("inputs/a.png", buffer.getvalue(), "image/png")
+    worker = Worker(settings, worker_id="w", store=store, storage=storage, adapter=adapter)
+    worker.load()
+    return store, worker
+
+
+def test_each_step_of_a_batch_is_one_progress_write(tmp_path: Path) -> None:
+    adapter = PaintsBatches()
+    store, worker = setup(tmp_path, adapter)
+    gens = enqueue_batch(store, 4)
+    assert worker.run_once()
+    assert adapter.calls == [4]  # one pipeline call for the four
+    # "encoding" + one per step for the whole batch + "storing" once per generation
+    assert store.progress_calls == 1 + STEPS + 4
+    for gen in gens:
+        done = store.get_generation(gen.id)
+        assert done is not None and done.status is Status.SUCCEEDED
+        assert (done.progress_step, done.progress_total) == (STEPS, STEPS)
+
+
+def test_a_cancel_inside_a_running_batch_lands_at_the_next_step(tmp_path: Path) -> None:
+    gens: list[Generation] = []
+
+    def cancel_second(step: int) -> None:
+        if step == 2:
+            assert store.request_cancel(gens[1].id, "key_a") is not None
+
+    adapter = PaintsBatches(cancel_second)
+    store, worker = setup(tmp_path, adapter)
+    gens.extend(enqueue_batch(store, 2))
+    assert worker.run_once()
+    first, second = (store.get_generation(g.id) for g in gens)
+    assert first is not None and first.status is Status.SUCCEEDED
+    assert second is not None and second.status is Status.CANCELLED
+    events = [e for e in store.events_after("key_a", 0) if e.generation_id == gens[1].id]
+    steps = [e.data["step"] for e in events if e.type == "media_generation_progress"]
+    assert steps == [1, 2]  # its progress stopped at the step the cancel was seen
