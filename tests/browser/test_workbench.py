@@ -337,6 +337,14 @@ def test_api_tab_snippets_run_as_pasted(
     assert done.stdout.count("saved ") == 2
     assert (tmp_path / "edited.webp").exists()
 
+    # Python with the official OpenAI SDK against /v1 (the same generation, another API).
+    text = copy_snippet(page, "python-openai")
+    assert 'size="1360x768"' in text and '"num_inference_steps": 4' in text
+    done = run_snippet(text, browser_key, tmp_path, python=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "saved edited-1.webp"
+    assert (tmp_path / "edited-1.webp").read_bytes()[8:12] == b"WEBP"
+
 
 def test_errors_are_shown_next_to_their_field(
     workbench, live_server: LiveServer, browser_key: str

@@ -90,7 +90,7 @@ def test_upload_call(live_server: LiveServer, image_url: str, tmp_path: Path) ->
     assert out.startswith(f"{live_server.base_url}/api/ai/uploads/upl_")
 
 
-@pytest.mark.parametrize("name", [f"client-{n}" for n in range(1, 6)])
+@pytest.mark.parametrize("name", [*(f"client-{n}" for n in range(1, 6)), "openai-1"])
 def test_client_examples_run_verbatim(live_server: LiveServer, tmp_path: Path, name: str) -> None:
     text = README.read_text()
     match = re.search(rf"<!-- readme-test: {name} -->\n```python\n(.*?)```", text, re.S)

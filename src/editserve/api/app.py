@@ -18,6 +18,7 @@ from editserve.api.routes import (
     health,
     metrics,
     models,
+    openai,
     queue,
     uploads,
     web,
@@ -25,6 +26,7 @@ from editserve.api.routes import (
 from editserve.api.routes.docs import install_docs
 from editserve.api.services import AppServices
 from editserve.catalog import ModelCatalog
+from editserve.compat.openai_images import OpenAIImages
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
 from editserve.inputs.resolver import InputResolver
@@ -46,17 +48,19 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
     signer = UrlSigner(load_or_create_secret(settings))
     registry = registry or default_registry()
     inputs = InputResolver(settings, storage, upload_lookup(store))
+    generations = GenerationService(settings, store, registry, inputs, storage)
     return AppServices(
         settings=settings,
         store=store,
         storage=storage,
         signer=signer,
         registry=registry,
-        generations=GenerationService(settings, store, registry, inputs, storage),
+        generations=generations,
         models=ModelCatalog(settings, store, registry),
         uploads=UploadService(store, storage, inputs),
         metrics=StoreMetrics(store, registry),
         keys=KeyRing(store),
+        openai=OpenAIImages(settings, generations, registry, storage),
         inputs=inputs,
     )
 
@@ -72,7 +76,8 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     app.state.services = services or build_services(settings)
     install_error_handlers(app)
     install_docs(app)
-    for module in (edit, queue, generations, events, models, uploads, files, health, metrics, web):
+    routers = (edit, queue, generations, events, models, uploads, files, health, metrics, openai, web)
+    for module in routers:
         app.include_router(module.router)
     install_openapi(app, app.state.services.registry)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

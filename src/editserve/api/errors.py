@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from editserve.compat.openai_protocol import openai_error_body
 from editserve.errors import (
     EditserveError,
     InvalidParams,
@@ -26,32 +27,41 @@ from editserve.store import is_store_unavailable
 log = logging.getLogger("editserve.api")
 
 
-def error_response(error: EditserveError) -> JSONResponse:
-    return JSONResponse(error.envelope(), status_code=error.status_code, headers=error.headers)
+# Paths that answer errors in OpenAI's envelope (the OpenAI-compatible API).
+OPENAI_PREFIX = "/v1/"
+
+
+def error_response(error: EditserveError, path: str = "") -> JSONResponse:
+    """The error in the one envelope (OpenAI's on the OpenAI-compatible paths)."""
+    body = openai_error_body(error) if path.startswith(OPENAI_PREFIX) else error.envelope()
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
 
 async def _editserve_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EditserveError)
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        return error_response(NotFound(f"No route for {request.method} {request.url.path}"))
+        return error_response(
+            NotFound(f"No route for {request.method} {request.url.path}"), request.url.path
+        )
     if exc.status_code == 405:
         response = error_response(
-            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"),
+            request.url.path,
         )
         if exc.headers and "allow" in {k.lower() for k in exc.headers}:
             response.headers.update(exc.headers)
         return response
     if exc.status_code == 413:
-        return error_response(PayloadTooLarge(str(exc.detail)))
+        return error_response(PayloadTooLarge(str(exc.detail)), request.url.path)
     error = EditserveError(str(exc.detail), title="HTTP error")
     error.status_code = exc.status_code
     error.type = "http_error"
-    return error_response(error)
+    return error_response(error, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -60,7 +70,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     for item in exc.errors():
         loc = [str(x) for x in item.get("loc", ()) if x not in ("query", "path", "body", "header")]
         parts.append(f"{'.'.join(loc) or 'request'}: {item.get('msg', 'invalid')}")
-    return error_response(InvalidParams("; ".join(parts)))
+    return error_response(InvalidParams("; ".join(parts)), request.url.path)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -70,10 +80,13 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
             Unavailable(
                 "the job store is busy or unavailable; retry shortly",
                 headers={"Retry-After": "2"},
-            )
+            ),
+            request.url.path,
         )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(UnknownError("An internal error occurred; it has been logged."))
+    return error_response(
+        UnknownError("An internal error occurred; it has been logged."), request.url.path
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -102,7 +115,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await error_response(too_large)(scope, receive, send)
+                    await error_response(too_large, scope.get("path", ""))(scope, receive, send)
                     return
         seen = 0
 

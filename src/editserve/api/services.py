@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from editserve.catalog import ModelCatalog
+from editserve.compat.openai_images import OpenAIImages
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
 from editserve.inputs.resolver import InputResolver
@@ -31,6 +32,7 @@ class AppServices:
     uploads: UploadService
     metrics: StoreMetrics
     keys: KeyRing
+    openai: OpenAIImages
     inputs: InputResolver
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from client_helpers import BASE, OUTPUT, App, SyncASGITransport, png
+from inprocess_app import BASE, OUTPUT, App, SyncASGITransport, png
 
 from editserve.cli import main
 from editserve.client import Client, commands

@@ -10,6 +10,7 @@ export const SNIPPETS = [
   { id: "curl-sse", label: "cURL", sub: "async · SSE", lang: "bash" },
   { id: "python-requests", label: "Python", sub: "requests", lang: "python" },
   { id: "python-client", label: "Python", sub: "editserve client", lang: "python" },
+  { id: "python-openai", label: "Python", sub: "OpenAI SDK", lang: "python" },
   { id: "json", label: "JSON", sub: "request body", lang: "json" },
 ];
 
@@ -206,6 +207,68 @@ function pythonClient(ctx) {
   ].join("\n");
 }
 
+/** OpenAI's `size` for an aspect ratio: about 1 MP, sides multiples of 16 ("auto" stays). */
+export function openaiSize(aspectRatio) {
+  if (!aspectRatio || aspectRatio === "auto") return "auto";
+  const [a, b] = String(aspectRatio).split(":").map(Number);
+  if (!a || !b) return "auto";
+  const width = Math.round(Math.sqrt((1024 * 1024 * a) / b) / 16) * 16;
+  const height = Math.round(Math.sqrt((1024 * 1024 * b) / a) / 16) * 16;
+  return `${width}x${height}`;
+}
+
+// The form's parameters that OpenAI's own fields stand for.
+const OPENAI_MAPPED = new Set(["prompt", "input_image", "aspect_ratio", "output_format", "preview"]);
+
+function pythonOpenai(ctx) {
+  const params = ctx.params || {};
+  const ext = extension(ctx);
+  const refs = [].concat(params.input_image || []);
+  const extra = Object.entries(params).filter(([k]) => !OPENAI_MAPPED.has(k));
+  const args = [
+    `    model=${pyString(ctx.model)},`,
+    `    image=[(f"input-{i + 1}.png", fetch(ref)) for i, ref in enumerate(INPUTS)],`,
+    `    prompt=${pyString(params.prompt || "")},`,
+    `    size=${pyString(openaiSize(params.aspect_ratio))},`,
+    `    output_format=${pyString(ext === "jpg" ? "jpeg" : ext)},`,
+  ];
+  if (ctx.numGenerations > 1) args.push(`    n=${ctx.numGenerations},`);
+  if (params.preview) args.push(`    quality="low",`);
+  if (extra.length) {
+    args.push(`    # editserve's own parameters ride along as extra form fields`);
+    args.push(`    extra_body={${extra.map(([k, v]) => `${pyString(k)}: ${pyFloatish(k, v)}`).join(", ")}},`);
+  }
+  return [
+    `import base64`,
+    `import os`,
+    ``,
+    `import httpx`,
+    `from openai import OpenAI`,
+    ``,
+    `KEY = os.environ["EDITSERVE_API_KEY"]`,
+    `client = OpenAI(base_url=${pyString(ctx.baseUrl + "/v1")}, api_key=KEY)`,
+    ``,
+    `INPUTS = ${pyLiteral(refs)}`,
+    ``,
+    ``,
+    `def fetch(ref: str) -> bytes:`,
+    `    """OpenAI's API takes image files: read each input (data URI or URL) first."""`,
+    `    if ref.startswith("data:"):`,
+    `        return base64.b64decode(ref.split(",", 1)[1])`,
+    `    headers = {"Authorization": f"Bearer {KEY}"}  # upload URLs need the key`,
+    `    return httpx.get(ref, headers=headers, follow_redirects=True, timeout=60).content`,
+    ``,
+    ``,
+    `result = client.images.edit(`,
+    ...args,
+    `)`,
+    `for i, image in enumerate(result.data):`,
+    `    with open(f"edited-{i + 1}.${ext}", "wb") as out:`,
+    `        out.write(base64.b64decode(image.b64_json))`,
+    `    print("saved", f"edited-{i + 1}.${ext}")`,
+  ].join("\n");
+}
+
 function json(ctx) {
   return JSON.stringify(jsonBody(ctx, { queue: true }), null, 2);
 }
@@ -220,6 +283,7 @@ const BUILDERS = {
   "curl-sse": curlSse,
   "python-requests": pythonRequests,
   "python-client": pythonClient,
+  "python-openai": pythonOpenai,
   json,
 };
 

@@ -1,4 +1,4 @@
-"""In-process transports for the client tests, and a fake worker.
+"""The app in-process with a fake worker, and transports to call it from any client.
 
 httpx.ASGITransport buffers the whole response body, which never ends for the event
 stream, and it is async only. These transports hand the response back as soon as its head

@@ -1,0 +1,57 @@
+"""The OpenAI Images API: POST /v1/images/edits (multipart) and GET /v1/models.
+
+Errors on these paths use OpenAI's envelope (see api/errors.py), so the official SDKs
+raise their own exception types with our messages.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
+
+from editserve.api.auth import require_key
+from editserve.api.services import own_base_urls, services, url_builder
+from editserve.compat.openai_images import UploadedImage
+from editserve.compat.openai_protocol import ImagesResponse, OpenAIModelList
+from editserve.errors import InvalidParams
+
+router = APIRouter(tags=["openai"])
+
+IMAGE_FIELDS = ("image", "image[]")
+
+
+async def _read_form(request: Request) -> tuple[dict[str, str], list[UploadedImage]]:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidParams("body: send multipart/form-data with image file(s) and a prompt")
+    form = await request.form()
+    fields: dict[str, str] = {}
+    images: list[UploadedImage] = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if name not in IMAGE_FIELDS:
+                raise InvalidParams(f"{name}: unexpected file (send images as image or image[])")
+            images.append(UploadedImage(await value.read(), value.content_type or ""))
+        elif name in fields:
+            raise InvalidParams(f"{name}: given more than once")
+        else:
+            fields[name] = str(value)
+    return fields, images
+
+
+@router.post("/v1/images/edits")
+async def images_edit(request: Request, owner: str = Depends(require_key)) -> ImagesResponse:
+    """OpenAI-compatible image edit: one or more images and a prompt, n outputs."""
+    fields, images = await _read_form(request)
+    return await services(request).openai.edit(
+        owner,
+        fields,
+        images,
+        base_urls=own_base_urls(request),
+        url_for=url_builder(request),
+    )
+
+
+@router.get("/v1/models")
+async def models(request: Request, owner: str = Depends(require_key)) -> OpenAIModelList:
+    """OpenAI-compatible model list: the served models and their aliases."""
+    return services(request).openai.models()
