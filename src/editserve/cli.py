@@ -7,6 +7,7 @@ Server-side commands (serve, worker, keys) live here; the client-side commands
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -255,6 +256,73 @@ def keys_revoke(key: str, data_dir: Path | None, database_url: str | None) -> No
     if key_id is None or not store.revoke_key(key_id):
         raise click.ClickException(f"no active key matches {key!r}")
     click.echo(f"revoked {key_id}")
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@click.option("--model-weights", help="EDITSERVE_MODEL_WEIGHTS: auto | hub id | folder")
+@click.option("--model-revision", help="EDITSERVE_MODEL_REVISION: branch, tag or commit")
+@click.option("--lightning", help="EDITSERVE_LIGHTNING: off | 4 | 8 (also fetches its LoRA)")
+@click.option("--lightning-lora", help="EDITSERVE_LIGHTNING_LORA")
+@click.option(
+    "--keep-free", default="1GB", show_default=True, help="Refuse unless this stays free."
+)
+@click.option("--parallel", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
+def pull(
+    models: tuple[str, ...], keep_free: str, parallel: int, as_json: bool, **options: Any
+) -> None:
+    """Download the weights of the configured (or named) MODELS into the Hugging Face cache.
+
+    With bytes, speed and ETA; Ctrl-C and run it again to resume; pinned to the configured
+    revision; every file checked against the hub; refused up front if the disk is too small.
+    """
+    from editserve.pull import EXIT_INTERRUPTED, PullOptions, allow_downloads, parse_size, run_pull
+
+    if allow_downloads() and not as_json:
+        click.echo("HF_HUB_OFFLINE is set: lifted for this pull.", err=True)
+    settings = _settings_or_exit(**options)
+    try:
+        reserve = parse_size(keep_free)
+    except ValueError:
+        raise click.BadParameter(
+            f"{keep_free!r} is not a size such as 5GB", param_hint="--keep-free"
+        ) from None
+    request = PullOptions(list(models), as_json, reserve, parallel)
+    code = run_pull(settings, request)
+    if code == EXIT_INTERRUPTED:  # a transfer stalled in a read must not hold the exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@main.command()
+@_with_key_store
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds (--watch).")
+@click.option("--json", "as_json", is_flag=True, help="JSON (one document per refresh).")
+def status(
+    data_dir: Path | None, database_url: str | None, watch: bool, interval: float, as_json: bool
+) -> None:
+    """Models, workers, devices, start-up stages and queue depth, read from the store."""
+    from editserve.status import run_status
+
+    store = _store(data_dir, database_url)
+    sys.exit(run_status(store, watch=watch, interval=max(0.2, interval), as_json=as_json))
+
+
+@main.command()
+@_server_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def doctor(as_json: bool, **options: Any) -> None:
+    """Check this machine for serving: GPUs, memory fit, disk, versions, hub, database.
+
+    One line per check with its fix; exits 1 when something blocks serving.
+    """
+    from editserve.doctor import run_doctor
+
+    sys.exit(run_doctor(_settings_or_exit(**options), as_json_output=as_json))
 
 
 def _register_client_commands() -> None:

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 
 from editserve.config import Settings
 from editserve.devices import DeviceKind
+from editserve.hub.sources import HubFiles
+from editserve.models.memory import MemoryEstimate
 
 if TYPE_CHECKING:
     from editserve.models.base import EditJob
@@ -54,6 +56,13 @@ class ModelSpec:
     # Refuse settings that cannot work on a device kind ("cpu" | "cuda" | None = unknown)
     # before any process starts; raises ValueError whose message says what to change.
     check_settings: Callable[[Settings, DeviceKind | None], object] = lambda _s, _kind: None
+    # What `editserve pull` fetches into the Hugging Face cache for these settings: the
+    # weights a GPU worker loads and any extra file an option needs (hub sources only;
+    # local folders and development weights need nothing). Raises ValueError on bad settings.
+    weights_source: Callable[[Settings], list[HubFiles]] = lambda _settings: []
+    # The ways to run the model and what each needs (GPU memory, host RAM, GPU generation),
+    # computed from the card's memory figures: `editserve doctor` and the README's GPU guide.
+    memory_estimates: Callable[[Settings], list[MemoryEstimate]] = lambda _settings: []
 
     def schema_for(self, settings: Settings) -> dict[str, Any]:
         """The request schema with this server's defaults filled in."""

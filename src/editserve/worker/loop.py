@@ -8,6 +8,7 @@ liveness row; the step callback checks for cancellation, shutdown and a lost lea
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from editserve.config import Settings
 from editserve.models.base import ModelAdapter, ModelLoadError
 from editserve.models.registry import ModelRegistry, default_registry
 from editserve.models.spec import ModelSpec
+from editserve.startup import Stage, StageReporter, describe, fraction
 from editserve.storage import open_storage
 from editserve.storage.base import BlobStorage
 from editserve.store import Store, is_store_unavailable, open_store
@@ -63,6 +65,12 @@ class Worker:
         self._lock = threading.Lock()
         self._started_at = time.time()
         self._weights: dict[str, Any] | None = None
+        # The start-up stage (editserve.startup), written through the store as it goes.
+        self._stage: str = Stage.STARTING.value
+        self._stage_detail: dict[str, Any] = {}
+        self._stage_writer = StageReporter(
+            lambda stage, detail: self.store.report_worker_stage(self.worker_id, stage, detail)
+        )
 
     # --- lifecycle -----------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -89,15 +97,40 @@ class Worker:
                 model=self.spec.id,
                 weights=self._weights,
                 error=error,
+                stage=self._stage,
+                stage_detail=self._stage_detail or None,
             )
         )
+
+    def report_stage(self, stage: str, detail: dict[str, Any] | None = None) -> None:
+        """Where the start-up is (a StageCallback the adapter calls): logged when it changes,
+        written to the store (at most once a second while a stage repeats, e.g. a download)."""
+        stage, detail = str(stage), dict(detail or {})
+        if self._worth_logging(stage, detail):
+            log.info("worker %s: %s", self.worker_id, describe(stage, detail))
+        self._stage, self._stage_detail = stage, detail
+        self._stage_writer(stage, detail)
+
+    def _worth_logging(self, stage: str, detail: dict[str, Any]) -> bool:
+        """Every new stage and step; a download at each tenth of its bytes."""
+        if stage != self._stage:
+            return True
+        if stage != Stage.DOWNLOADING:
+            return detail != self._stage_detail
+        tenth = int(10 * (fraction(detail) or 0.0))
+        return tenth > int(10 * (fraction(self._stage_detail) or 0.0))
 
     def load(self) -> None:
         """Load the model (the adapter named by the spec) and report it ready."""
         self._register(WorkerState.LOADING)
         if self._adapter is None:
             adapter_class = self.spec.adapter_class()
-            self._adapter = adapter_class(self.settings, device=self.device)
+            extra = (
+                {"on_stage": self.report_stage}
+                if "on_stage" in inspect.signature(adapter_class).parameters
+                else {}
+            )
+            self._adapter = adapter_class(self.settings, device=self.device, **extra)
         loaded = self._adapter.load()
         self._weights = {
             "source": loaded.source,
@@ -108,6 +141,8 @@ class Worker:
             **({"details": loaded.details} if loaded.details else {}),
         }
         self.device = loaded.device
+        self._stage = Stage.READY.value
+        self._stage_detail = {"seconds": round(time.time() - self._started_at, 1)}
         self._register(WorkerState.READY)
 
     def run(self) -> int:
@@ -137,13 +172,18 @@ class Worker:
             self.load()
         except ModelLoadError as exc:
             log.error("worker %s: could not load the model: %s", self.worker_id, exc)
-            self._register(WorkerState.FAILED, error=str(exc))
+            self._failed(str(exc))
             return False
         except Exception as exc:  # noqa: BLE001 - report any load failure with its reason
             log.error("worker %s: model load crashed:\n%s", self.worker_id, traceback.format_exc())
-            self._register(WorkerState.FAILED, error=describe_failure(exc))
+            self._failed(describe_failure(exc, "loading the model"))
             return False
         return True
+
+    def _failed(self, reason: str) -> None:
+        self._stage_detail = {"reason": reason, "during": self._stage}
+        self._stage = Stage.FAILED.value
+        self._register(WorkerState.FAILED, error=reason)
 
     def run_once(self) -> bool:
         """Claim and run one job (or one batch). False when the queue was empty."""
@@ -195,6 +235,7 @@ class Worker:
 
     def _beat(self) -> None:
         self.store.worker_heartbeat(self.worker_id)
+        self._stage_writer.flush()  # a start-up stage held back (a stalled download)
         with self._lock:
             batch = self._batch
         if batch is None:

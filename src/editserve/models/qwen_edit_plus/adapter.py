@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from editserve.config import Settings
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
+from editserve.startup import StageCallback, ignore_stage
 
 from .call import (
     MIN_VAE_AREA,
@@ -69,15 +70,24 @@ __all__ = [
 class QwenImageEditPlusAdapter:
     """Loads QwenImageEditPlusPipeline once, applies the speed/memory options, runs edits.
 
-    ``device`` overrides ``settings.device`` (the supervisor passes e.g. ``"cuda:1"``).
+    ``device`` overrides ``settings.device`` (the supervisor passes e.g. ``"cuda:1"``);
+    ``on_stage`` hears each start-up stage with its figures (the worker reports them).
     Generations of one request run as one batched pipeline call (:meth:`generate_batch`).
     """
 
     # Jobs that differ only in their seed run as one call (generate_batch).
     supports_batch: ClassVar[bool] = True
 
-    def __init__(self, settings: Settings, device: str | None = None, *, warmup: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        device: str | None = None,
+        *,
+        warmup: bool = True,
+        on_stage: StageCallback | None = None,
+    ):
         self.settings = settings
+        self._on_stage = on_stage or ignore_stage
         self._device_request = device if device is not None else settings.device
         self._warmup = warmup
         self._state: LoadedPipeline | None = None
@@ -101,10 +111,11 @@ class QwenImageEditPlusAdapter:
     def load(self) -> LoadedWeights:
         """Resolve, load, apply the options, place on the device and warm up the pipeline."""
         # 1. resolve device, dtype, options and weights; load; apply the options; place
-        self._state = state = load_pipeline(self.settings, self._device_request)
+        self._state = state = load_pipeline(self.settings, self._device_request, self._on_stage)
         # 2. warm up through generate(), exactly as a request runs
         if self._warmup:
-            warm_up(state, self.settings, lambda job: self.generate(job, _ignore_steps))
+            generate = lambda job: self.generate(job, _ignore_steps)  # noqa: E731
+            warm_up(state, self.settings, generate, self._on_stage)
         log_ready(state)
         return state.loaded
 

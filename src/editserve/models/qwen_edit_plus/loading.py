@@ -19,6 +19,7 @@ from typing import Any
 
 from editserve.config import Settings
 from editserve.models.base import EditJob, LoadedWeights, ModelLoadError
+from editserve.startup import Stage, StageCallback, ignore_stage
 
 from . import accel
 from .call import one_step_scheduler
@@ -33,6 +34,7 @@ from .options import (
     warnings_for,
 )
 from .sizing import calculate_dimensions
+from .startup import component_progress, fetch_for_load
 from .weights import (
     Weights,
     WeightsChoice,
@@ -60,8 +62,11 @@ class LoadedPipeline:
     started: float  # time.perf_counter() when loading began
 
 
-def load_pipeline(settings: Settings, device_request: str) -> LoadedPipeline:
-    """Resolve, load, apply the options and place the pipeline on its device."""
+def load_pipeline(
+    settings: Settings, device_request: str, on_stage: StageCallback = ignore_stage
+) -> LoadedPipeline:
+    """Resolve, load, apply the options and place the pipeline on its device, reporting
+    each stage (downloading, loading, applying_options) to `on_stage`."""
     import torch
 
     started = time.perf_counter()
@@ -79,15 +84,17 @@ def load_pipeline(settings: Settings, device_request: str) -> LoadedPipeline:
     # 3. check the speed/memory options against the device
     options = _checked_options(settings, device)
 
-    # 4. load the weights (`auto` means the real ones only where they can run: on CUDA)
+    # 4. fetch what comes from the hub (reported: bytes), then load the weights (reported:
+    #    component k of n); `auto` means the real weights only where they can run: on CUDA
     choice = resolve_weights(settings, cuda_available=device.startswith("cuda"))
     versions = library_versions()
-    weights = load_weights(choice, dtype_name)
+    fetched = fetch_for_load(choice, options, on_stage)
+    weights = _read_weights(choice, dtype_name, fetched, on_stage)
     _warn_if_real_weights_on_cpu(weights, device, dtype_name)
 
     # 5. apply the options and place the pipeline on the device
     pipe = weights.pipe
-    in_force = apply_options(pipe, options, device)
+    in_force = apply_options(pipe, options, device, on_stage, offline=fetched)
     pipe.set_progress_bar_config(disable=True)
     one_step = one_step_scheduler(pipe.scheduler)
     load_seconds = time.perf_counter() - started
@@ -105,6 +112,15 @@ def load_pipeline(settings: Settings, device_request: str) -> LoadedPipeline:
     return LoadedPipeline(
         pipe, options, in_force, weights.weights_hash, versions, one_step, loaded, started
     )
+
+
+def _read_weights(
+    choice: WeightsChoice, dtype_name: str, fetched: bool, report: StageCallback
+) -> Weights:
+    what = "the tiny development weights" if choice.kind == "tiny" else choice.location
+    report(Stage.LOADING, {"what": what})
+    with component_progress(report):
+        return load_weights(choice, dtype_name, offline=fetched)
 
 
 def _checked_options(settings: Settings, device: str) -> ModelOptions:
@@ -128,10 +144,21 @@ def _warn_if_real_weights_on_cpu(weights: Weights, device: str, dtype_name: str)
         )
 
 
-def apply_options(pipe: Any, options: ModelOptions, device: str) -> dict[str, Any]:
-    """Apply the options in the only order that works; return what is in force."""
+def apply_options(
+    pipe: Any,
+    options: ModelOptions,
+    device: str,
+    report: StageCallback = ignore_stage,
+    *,
+    offline: bool = False,
+) -> dict[str, Any]:
+    """Apply the options in the only order that works; return what is in force.
+
+    Each step is reported as ``applying_options`` step k of n (`offline`: the Lightning LoRA
+    is in the cache already, so the hub is not asked again)."""
     in_force = options.describe()
     accel.check_not_prequantized(pipe, options)
+    step = _Steps(report, option_steps(options))
     transforms = options.lightning or options.quantization != "none"
     if transforms and options.memory_mode == "none" and device != "cpu":
         # Fuse and quantise on the GPU (seconds) rather than on the CPU (minutes); with
@@ -139,14 +166,19 @@ def apply_options(pipe: Any, options: ModelOptions, device: str) -> dict[str, An
         _move(pipe.transformer, device)
     if options.lightning:
         assert options.lightning_lora is not None
-        path, lora_info = accel.resolve_lora_file(options.lightning_lora, offline=hub_offline())
+        step("fusing the Lightning LoRA")
+        path, lora_info = accel.resolve_lora_file(
+            options.lightning_lora, offline=hub_offline() or offline
+        )
         lora_info.update(accel.fuse_lightning_lora(pipe, path))
         pipe.scheduler = accel.lightning_scheduler(pipe.scheduler)
         in_force["lightning"]["lora"] = {**in_force["lightning"]["lora"], **lora_info}
     if options.quantization != "none":
+        step(f"quantising the transformer ({options.quantization})")
         in_force["quantization"] = accel.quantize_transformer(
             pipe.transformer, options.quantization
         )
+    step(f"placing it on {device} (memory_mode {options.memory_mode})")
     try:
         accel.place_pipeline(pipe, options, device)
     except Exception as exc:
@@ -154,11 +186,29 @@ def apply_options(pipe: Any, options: ModelOptions, device: str) -> dict[str, An
             f"could not put the model on {device} with memory_mode "
             f"{options.memory_mode}: {short_error(exc)}"
         ) from exc
+    step(f"attention backend {options.attention_backend}")
     accel.set_attention_backend(pipe, options.attention_backend)
     accel.enable_step_cache(pipe, options)
     if options.compile_repeated_blocks:
         accel.compile_blocks(pipe, options)
     return in_force
+
+
+def option_steps(options: ModelOptions) -> list[str]:
+    """The reported steps of apply_options, in order (for 'step k of n')."""
+    steps = ["lora"] if options.lightning else []
+    steps += ["quantization"] if options.quantization != "none" else []
+    return [*steps, "placement", "attention"]
+
+
+class _Steps:
+    def __init__(self, report: StageCallback, names: list[str]) -> None:
+        self.report, self.count, self.index = report, len(names), 0
+
+    def __call__(self, text: str) -> None:
+        self.index += 1
+        detail = {"step": text, "index": self.index, "count": self.count}
+        self.report(Stage.APPLYING_OPTIONS, detail)
 
 
 def _move(module: Any, device: str) -> None:
@@ -211,10 +261,14 @@ def _load_details(
 
 
 def warm_up(
-    state: LoadedPipeline, settings: Settings, generate: Callable[[EditJob], object]
+    state: LoadedPipeline,
+    settings: Settings,
+    generate: Callable[[EditJob], object],
+    report: StageCallback = ignore_stage,
 ) -> None:
     """Run the pipeline once through `generate` (twice with compile: a second size makes
-    the compiled blocks shape-dynamic, so later sizes do not each recompile)."""
+    the compiled blocks shape-dynamic, so later sizes do not each recompile); each run is
+    reported as ``warming_up`` run k of n."""
     warm_started = time.perf_counter()
     sizes = [(WARMUP_SIZE, WARMUP_SIZE)]
     if state.options.compile_repeated_blocks:
@@ -222,7 +276,10 @@ def warm_up(
         if native not in sizes:
             sizes.append(native)
     try:
-        for width, height in sizes:
+        for run, (width, height) in enumerate(sizes, 1):
+            compiles = state.options.compile_repeated_blocks
+            detail = {"run": run, "runs": len(sizes), "width": width, "height": height}
+            report(Stage.WARMING_UP, {**detail, "compiles": compiles})
             generate(warmup_job(width, height))
     except Exception as exc:
         raise ModelLoadError(

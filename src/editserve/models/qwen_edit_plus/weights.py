@@ -201,8 +201,9 @@ class Weights:
     weights_hash: dict[str, Any] | None  # None for hub weights
 
 
-def load_weights(choice: WeightsChoice, dtype_name: str) -> Weights:
-    """Read the pipeline from the tiny model, a local folder or the hub."""
+def load_weights(choice: WeightsChoice, dtype_name: str, *, offline: bool = False) -> Weights:
+    """Read the pipeline from the tiny model, a local folder or the hub (`offline`: the hub
+    files are in the cache already, fetched with their progress reported: read only it)."""
     if choice.kind == "tiny":
         return _load_tiny(choice, dtype_name)
     if choice.kind == "local":
@@ -212,10 +213,9 @@ def load_weights(choice: WeightsChoice, dtype_name: str) -> Weights:
         revision = snapshot_commit(folder)
         pipe = from_pretrained(str(folder), dtype_name, local=True)
         return Weights(pipe, source, revision, is_tiny, folder, folder_fingerprint(folder))
-    revision = check_hub(choice.location, choice.revision) or choice.revision
-    pipe = from_pretrained(
-        choice.location, dtype_name, local=hub_offline(), revision=choice.revision
-    )
+    offline = offline or hub_offline()
+    revision = check_hub(choice.location, choice.revision, offline=offline) or choice.revision
+    pipe = from_pretrained(choice.location, dtype_name, local=offline, revision=choice.revision)
     return Weights(pipe, choice.location, revision, False, None, None)
 
 
@@ -260,9 +260,9 @@ def from_pretrained(
     return pipe
 
 
-def check_hub(repo_id: str, revision: str | None) -> str | None:
+def check_hub(repo_id: str, revision: str | None, *, offline: bool = False) -> str | None:
     """Fetch model_index.json first: clear errors, and the commit actually used."""
-    offline = hub_offline()
+    offline = offline or hub_offline()
     where = f"{repo_id}@{revision}" if revision else repo_id
     index_path = _download_model_index(repo_id, revision, where, offline)
     check_pipeline_folder_index_only(index_path, where)
@@ -306,7 +306,7 @@ def _download_model_index(repo_id: str, revision: str | None, where: str, offlin
             reason = "the Hugging Face Hub is unreachable and it is not in the local cache"
         raise ModelLoadError(
             f"cannot load {where}: {reason}. Download it where the hub is reachable "
-            f"(hf download {repo_id}) or set EDITSERVE_MODEL_WEIGHTS to a local folder"
+            f"(editserve pull) or set EDITSERVE_MODEL_WEIGHTS to a local folder"
         ) from None
     except Exception as exc:
         raise ModelLoadError(

@@ -10,6 +10,7 @@ import { beforeAfter } from "./slider.js";
 import { h, icon, clear, $, $$, fmtClock, fmtDuration, fmtCount, shortId, debounce, toast, copyText } from "./dom.js";
 import { ACTIVE, TERMINAL, paramsOf, titleStage, sizeLabel, runSeconds, resultFilename, statusLabel } from "./gen.js";
 import { looksLikeImageRef } from "./images.js";
+import { renderStartup } from "./startup.js";
 
 const KEY_STORAGE = "editserve.key";
 
@@ -90,7 +91,7 @@ class App {
       view.style.setProperty("--work-top", `${Math.round(top)}px`);
     };
     const observer = new ResizeObserver(measure);
-    for (const el of [$("#model-card"), $("#weights-banner"), $(".topbar")]) observer.observe(el);
+    for (const el of [$("#model-card"), $("#weights-banner"), renderStartup(null), $(".topbar")]) observer.observe(el);
     window.addEventListener("resize", measure);
     this.measureLayout = measure;
     measure();
@@ -299,7 +300,7 @@ class App {
           {},
           h("h1.card-title", {}, card.display_name || card.id),
           card.summary ? h("p.card-summary", {}, card.summary) : null,
-          h("span.readiness", { dataset: { state: readiness }, title: card.readiness_reason || "" }, h("span.conn-dot"), readinessText),
+          h("span.readiness", { dataset: { state: readiness }, title: card.readiness_reason || card.stage_text || "" }, h("span.conn-dot"), readinessText),
         ),
         h(
           "div.chips",
@@ -330,9 +331,11 @@ class App {
         ),
       );
     }
+    renderStartup(card);
     this.updateConn();
     clearTimeout(this.cardTimer);
-    if (readiness !== "ready") this.cardTimer = setTimeout(() => this.refreshCard(), 5000);
+    // while a worker starts, follow its stage closely (downloads report every second)
+    if (readiness !== "ready") this.cardTimer = setTimeout(() => this.refreshCard(), readiness === "loading" ? 2000 : 5000);
   }
 
   async refreshCard() {

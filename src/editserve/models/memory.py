@@ -1,0 +1,138 @@
+"""What running a model needs, per way of running it: GPU memory, host RAM, GPU generation.
+
+A model folder computes these from its card's memory figures (``ModelSpec.memory_estimates``);
+``editserve doctor`` compares them with the GPUs it finds and the README's GPU guide shows the
+same table (``python -m editserve.models.memory --update README.md`` writes it). Estimates:
+weights from the published files, activations and overheads rounded up. No torch here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from editserve.config import Settings
+from editserve.startup import fmt_bytes
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """One way to run a model (the settings that choose it) and what it needs."""
+
+    settings: tuple[tuple[str, str], ...]  # (("EDITSERVE_MEMORY_MODE", "none"), ...)
+    gpu_bytes: int  # peak GPU memory at the native size, batch 1
+    host_bytes: int  # host RAM
+    cost: str
+    min_capability: tuple[int, int] | None = None  # e.g. (8, 9): FP8 tensor cores
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in self.settings)
+
+    @property
+    def short_label(self) -> str:
+        return ", ".join(
+            f"{name.removeprefix('EDITSERVE_').lower()}={value}" for name, value in self.settings
+        )
+
+    def selected_by(self, settings: Settings) -> bool:
+        """These are the settings in force."""
+        for name, value in self.settings:
+            current = getattr(settings, name.removeprefix("EDITSERVE_").lower(), None)
+            if str(current).strip().lower() != value:
+                return False
+        return True
+
+    def fits(self, gpu_bytes: int, capability: tuple[int, int] | None) -> bool:
+        if self.min_capability is not None and (
+            capability is None or capability < self.min_capability
+        ):
+            return False
+        return self.gpu_bytes <= gpu_bytes
+
+    def needs(self) -> str:
+        text = f"≥ {fmt_bytes(self.gpu_bytes)} GPU memory"
+        if self.min_capability:
+            text += f", compute capability ≥ {self.min_capability[0]}.{self.min_capability[1]}"
+        return text
+
+
+# Usable memory of common cards (what the driver reports), by their advertised size.
+CARD_CLASSES: tuple[tuple[str, int], ...] = (
+    ("16 GB (T4, RTX A4000)", 15_360 * 2**20),
+    ("24 GB (RTX 4090, L4)", 24_564 * 2**20),
+    ("32 GB (RTX 5090)", 32_607 * 2**20),
+    ("40 GB (A100 40GB)", 40_960 * 2**20),
+    ("48 GB (L40S, A6000)", 46_068 * 2**20),
+    ("80 GB (H100, A100 80GB)", 81_559 * 2**20),
+    ("141 GB (H200)", 143_771 * 2**20),
+)
+
+
+def smallest_card(estimate: MemoryEstimate) -> str:
+    """The smallest common card class whose memory holds the estimate."""
+    for name, memory in CARD_CLASSES:
+        if estimate.gpu_bytes <= memory:
+            return name
+    return "none of the common cards"
+
+
+def render_table(estimates: list[MemoryEstimate]) -> str:
+    """The Markdown table of the GPU guide."""
+    rows = [
+        "| settings | GPU memory at peak | smallest card | host RAM | GPU | cost |",
+        "|---|---|---|---|---|---|",
+    ]
+    for estimate in estimates:
+        gpu = (
+            f"compute capability ≥ {estimate.min_capability[0]}.{estimate.min_capability[1]}"
+            if estimate.min_capability
+            else "any CUDA GPU"
+        )
+        settings = "<br>".join(f"`{name}={value}`" for name, value in estimate.settings)
+        rows.append(
+            f"| {settings} | {fmt_bytes(estimate.gpu_bytes)} | {smallest_card(estimate)} "
+            f"| {fmt_bytes(estimate.host_bytes)} | {gpu} | {estimate.cost} |"
+        )
+    return "\n".join(rows)
+
+
+def readme_tables(settings: Settings | None = None) -> dict[str, str]:
+    """Model id → its table, for every registered model (with default settings)."""
+    from editserve.models.registry import default_registry
+
+    settings = settings or Settings()
+    return {
+        spec.id: render_table(spec.memory_estimates(settings))
+        for spec in default_registry().all()
+        if spec.memory_estimates(settings)
+    }
+
+
+def update_readme(path: Path) -> None:
+    """Rewrite each model's table between its ``<!-- memory-table:<model> -->`` markers."""
+    text = path.read_text()
+    for model, table in readme_tables().items():
+        marker = f"<!-- memory-table:{re.escape(model)}"
+        pattern = re.compile(rf"({marker}:start -->\n).*?({marker}:end -->)", flags=re.S)
+        text = pattern.sub(_filler(table), text)
+    path.write_text(text)
+
+
+def _filler(table: str) -> Callable[[re.Match[str]], str]:
+    def fill(match: re.Match[str]) -> str:
+        return match.group(1) + table + "\n" + match.group(2)
+
+    return fill
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--update"]:  # python -m editserve.models.memory --update README.md
+        update_readme(Path(sys.argv[2]))
+    else:
+        for model, table in readme_tables().items():
+            print(f"{model}\n\n{table}\n")
