@@ -7,6 +7,8 @@ reason when all failed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from anyio import to_thread
 
 from editserve.config import Settings
@@ -18,7 +20,9 @@ from editserve.protocol import (
     Readiness,
     ReadyResponse,
     WorkerCounts,
+    WorkerStage,
 )
+from editserve.startup import Stage, describe, fraction, rank
 from editserve.store import Store
 from editserve.store.rows import WorkerRow, WorkerState
 
@@ -55,7 +59,56 @@ def readiness_of(spec: ModelSpec, live: list[WorkerRow]) -> Readiness:
         workers=WorkerCounts(total=len(workers), ready=len(ready), failed=len(failed)),
         readiness_reason=failed[-1].error if failed and not ready else None,
         warning=spec.tiny_warning if weights and weights.get("is_tiny") else None,
+        **_stages(workers),
     )
+
+
+def stage_of(worker: WorkerRow) -> str:
+    """The worker's reported start-up stage (or one read from its state: older workers)."""
+    if worker.state in _RUNNING:
+        return Stage.READY.value
+    if worker.state is WorkerState.FAILED:
+        return Stage.FAILED.value
+    return worker.stage or (
+        Stage.LOADING.value if worker.state is WorkerState.LOADING else Stage.STARTING.value
+    )
+
+
+def worker_stage(worker: WorkerRow) -> WorkerStage:
+    stage = stage_of(worker)
+    detail = worker.stage_detail if stage == worker.stage else None
+    if stage == Stage.FAILED and not detail and worker.error:
+        detail = {"reason": worker.error}
+    return WorkerStage(
+        worker_id=worker.id,
+        device=worker.device,
+        state=worker.state.value,
+        stage=stage,
+        stage_detail=detail,
+        stage_text=describe(stage, detail),
+    )
+
+
+def _stages(workers: list[WorkerRow]) -> dict[str, Any]:
+    """The model's stage: a ready worker's, else the furthest starting one's, else the
+    last failure's; and every (not stopped) worker's."""
+    stages = [worker_stage(w) for w in workers if w.state is not WorkerState.STOPPED]
+    if not stages:
+        return {}
+    ready = [s for s in stages if s.stage == Stage.READY]
+    starting = [s for s in stages if s.stage not in (Stage.READY, Stage.FAILED)]
+    if ready:
+        lead = ready[0]
+    elif starting:
+        lead = max(starting, key=lambda s: (rank(s.stage), fraction(s.stage_detail) or 0.0))
+    else:
+        lead = stages[-1]
+    return {
+        "stage": lead.stage,
+        "stage_detail": lead.stage_detail,
+        "stage_text": lead.stage_text,
+        "worker_stages": stages,
+    }
 
 
 class ModelCatalog:
@@ -79,6 +132,19 @@ class ModelCatalog:
             data=[self.card(spec, readiness_of(spec, live)) for spec in self.registry.all()]
         )
 
+    async def search(self, query: str | None) -> ModelList:
+        """GET /api/ai/models/search: the models whose id, an alias, display name or
+        developer contains `query` (any case); every model when it is empty."""
+        needle = (query or "").strip().lower()
+        live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
+        return ModelList(
+            data=[
+                self.card(spec, readiness_of(spec, live))
+                for spec in self.registry.all()
+                if needle in _search_text(spec)
+            ]
+        )
+
     async def one(self, model_id: str) -> ModelCard:
         spec = self.registry.get(model_id)
         live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
@@ -95,3 +161,10 @@ class ModelCatalog:
             models=models,
             warning=warnings[0] if warnings else None,
         )
+
+
+def _search_text(spec: ModelSpec) -> str:
+    """What a model search matches against, lower-cased."""
+    developer = spec.card.get("developer") or {}
+    names = [spec.id, *spec.aliases, spec.card.get("display_name"), developer.get("name")]
+    return "\n".join(str(name) for name in names if name).lower()

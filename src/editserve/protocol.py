@@ -7,14 +7,12 @@ are left out when empty, as the hosted API leaves them out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from editserve.generations.record import Event, Generation, Status
-
-UrlFor = Callable[[str], str]
+from editserve.storage.links import UrlFor as UrlFor  # re-exported for the views
 
 
 def _omit_none(**kwargs: Any) -> Any:
@@ -221,6 +219,25 @@ class WorkerCounts(BaseModel):
     failed: int
 
 
+class WorkerStage(BaseModel):
+    """Where one live worker's start-up is, as it reports it through the store."""
+
+    worker_id: str
+    device: str
+    state: str
+    stage: str = Field(
+        description="starting | downloading | loading | applying_options | warming_up | "
+        "ready | failed"
+    )
+    stage_detail: dict[str, Any] | None = Field(
+        default=None,
+        description="The stage's figures: bytes_done, bytes_total, files_done, files_total, "
+        "bytes_per_second (downloading); component, index, count (loading); step, index, "
+        "count (applying_options); run, runs (warming_up); reason (failed).",
+    )
+    stage_text: str = Field(description="The stage in words, e.g. 'downloading 1.2 GB of …'.")
+
+
 class Readiness(BaseModel):
     """What the workers report about one model."""
 
@@ -229,15 +246,64 @@ class Readiness(BaseModel):
     workers: WorkerCounts
     readiness_reason: str | None = _omit_none()
     warning: str | None = _omit_none()
+    stage: str | None = _omit_none(
+        description="The start-up stage of the model's furthest worker (see worker_stages)."
+    )
+    stage_detail: dict[str, Any] | None = _omit_none(description="That stage's figures.")
+    stage_text: str | None = _omit_none(description="That stage in words.")
+    worker_stages: list[WorkerStage] = Field(
+        default_factory=list, description="Every live worker of the model and its stage."
+    )
+
+
+class Capabilities(BaseModel):
+    input: list[str]
+    output: list[str]
+
+
+class Developer(BaseModel):
+    name: str
+    logo: str | None = Field(default=None, description="URL of the developer's logo.")
+
+
+class Pricing(BaseModel):
+    """The hosted API's pricing object. A self-hosted server charges nothing: the cost
+    fields are null unless the model's card sets them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    method: str = Field(description="What is charged for, e.g. image.")
+    cost_per_image: float | None = None
 
 
 class ModelCard(Readiness):
-    """A model: its card (the hosted API's fields), its request schema and its readiness."""
+    """A model: its card (the hosted API's model object), request schema and readiness.
+
+    Fields the hosted API has and a self-hosted server has no value for are present
+    with null (or empty) values, so clients that read them keep working."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
     object: Literal["model"] = "model"
+    created: int = Field(description="Unix time the model was released.")
+    owned_by: str
+    display_name: str
+    description: str | None = None
+    summary: str | None = None
+    model_type: Literal["base", "custom"] = "base"
+    endpoint: str = Field(description="The API endpoint to call, e.g. /images/edit.")
+    capabilities: Capabilities
+    pricing: Pricing = Field(default_factory=lambda: Pricing(method="image"))
+    fine_tuning: dict[str, Any] | None = None
+    deployments: list[dict[str, Any]] = Field(default_factory=list)
+    developer: Developer
+    source_model: str | None = Field(
+        default=None, description="Where the weights come from (hub id)."
+    )
+    image_url: str | None = None
+    released_at: str | None = Field(default=None, description="ISO 8601 release date.")
+    parameter_count: int | None = None
     aliases: list[str]
     json_request_schema: dict[str, Any]
     request_schema: dict[str, Any]

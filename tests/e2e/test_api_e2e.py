@@ -71,7 +71,7 @@ def test_models_list_and_card(live_server: LiveServer) -> None:
     assert one["model_type"] == "base"
     assert one["endpoint"] == "/images/edit"
     assert one["capabilities"] == {"input": ["text", "image"], "output": ["image"]}
-    assert one["developer"] == {"name": "Qwen"}
+    assert one["developer"] == {"name": "Qwen", "logo": None}
     assert one["parameter_count"] == 20_000_000_000
     assert one["json_request_schema"] == one["request_schema"]
     schema = one["json_request_schema"]
@@ -363,7 +363,6 @@ def test_cancel_queued_and_terminal_and_unknown(live_server: LiveServer) -> None
         ({"input_image": []}, "input_image", "at least 1"),
         ({"input_image": ["ftp://x/y.png"]}, "input_image", "http(s) URL"),
         ({"num_generations": 5}, "num_generations", "less than or equal to 4"),
-        ({"model": "nope"}, "model", "unknown model"),
     ],
 )
 def test_invalid_params_name_the_field_and_rule(
@@ -381,6 +380,18 @@ def test_invalid_params_name_the_field_and_rule(
     assert error["status_message"] == "invalid_params"
     assert field in error["error"]["detail"]
     assert rule in error["error"]["detail"]
+
+
+def test_an_unknown_model_is_404_as_the_hosted_api_answers(live_server: LiveServer) -> None:
+    body = edit_body(data_uri(make_png()), model="nope")
+    with live_server.client() as client:
+        queued = client.post("/api/ai/queue", json=body)
+        edited = client.post("/api/ai/images/edit", json=body)
+    for response in (queued, edited):
+        assert response.status_code == 404, response.text
+        error = response.json()
+        assert error["status_message"] == "resource_not_found"
+        assert error["error"]["detail"] == "Model not found: nope"
 
 
 def test_too_many_images_and_bad_image_data(live_server: LiveServer) -> None:

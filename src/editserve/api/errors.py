@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from editserve.compat.openai_protocol import openai_error_body
@@ -53,15 +54,37 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"),
             request.url.path,
         )
-        if exc.headers and "allow" in {k.lower() for k in exc.headers}:
+        allowed = _allowed_methods(request)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        elif exc.headers and "allow" in {k.lower() for k in exc.headers}:
             response.headers.update(exc.headers)
         return response
     if exc.status_code == 413:
         return error_response(PayloadTooLarge(str(exc.detail)), request.url.path)
+    if exc.status_code == 400:  # e.g. a multipart body Starlette cannot parse
+        log.info("unparsable body on %s %s: %s", request.method, request.url.path, exc.detail)
+        declared = request.headers.get("content-type", "").split(";")[0] or "its Content-Type"
+        return error_response(
+            InvalidParams(f"body: could not be parsed as {declared}"), request.url.path
+        )
     error = EditserveError(str(exc.detail), title="HTTP error")
     error.status_code = exc.status_code
     error.type = "http_error"
     return error_response(error, request.url.path)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

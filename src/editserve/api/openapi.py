@@ -88,6 +88,11 @@ def install_openapi(app: Any, registry: ModelRegistry) -> None:
                 name = operation.pop(BODY_MARKER, None)
                 if name is not None:
                     operation.update(request_body_doc(name, registry))
+                # A request that fails validation is a 400 in the one envelope (documented
+                # above), never FastAPI's 422.
+                operation.get("responses", {}).pop("422", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
         app.openapi_schema = schema
         return schema
 

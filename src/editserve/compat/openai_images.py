@@ -130,9 +130,7 @@ class OpenAIImages:
             raise InvalidParams("background: transparent outputs are not supported")
         clean = {k: v for k, v in fields.items() if k not in UNSUPPORTED}
         if "output_compression" in clean:
-            raise InvalidParams(
-                "output_compression: not supported yet; outputs use quality 95"
-            )
+            raise InvalidParams("output_compression: not supported yet; outputs use quality 95")
         try:
             return EditForm.model_validate(clean)
         except ValidationError as exc:
@@ -150,9 +148,7 @@ class OpenAIImages:
                     f"generation {ended.id} failed: {ended.error_message}", extra=extra
                 )
             if ended.status is Status.CANCELLED:
-                raise GenerationCancelledError(
-                    f"generation {ended.id} was cancelled", extra=extra
-                )
+                raise GenerationCancelledError(f"generation {ended.id} was cancelled", extra=extra)
             done.append(ended)
         return done
 

@@ -86,6 +86,19 @@ class OpenAIModelList(BaseModel):
     data: list[OpenAIModel]
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str
+
+
+class OpenAIError(BaseModel):
+    """Every error on the OpenAI-compatible paths (see openai_error_body)."""
+
+    error: OpenAIErrorDetail
+
+
 def openai_error_body(error: EditserveError) -> dict[str, Any]:
     """Our error in OpenAI's envelope: message, type, param, code."""
     field = error.detail.split(":", 1)[0] if ":" in error.detail else None

@@ -3,7 +3,8 @@
 One body carries both: ``model``, ``num_generations``, ``target_namespace`` and
 ``response_format`` belong to the call; everything else is validated by the model's own
 request model (its spec's ``params_model``), which is also the schema the models endpoint
-serves. Every problem is one InvalidParams naming the field and the rule.
+serves. Every problem is one InvalidParams naming the field and the rule, except a model
+that is not served: that is a 404 ``Model not found: <id>``, as the hosted API answers.
 """
 
 from __future__ import annotations
@@ -89,16 +90,18 @@ def request_hash(body: dict[str, Any]) -> str:
 def validate_request(
     body: Any, envelope_type: type[Envelope], registry: ModelRegistry, settings: Settings
 ) -> ValidatedRequest:
-    """The envelope, the model it names and that model's parameters, or InvalidParams."""
+    """The envelope, the model it names and that model's parameters.
+
+    Raises InvalidParams (naming the field and the rule), or NotFound when the model
+    named is not served here.
+    """
     if not isinstance(body, dict):
         raise InvalidParams("body: must be a JSON object")
     try:
         envelope = envelope_type.model_validate(body)
     except ValidationError as exc:
         raise InvalidParams(describe_validation_error(exc)) from None
-    spec = registry.find(envelope.model)
-    if spec is None:
-        raise InvalidParams(f"model: unknown model {envelope.model!r}")
+    spec = registry.get(envelope.model)  # NotFound: "Model not found: <id>"
     model_fields = {k: v for k, v in body.items() if k not in envelope_type.model_fields}
     try:
         params = spec.validate_params(model_fields, settings)

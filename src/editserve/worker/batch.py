@@ -85,8 +85,14 @@ class BatchRun:
         except LeaseLost:
             log.warning("worker %s: lease lost; dropping the job(s)", self.worker_id)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
-            log.error("worker %s: job failed:\n%s", self.worker_id, traceback.format_exc())
-            self._finish_all(Status.FAILED, error_message=describe_failure(exc))
+            # The caller sees a worded message; the exception goes to the log, by id.
+            log.error(
+                "worker %s: generation(s) %s failed:\n%s",
+                self.worker_id,
+                ", ".join(g.id for g in gens),
+                traceback.format_exc(),
+            )
+            self._finish_all(Status.FAILED, error_message=describe_failure(exc, "generating"))
         else:
             for gen, result in zip(gens, results, strict=True):
                 if gen.id in self.batch.cancelled or self.store.is_cancel_requested(gen.id):
@@ -147,9 +153,13 @@ class BatchRun:
             self.storage.put(key, data, content_type)
         except Exception as exc:  # noqa: BLE001 - a storage failure fails this generation
             log.error(
-                "worker %s: storing %s failed:\n%s", self.worker_id, gen.id, traceback.format_exc()
+                "worker %s: generation %s failed storing its result:\n%s",
+                self.worker_id,
+                gen.id,
+                traceback.format_exc(),
             )
-            self._finish(gen, Status.FAILED, error_message=describe_failure(exc), timings=timings)
+            message = describe_failure(exc, "storing the result")
+            self._finish(gen, Status.FAILED, error_message=message, timings=timings)
             return
         for name, seconds in result.timings.items():
             timings[name] = round(seconds, 3)

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import mimetypes
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
+from editserve.api.openapi import ERROR_RESPONSES
 from editserve.api.services import services
 from editserve.errors import NotFound, Unauthenticated
 
 router = APIRouter(tags=["files"])
 
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The stored file", "content": {"image/*": {}}},
+    **{status: ERROR_RESPONSES[status] for status in (400, 401, 404)},
+}
 
-@router.get("/files/{key:path}")
+
+@router.get("/files/{key:path}", response_class=Response, responses=_FILE_RESPONSES)
 async def get_file(
     request: Request,
     key: str,

@@ -6,23 +6,28 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from editserve.api.auth import require_key
 from editserve.api.openapi import ERROR_RESPONSES
+from editserve.api.query import MEDIA_TYPE_QUERY, MODEL_QUERY, STATUS_QUERY, only_declared_query
 from editserve.api.services import services, url_builder
 from editserve.protocol import GenerationResponse, HistoryPage
 
 router = APIRouter(tags=["generations"], responses=ERROR_RESPONSES)
 
+# Beyond this page number the offset would not fit the database's integers.
+MAX_PAGE = 1_000_000
 
-@router.get("/api/ai/generations")
+
+@router.get("/api/ai/generations", dependencies=[Depends(only_declared_query)])
 async def history(
     request: Request,
     owner: str = Depends(require_key),
-    page: int = Query(default=1, ge=1),
+    page: int = Query(default=1, ge=1, le=MAX_PAGE),
     page_size: int = Query(default=50, ge=1, le=1000),
-    status: str | None = Query(default=None),
-    model: str | None = Query(default=None),
-    media_type: str | None = Query(default=None),
+    status: str | None = STATUS_QUERY,
+    model: str | None = MODEL_QUERY,
+    media_type: str | None = MEDIA_TYPE_QUERY,
 ) -> HistoryPage:
-    """All of the caller's generations, newest first."""
+    """All of the caller's generations, newest first. Any other query parameter is a 400
+    naming it (the hosted API's namespace, repo and folder included)."""
     return await services(request).generations.history(
         owner,
         url_builder(request),

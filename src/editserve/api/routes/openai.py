@@ -6,16 +6,35 @@ raise their own exception types with our messages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
 from editserve.api.auth import require_key
 from editserve.api.services import own_base_urls, services, url_builder
 from editserve.compat.openai_images import UploadedImage
-from editserve.compat.openai_protocol import ImagesResponse, OpenAIModelList
+from editserve.compat.openai_protocol import ImagesResponse, OpenAIError, OpenAIModelList
 from editserve.errors import InvalidParams
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(
+    tags=["openai"],
+    responses={
+        status: {"model": OpenAIError, "description": description}
+        for status, description in (
+            (400, "Invalid request: the message names the field"),
+            (401, "Missing, invalid or revoked API key"),
+            (404, "Model not found"),
+            (429, "Too many active generations for this key (see Retry-After)"),
+            (503, "The job store is busy or unreachable (see Retry-After)"),
+        )
+    },
+)
+_EDIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": OpenAIError, "description": "A generation was cancelled meanwhile"},
+    500: {"model": OpenAIError, "description": "A generation failed"},
+    504: {"model": OpenAIError, "description": "Still running past the sync timeout"},
+}
 
 IMAGE_FIELDS = ("image", "image[]")
 
@@ -38,7 +57,7 @@ async def _read_form(request: Request) -> tuple[dict[str, str], list[UploadedIma
     return fields, images
 
 
-@router.post("/v1/images/edits")
+@router.post("/v1/images/edits", responses=_EDIT_ERRORS)
 async def images_edit(request: Request, owner: str = Depends(require_key)) -> ImagesResponse:
     """OpenAI-compatible image edit: one or more images and a prompt, n outputs."""
     fields, images = await _read_form(request)

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from editserve.api.auth import require_key
 from editserve.api.body import json_body
 from editserve.api.openapi import ERROR_RESPONSES, body_doc
+from editserve.api.query import MEDIA_TYPE_QUERY, MODEL_QUERY, STATUS_QUERY, only_declared_query
 from editserve.api.services import own_base_urls, services, url_builder
-from editserve.protocol import CancelResponse, EnqueueResponse, GenerationView, QueueList
+from editserve.protocol import (
+    CancelResponse,
+    EnqueueResponse,
+    ErrorEnvelope,
+    GenerationView,
+    QueueList,
+)
 
 router = APIRouter(tags=["queue"], responses=ERROR_RESPONSES)
 
 
-@router.post("/api/ai/queue", openapi_extra=body_doc("QueueRequest"))
+@router.post(
+    "/api/ai/queue",
+    openapi_extra=body_doc("QueueRequest"),
+    responses={409: {"model": ErrorEnvelope, "description": "Idempotency-Key reused"}},
+)
 async def enqueue(
     request: Request,
     owner: str = Depends(require_key),
@@ -28,17 +39,16 @@ async def enqueue(
     )
 
 
-@router.get("/api/ai/queue")
+@router.get("/api/ai/queue", dependencies=[Depends(only_declared_query)])
 async def list_queue(
     request: Request,
     owner: str = Depends(require_key),
-    status: str | None = Query(
-        default=None, description="queued|processing|succeeded|failed|cancelled"
-    ),
-    model: str | None = Query(default=None),
-    media_type: str | None = Query(default=None),
+    status: str | None = STATUS_QUERY,
+    model: str | None = MODEL_QUERY,
+    media_type: str | None = MEDIA_TYPE_QUERY,
 ) -> QueueList:
-    """The caller's active generations (or those of the given status)."""
+    """The caller's active generations (or those of the given status). Any other query
+    parameter is a 400 naming it (the hosted API's namespace, repo and folder included)."""
     return await services(request).generations.list_active(
         owner, url_builder(request), status=status, model=model, media_type=media_type
     )

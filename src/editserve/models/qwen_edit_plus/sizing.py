@@ -43,12 +43,35 @@ def output_size(aspect_ratio: str, area: int, last_input_size: tuple[int, int]) 
 
 # Each input is also resized to about this area for the vision-language encoder.
 CONDITION_AREA = 384 * 384
+# The encoder's image processor (Qwen2-VL's smart_resize) refuses an image whose long side
+# is 200 times its short side or more; it sees each input's CONDITION_AREA copy.
+MAX_PROCESSOR_RATIO = 200
 
 
-def too_elongated(width: int, height: int, area: int) -> bool:
-    """True if resizing (width, height) to `area` rounds a side to 0 (under 16 px before
-    the pipeline rounds to a multiple of 32)."""
+def pipeline_dimensions(area: int, ratio: float) -> tuple[int, int]:
+    """The pipeline's own ``calculate_dimensions``: round to 32, no lower bound (0 is
+    possible, and the pipeline then fails)."""
+    width = math.sqrt(area * ratio)
+    height = width / ratio
+    return round(width / MULTIPLE) * MULTIPLE, round(height / MULTIPLE) * MULTIPLE
+
+
+def elongation_problem(width: int, height: int, vae_area: int) -> str | None:
+    """Why the pipeline would refuse an input of `width` x `height`, or None.
+
+    The pipeline resizes each input twice: to `vae_area` for the VAE and to
+    CONDITION_AREA for the vision-language encoder, whose processor also bounds the
+    copy's aspect ratio. A side rounded to 0 or a ratio of 200 or more fails the job.
+    """
     ratio = width / height
-    scaled_width = math.sqrt(area * ratio)
-    scaled_height = scaled_width / ratio
-    return min(scaled_width, scaled_height) < MULTIPLE / 2
+    for name, area in (("VAE", vae_area), ("vision-encoder", CONDITION_AREA)):
+        w, h = pipeline_dimensions(area, ratio)
+        if min(w, h) < MULTIPLE:
+            return f"its {name} copy would be {w}x{h} pixels"
+    w, h = pipeline_dimensions(CONDITION_AREA, ratio)
+    if max(w, h) / min(w, h) >= MAX_PROCESSOR_RATIO:
+        return (
+            f"its {w}x{h} vision-encoder copy has an aspect ratio of "
+            f"{max(w, h) / min(w, h):.0f}:1 (the encoder takes under {MAX_PROCESSOR_RATIO}:1)"
+        )
+    return None

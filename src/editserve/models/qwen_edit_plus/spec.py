@@ -10,9 +10,11 @@ from editserve.models.spec import ModelSpec, SizePlan
 
 from .identity import HUB_ID, MODEL_ID
 from .jobs import build_job
+from .memory import MEMORY_CARD, memory_estimates
 from .options import check_options, preset_defaults
 from .schema import QwenImageEditPlusParams, request_schema
-from .sizing import CONDITION_AREA, output_size, too_elongated
+from .sizing import elongation_problem, output_size
+from .sources import weights_source
 
 TINY_WARNING = (
     "DEVELOPMENT WEIGHTS: this server runs a tiny random-weight model of the "
@@ -38,9 +40,16 @@ CARD: dict[str, Any] = {
     "model_type": "base",
     "endpoint": "/images/edit",
     "capabilities": {"input": ["text", "image"], "output": ["image"]},
-    "developer": {"name": "Qwen"},
+    # A self-hosted server charges nothing: the hosted API's cost fields stay null.
+    "pricing": {"method": "image", "cost_per_image": None},
+    "fine_tuning": None,
+    "deployments": [],
+    "developer": {"name": "Qwen", "logo": None},
     "source_model": HUB_ID,
+    "image_url": None,
+    "released_at": "2025-09-22T00:00:00Z",
     "parameter_count": 20_000_000_000,
+    "memory": MEMORY_CARD,
 }
 
 
@@ -49,11 +58,11 @@ def plan_size(
 ) -> SizePlan:
     area = settings.preview_area if params.preview else settings.output_area
     for index, (width, height) in enumerate(input_sizes):
-        if too_elongated(width, height, min(area, CONDITION_AREA)):
+        problem = elongation_problem(width, height, area)
+        if problem is not None:
             raise InvalidParams(
-                f"input_image[{index}]: {width}x{height} is too elongated for the model, "
-                f"which resizes each input to about {min(area, CONDITION_AREA)} pixels; "
-                "crop it closer to square"
+                f"input_image[{index}]: {width}x{height} is too elongated for the model: "
+                f"{problem}; crop it closer to square"
             )
     width, height = output_size(params.aspect_ratio, area, input_sizes[-1])
     return SizePlan(width=width, height=height, area=area)
@@ -72,4 +81,6 @@ SPEC = ModelSpec(
     # A Lightning preset makes its step count and CFG 1.0 the request defaults.
     default_overrides=preset_defaults,
     check_settings=check_options,
+    weights_source=weights_source,
+    memory_estimates=memory_estimates,
 )
