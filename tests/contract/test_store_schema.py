@@ -134,10 +134,17 @@ def test_an_existing_v1_database_is_upgraded_in_place(
     assert claimed is not None and claimed.id == gen.id
 
 
+# The hot path is one statement on PostgreSQL (it writes its events itself) and a short
+# BEGIN IMMEDIATE transaction of these statements on SQLite (store/core.py picks).
+POSTGRES_ONLY = {"claim_started", "finish_ended", "notify_events"}
+SQLITE_ONLY = {"claim_next", "claim_siblings", "finish"}
+
+
 def test_query_files_define_the_same_statements_with_the_same_parameters() -> None:
     lite, pg = load_queries("sqlite"), load_queries("postgres")
-    assert sorted(lite) == sorted(pg)
-    for name in lite:
+    assert set(lite) - set(pg) == SQLITE_ONLY
+    assert set(pg) - set(lite) == POSTGRES_ONLY
+    for name in set(lite) - SQLITE_ONLY:
         lite_params = set(re.findall(r":(\w+)", lite[name])) - {"now"}  # :now is SQLite's clock
         pg_params = set(re.findall(r"%\((\w+)\)s", pg[name]))
         assert lite_params == pg_params, name

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -65,8 +67,20 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
     )
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The process's one event hub (SSE, sync edits) runs while the server does."""
+    hub = app.state.services.generations.feed.hub
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
 def create_app(settings: Settings, services: AppServices | None = None) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="editserve",
         version=__version__,
         description="Self-hosted, Oxen-compatible inference server for Qwen-Image-Edit-2509.",
@@ -76,7 +90,19 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     app.state.services = services or build_services(settings)
     install_error_handlers(app)
     install_docs(app)
-    routers = (edit, queue, generations, events, models, uploads, files, health, metrics, openai, web)
+    routers = (
+        edit,
+        queue,
+        generations,
+        events,
+        models,
+        uploads,
+        files,
+        health,
+        metrics,
+        openai,
+        web,
+    )
     for module in routers:
         app.include_router(module.router)
     install_openapi(app, app.state.services.registry)

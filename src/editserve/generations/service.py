@@ -339,7 +339,7 @@ def parse_statuses(status: str | None) -> list[Status] | None:
     result = []
     for part in status.split(","):
         try:
-            result.append(Status(part.strip()))
+            result.append(Status(part.strip(" ")))
         except ValueError:
             allowed = "|".join(s.value for s in Status)
             raise InvalidParams(f"status: must be one of {allowed}, got {part!r}") from None

@@ -9,10 +9,12 @@ are imported only when opened, so SQLite users never import psycopg.
       protocol.py   the Store protocol (what callers may ask)
       rows.py       ApiKeyRow, UploadRow, WorkerRow, WorkerState
       core.py       QueueStore: every method and transition, written once
+      listing.py    its reads: lists and counts flat in history size, events
       dialect.py    what core needs of a database; query/migration loading
       sqlite.py     SqliteDialect, SqliteStore
       postgres.py   PostgresDialect, PostgresStore, migrate, LISTEN hints
-      queries/      the named statements, one file per dialect, the same names
+      queries/      the named statements, one file per dialect, the same names (but
+                    the one-round-trip hot path: claim_started, finish_ended)
       migrations/   NNN_name.sql per dialect, applied in order at open
       schema/       the fresh-install schema per dialect (= every migration applied)
 """

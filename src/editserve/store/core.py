@@ -12,40 +12,59 @@ worker makes is refused once it no longer holds it. This module decides every tr
 and every event; the dialect (``store/sqlite.py``, ``store/postgres.py``) runs the named
 statements of ``queries/<dialect>.sql`` and receives statuses as parameters, so no status
 is spelled in SQL. Events are emitted in the transaction of the change they report.
+
+The hot path (a claim, a finish) is one round trip where the dialect can write the events
+in the statement of the change (PostgreSQL: ``claim_started``, ``finish_ended``); SQLite
+runs it as a short BEGIN IMMEDIATE transaction. Expired leases are reaped at most every
+``REAP_EVERY_SECONDS`` (and whenever a claim finds nothing to do), not on every claim.
+The reads (lists, counts, events) are ``store/listing.py``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from editserve.generations import events
-from editserve.generations.record import ACTIVE, TERMINAL, Event, Generation, Status
-from editserve.store.dialect import Dialect, Row, Tx, dumps
+from editserve.generations.record import TERMINAL, Generation, Status
+from editserve.store.dialect import Dialect, Tx, dumps, event_row
+from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
 from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
 
 QUEUED = Status.QUEUED.value
 HELD = Status.PROCESSING.value  # the status of a generation a worker holds a lease on
 CLAIMED_STAGE = "starting"  # the stage of a job just claimed, before its first progress
+REAP_EVERY_SECONDS = 2.0  # expired leases are looked for at most this often per store
+# Where claim_started puts the claimed row's attempt, model and id into the started event.
+_MARKS = {"attempt_mark": "-999999937", "model_mark": '"@model"', "id_mark": '"@id"'}
 
 
 def _json_or_none(value: Any) -> str | None:
     return dumps(value) if value is not None else None
 
 
-def _gens(rows: list[Row]) -> list[Generation]:
-    return [Generation.from_row(row) for row in rows]
+@cache
+def started_template() -> dict[str, str]:
+    """The started event as the store writes it, with marks for the one-statement claim to
+    replace by the claimed row's values: one event format, written here for both paths."""
+    mark = Generation(
+        id="@id", owner="", model="@model", status=Status.PROCESSING, params={}, inputs=[],
+        batch_id="", batch_index=0, seed=0, width=0, height=0, area=0, enqueued_at=0.0,
+    )  # fmt: skip
+    started = events.Started(int(_MARKS["attempt_mark"]))
+    data = dumps(events.stored_payload(mark, started))
+    assert all(data.count(text) == 1 for text in _MARKS.values()), data
+    return {"event_type": started.type, "event_data": data, **_MARKS}
 
 
-def _count(row: Row | None) -> int:
-    return int(row["n"]) if row and row["n"] is not None else 0
-
-
-class QueueStore:
+class QueueStore(ListingReads):
     """The Store protocol over one dialect; thread-safe as far as its dialect is."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
+        self._next_reap = 0.0  # time.monotonic() of the next look for expired leases
         dialect.migrate()
 
     def close(self) -> None:
@@ -73,7 +92,7 @@ class QueueStore:
         return self.dialect.rowcount("revoke_key", id=key_id) > 0
 
     def count_active_keys(self) -> int:
-        return _count(self.dialect.one("count_active_keys"))
+        return count_of(self.dialect.one("count_active_keys"))
 
     # --- uploads -------------------------------------------------------------------------
     def insert_upload(self, upload: UploadRow) -> None:
@@ -123,55 +142,6 @@ class QueueStore:
                     enqueued_at=gen.enqueued_at,
                 )
 
-    def get_generation(self, generation_id: str, owner: str | None = None) -> Generation | None:
-        row = self.dialect.one("get_generation", id=generation_id, owner=owner)
-        return Generation.from_row(row) if row else None
-
-    def list_generations(
-        self,
-        owner: str,
-        *,
-        statuses: Sequence[Status] | None = None,
-        model: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        newest_first: bool = True,
-    ) -> tuple[list[Generation], int]:
-        where: dict[str, Any] = {
-            "owner": owner,
-            "statuses": [status.value for status in statuses] if statuses else None,
-            "model": model or None,
-        }
-        total = _count(self.dialect.one("count_generations", **where))
-        query = "list_generations_newest" if newest_first else "list_generations_oldest"
-        rows = self.dialect.all(query, **where, limit=limit, offset=offset)
-        return _gens(rows), total
-
-    def count_active(self, owner: str) -> int:
-        statuses = [status.value for status in ACTIVE]
-        row = self.dialect.one("count_generations", owner=owner, statuses=statuses, model=None)
-        return _count(row)
-
-    def by_idempotency_key(self, owner: str, key: str) -> list[Generation]:
-        return _gens(self.dialect.all("by_idempotency_key", owner=owner, key=key))
-
-    def queue_position(self, gen: Generation) -> int:
-        """How many queued generations run before this one (0 = next)."""
-        row = self.dialect.one("queue_position", queued=QUEUED, priority=gen.priority, id=gen.id)
-        return _count(row)
-
-    def recent_run_seconds(self, model: str, limit: int = 20) -> float | None:
-        """Mean wall time of the last succeeded runs of a model (for ETAs)."""
-        row = self.dialect.one(
-            "recent_run_seconds", model=model, succeeded=Status.SUCCEEDED.value, limit=limit
-        )
-        return float(row["seconds"]) if row and row["seconds"] is not None else None
-
-    def status_counts(self) -> dict[tuple[str, str], int]:
-        """(model, status) → number of generations, over all keys (for /metrics)."""
-        rows = self.dialect.all("status_counts")
-        return {(row["model"], row["status"]): int(row["n"]) for row in rows}
-
     # --- cancel --------------------------------------------------------------------------
     def request_cancel(self, generation_id: str, owner: str) -> Generation | None:
         """Queued → cancelled now; processing → flagged for the worker; terminal → as is."""
@@ -181,14 +151,14 @@ class QueueStore:
             row = tx.one("get_generation_for_update", id=generation_id, owner=owner)
             if row is None:
                 return None
-            gen = Generation.from_row(row)
+            gen = gen_of(row)
             if gen.status is Status.QUEUED:
                 self._end_unheld(tx, gen, Status.CANCELLED)
             elif gen.status is Status.PROCESSING:
                 tx.rowcount("flag_cancel", id=gen.id)
             after = tx.one("get_generation", id=gen.id, owner=None)
             assert after is not None
-            return Generation.from_row(after)
+            return gen_of(after)
 
     def is_cancel_requested(self, generation_id: str) -> bool:
         row = self.dialect.one("is_cancel_requested", id=generation_id)
@@ -212,19 +182,33 @@ class QueueStore:
     ) -> list[Generation]:
         """Claim the next job plus up to max_batch-1 queued siblings of its enqueue request
         (same parameters but the seed), so they can run as one pipeline call."""
+        self._reap_if_due(max_attempts)
         lease: dict[str, Any] = {
             "worker_id": worker_id,
             "lease_seconds": float(lease_seconds),
             "queued": QUEUED,
             "held": HELD,
             "stage": CLAIMED_STAGE,
+            "models": list(models),
+            "max_attempts": max_attempts,
         }
+        if self.dialect.emits_in_statement:  # claim, siblings and events: one round trip
+            rows = self.dialect.all(
+                "claim_started", **lease, **started_template(), siblings=max_batch - 1
+            )
+            claimed = gens_of(rows)
+        else:
+            claimed = self._claim_in_tx(lease, max_batch)
+        if not claimed:  # nothing to do: a good moment to look for expired leases
+            self._reap_if_due(max_attempts, force=True)
+        return claimed
+
+    def _claim_in_tx(self, lease: dict[str, Any], max_batch: int) -> list[Generation]:
         with self.dialect.tx() as tx:
-            self._reap_expired(tx, max_attempts)
-            row = tx.one("claim_next", **lease, models=list(models))
+            row = tx.one("claim_next", **lease)
             if row is None:
                 return []
-            first = Generation.from_row(row)
+            first = gen_of(row)
             claimed = [first]
             if max_batch > 1:
                 siblings = tx.all(
@@ -234,16 +218,25 @@ class QueueStore:
                     id=first.id,
                     limit=max_batch - 1,
                 )
-                claimed += sorted(_gens(siblings), key=lambda gen: gen.batch_index)
+                claimed += sorted(gens_of(siblings), key=lambda gen: gen.batch_index)
             for gen in claimed:
                 tx.emit(gen, events.Started(gen.attempts))
             return claimed
 
-    def _reap_expired(self, tx: Tx, max_attempts: int) -> None:
+    def _reap_if_due(self, max_attempts: int, *, force: bool = False) -> None:
         """Expired leases that must not run again: cancelled if a cancel was asked, failed
-        if out of attempts. The others stay claimable (claim_next takes them)."""
+        if out of attempts (the others stay claimable: the claim takes them). Looked for
+        at most every REAP_EVERY_SECONDS, or now if forced."""
+        now = time.monotonic()
+        if not force and now < self._next_reap:
+            return
+        self._next_reap = now + REAP_EVERY_SECONDS
+        with self.dialect.tx() as tx:
+            self._reap_expired(tx, max_attempts)
+
+    def _reap_expired(self, tx: Tx, max_attempts: int) -> None:
         for row in tx.all("expired_to_reap", held=HELD, max_attempts=max_attempts):
-            gen = Generation.from_row(row)
+            gen = gen_of(row)
             if gen.cancel_requested:
                 self._end_unheld(tx, gen, Status.CANCELLED)
             else:
@@ -313,21 +306,25 @@ class QueueStore:
     ) -> bool:
         """Move a held job to a terminal state and emit its event, if still ours."""
         assert status in TERMINAL
+        event = events.ended(status, result_key, error_message)
+        change: dict[str, Any] = {
+            "id": gen.id,
+            "worker_id": worker_id,
+            "held": HELD,
+            "status": status.value,
+            "result_key": result_key,
+            "error_message": error_message,
+            "timings": _json_or_none(timings),
+            "receipt": _json_or_none(receipt),
+        }
+        if self.dialect.emits_in_statement:  # the change and its event: one round trip
+            row = event_row(gen, event)
+            ended = {"event_type": row["type"], "event_data": row["data"]}
+            return count_of(self.dialect.one("finish_ended", **change, **ended)) > 0
         with self.dialect.tx() as tx:
-            finished = tx.rowcount(
-                "finish",
-                id=gen.id,
-                worker_id=worker_id,
-                held=HELD,
-                status=status.value,
-                result_key=result_key,
-                error_message=error_message,
-                timings=_json_or_none(timings),
-                receipt=_json_or_none(receipt),
-            )
-            if finished == 0:
+            if tx.rowcount("finish", **change) == 0:
                 return False
-            tx.emit(gen, events.ended(status, result_key, error_message))
+            tx.emit(gen, event)
             return True
 
     def requeue(self, gen: Generation, worker_id: str) -> bool:
@@ -353,28 +350,26 @@ class QueueStore:
             error=worker.error,
             started_at=worker.started_at,
             heartbeat_at=worker.heartbeat_at,
+            stage=worker.stage,
+            stage_detail=_json_or_none(worker.stage_detail),
         )
 
     def worker_heartbeat(self, worker_id: str, state: WorkerState | None = None) -> None:
         value = WorkerState(state).value if state is not None else None
         self.dialect.rowcount("worker_heartbeat", id=worker_id, state=value)
 
+    def report_worker_stage(
+        self, worker_id: str, stage: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        stage_detail = _json_or_none(detail)
+        self.dialect.rowcount(
+            "report_worker_stage", id=worker_id, stage=stage, stage_detail=stage_detail
+        )
+
     def list_workers(self, fresh_within: float | None = None) -> list[WorkerRow]:
         fresh = float(fresh_within) if fresh_within is not None else None
         rows = self.dialect.all("list_workers", fresh_within=fresh)
         return [WorkerRow.from_row(row) for row in rows]
-
-    # --- events --------------------------------------------------------------------------
-    def events_after(self, owner: str, after_id: int, limit: int = 500) -> list[Event]:
-        rows = self.dialect.all("events_after", owner=owner, after_id=after_id, limit=limit)
-        return [Event.from_row(row) for row in rows]
-
-    def last_event_id(self, owner: str) -> int:
-        return _count(self.dialect.one("last_event_id", owner=owner))
-
-    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
-        """Wait up to timeout for a hint that owner has events after after_id (see Store)."""
-        return await self.dialect.wait_for_events(owner, after_id, timeout)
 
 
 __all__ = ["QueueStore"]

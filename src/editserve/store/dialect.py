@@ -36,6 +36,10 @@ class Tx(Protocol):
 class Dialect(Protocol):
     """Connections, transactions and named statements of one database kind."""
 
+    # True if the hot-path statements write their own events in the statement of the
+    # change (claim_started, finish_ended: one round trip); else core uses tx() + emit.
+    emits_in_statement: bool
+
     def tx(self) -> AbstractContextManager[Tx]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         ...
@@ -53,7 +57,10 @@ class Dialect(Protocol):
         """
         ...
 
-    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool: ...
+    async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
+        """A hint of events after after_id, of owner (or of any key if owner is None)."""
+        ...
+
     def is_unavailable(self, exc: BaseException) -> bool:
         """True for "the database is busy or unreachable; retry shortly"."""
         ...

@@ -9,15 +9,27 @@ and why:
 - **Times from the database clock**: every time the store stamps (leases, heartbeats,
   completion) is ``date_part('epoch', now())``, so a lease written on one host expires at
   the same moment for every other host.
-- **Events become visible in id order**: a transaction's events are inserted last, just
-  before its commit, under a transaction advisory lock (``EVENTS_LOCK``), so an SSE
-  reader polling ``events_after`` never skips an id that commits late.
-- **LISTEN/NOTIFY hints**: a trigger on ``events`` notifies ``editserve_events``;
-  :class:`_EventHints` listens on one connection in a daemon thread and wakes
-  ``wait_for_events``. Only a hint: readers keep polling.
+- **Event readers never skip an id that commits late**: every transaction that writes
+  events holds the advisory lock ``EVENTS_LOCK`` in *shared* mode from just before its
+  first event until its commit (writers run side by side, and their commits share WAL
+  flushes); a reader of the events table (``events_after``, ``events_after_any``,
+  ``last_event_id``) first takes it in *exclusive* mode, in its own transaction, so it
+  waits out the writers in flight and then sees every id below the highest it reads. A
+  reader holds it for one indexed read; the API process has one (the event hub).
+- **The hot path in one round trip**: a claim (with its batch siblings) and a finish are
+  each one statement that also inserts its events (``claim_started``, ``finish_ended``).
+- **LISTEN/NOTIFY hints**: after a write that inserted events commits, the store sends
+  ``'<event id>:<owner>'`` on ``editserve_events`` (a :class:`_Notifier` thread, in
+  batches, off the writer's path: a NOTIFY inside the writing transaction would make all
+  such commits wait on one lock, WAL flush included); :class:`_EventHints` listens on one
+  connection in a daemon thread and wakes ``wait_for_events``. Only a hint: readers poll.
 - **Migrations under an advisory lock** (``MIGRATION_LOCK``), all pending ones in one
   transaction, so any number of processes may start at once and a failing script leaves
   the database as it was. An empty database gets schema/postgres.sql instead.
+- **Custom plans**: statuses are parameters (queries/postgres.sql) and the queue's indexes
+  are partial (``WHERE status = 'queued'``); a prepared statement's generic plan could not
+  use them and would scan the history, so each connection plans every execution for its
+  values (``plan_cache_mode = force_custom_plan``; parsing is still saved).
 - **A checked connection pool**: ``psycopg_pool.ConnectionPool`` (autocommit; explicit
   transactions where atomicity matters), each connection checked before use, so a
   restarted database is survived.
@@ -27,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -50,6 +63,11 @@ NOTIFY_CHANNEL = "editserve_events"
 MIGRATION_LOCK = 0x6564_6974_0001  # "edit" 1
 EVENTS_LOCK = 0x6564_6974_0002  # "edit" 2
 _LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_SHARED = "SELECT pg_advisory_xact_lock_shared(%s)"
+# Reads of the events table: each runs after EVENTS_LOCK in exclusive mode (module doc).
+EVENT_READS = frozenset({"events_after", "events_after_any", "last_event_id", "last_event_id_any"})
+# Statements that insert events themselves: their rows name the events (event_owner/_id).
+EVENT_WRITES = frozenset({"claim_started", "finish_ended"})
 
 PgConnection = psycopg.Connection[dict[str, Any]]
 
@@ -89,12 +107,19 @@ def migrate(conninfo: str, *, connect_timeout: int = 10, from_schema: bool = Tru
     return applied
 
 
+def _configure(conn: PgConnection) -> None:
+    """Plan every statement for its parameters (see the module doc): statuses are
+    parameters and the queue's indexes are partial, which a generic plan cannot use."""
+    conn.execute("SET plan_cache_mode = force_custom_plan")
+
+
 class _PgTx:
-    """One transaction; its events are inserted last, under EVENTS_LOCK (see module doc)."""
+    """One transaction; its events are inserted last, under EVENTS_LOCK (shared)."""
 
     def __init__(self, conn: PgConnection) -> None:
         self._conn = conn
         self._events: list[Row] = []
+        self.written: list[Row] = []  # the inserted events (event_owner, event_id)
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         return self._conn.execute(_q(name), params).fetchone()
@@ -112,14 +137,50 @@ class _PgTx:
         """The transaction's last step: ids are taken under the lock, released at commit."""
         if not self._events:
             return
-        self._conn.execute(_LOCK, (EVENTS_LOCK,))
-        with self._conn.cursor() as cursor:
-            cursor.executemany(_q("insert_event"), self._events)
+        self._conn.execute(_SHARED, (EVENTS_LOCK,))
+        for event in self._events:
+            row = self._conn.execute(_q("insert_event"), event).fetchone()
+            assert row is not None
+            self.written.append(row)
         self._events.clear()
+
+
+class _Notifier:
+    """Sends the hints of committed events in a daemon thread, many per statement."""
+
+    def __init__(self, pool: ConnectionPool[PgConnection]) -> None:
+        self._pool = pool
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="editserve-notify", daemon=True)
+        self._thread.start()
+
+    def send(self, rows: list[Row]) -> None:
+        for row in rows:
+            self._queue.put(f"{row['event_id']}:{row['event_owner']}")
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            hints: list[str] = [first]
+            more: str | None = first
+            while not self._queue.empty() and (more := self._queue.get()) is not None:
+                hints.append(more)
+            try:
+                with self._pool.connection() as conn:
+                    conn.execute(_q("notify_events"), {"hints": hints})
+            except psycopg.Error as exc:  # only hints: readers poll anyway
+                log.warning("store: NOTIFY failed (%s); event readers fall back to polling", exc)
+            if more is None:
+                return
 
 
 class PostgresDialect:
     """A checked connection pool over one database, and LISTEN hints started on demand."""
+
+    emits_in_statement = True  # claim_started and finish_ended insert their own events
 
     def __init__(
         self,
@@ -141,12 +202,14 @@ class PostgresDialect:
             min_size=min_connections,
             max_size=max_connections,
             check=ConnectionPool.check_connection,
+            configure=_configure,
             timeout=30.0,
             name="editserve-store",
             open=False,
         )
         self._hints: _EventHints | None = None
         self._hints_lock = threading.Lock()
+        self._notifier: _Notifier | None = None
 
     def migrate(self) -> list[int]:
         """Apply pending migrations (own connection), then open the pool."""
@@ -160,21 +223,39 @@ class PostgresDialect:
             tx = _PgTx(conn)
             yield tx
             tx.flush_events()
+        self._notify(tx.written)
 
     def one(self, name: str, /, **params: Any) -> Row | None:
-        with self._pool.connection() as conn:
-            return conn.execute(_q(name), params).fetchone()
+        rows = self.all(name, **params)
+        return rows[0] if rows else None
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
         with self._pool.connection() as conn:
-            return conn.execute(_q(name), params).fetchall()
+            if name in EVENT_READS:  # after the writers in flight: no late id is skipped
+                with conn.transaction():
+                    conn.execute(_LOCK, (EVENTS_LOCK,))
+                    return conn.execute(_q(name), params).fetchall()
+            rows = conn.execute(_q(name), {**params, "events_lock": EVENTS_LOCK}).fetchall()
+        if name in EVENT_WRITES:
+            self._notify(rows)
+        return rows
+
+    def _notify(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        if self._notifier is None:
+            with self._hints_lock:
+                if self._notifier is None:
+                    self._notifier = _Notifier(self._pool)
+        self._notifier.send(rows)
 
     def rowcount(self, name: str, /, **params: Any) -> int:
         with self._pool.connection() as conn:
             return conn.execute(_q(name), params).rowcount
 
-    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
-        """Wait up to timeout for a NOTIFY saying owner has an event after after_id.
+    async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
+        """Wait up to timeout for a NOTIFY saying owner (any key if None) has an event
+        after after_id.
 
         True: look now. False: timed out (or the listener is down). Only a hint; see
         Store.wait_for_events.
@@ -196,8 +277,11 @@ class PostgresDialect:
     def close(self) -> None:
         with self._hints_lock:
             hints, self._hints = self._hints, None
+            notifier, self._notifier = self._notifier, None
         if hints is not None:
             hints.stop()
+        if notifier is not None:
+            notifier.stop()
         self._pool.close()
 
 
@@ -222,6 +306,10 @@ class PostgresStore(QueueStore):
         super().__init__(dialect)
 
 
+# (owner or None for any, after id, its loop, its wake-up): one async wait_for_events
+_Waiter = tuple[str | None, int, asyncio.AbstractEventLoop, asyncio.Event]
+
+
 class _EventHints:
     """LISTEN editserve_events on one connection in a daemon thread; wake async waiters.
 
@@ -232,14 +320,14 @@ class _EventHints:
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
         self._lock = threading.Lock()
-        self._latest: dict[str, int] = {}
-        self._waiters: set[tuple[str, int, asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._latest: dict[str | None, int] = {}  # None: over every owner
+        self._waiters: set[_Waiter] = set()
         self._stopping = threading.Event()
         self.listening = threading.Event()  # set while LISTEN is in effect
         self._thread = threading.Thread(target=self._run, name="editserve-listen", daemon=True)
         self._thread.start()
 
-    async def wait(self, owner: str, after_id: int, timeout: float) -> bool:
+    async def wait(self, owner: str | None, after_id: int, timeout: float) -> bool:
         woken = asyncio.Event()
         entry = (owner, after_id, asyncio.get_running_loop(), woken)
         with self._lock:
@@ -283,11 +371,12 @@ class _EventHints:
         with suppress(ValueError):
             event_id = int(event_id_text)
             with self._lock:
-                self._latest[owner] = max(self._latest.get(owner, 0), event_id)
+                for key in (owner, None):
+                    self._latest[key] = max(self._latest.get(key, 0), event_id)
                 woken = [
                     (loop, ev)
                     for (who, after, loop, ev) in self._waiters
-                    if who == owner and event_id > after
+                    if who in (owner, None) and event_id > after
                 ]
             for loop, ev in woken:
                 with suppress(RuntimeError):  # that loop has closed

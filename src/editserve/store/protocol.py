@@ -68,6 +68,13 @@ class Store(Protocol):
         """Owner's queued and processing generations."""
         ...
 
+    def count_generations(
+        self, owner: str, statuses: Sequence[Status] | None = None, model: str | None = None
+    ) -> int:
+        """Owner's generations of these statuses (all if None), of model if given; read
+        from counters and the active index, never by scanning the history."""
+        ...
+
     def by_idempotency_key(self, owner: str, key: str) -> list[Generation]: ...
     def queue_position(self, gen: Generation) -> int:
         """How many queued generations run before this one (0 = next)."""
@@ -167,6 +174,13 @@ class Store(Protocol):
         """Stamp the heartbeat (and the state, if given); unknown workers are ignored."""
         ...
 
+    def report_worker_stage(
+        self, worker_id: str, stage: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record where the worker's start-up is (a Stage value) with its figures (JSON-able),
+        and stamp its heartbeat; unknown workers are ignored."""
+        ...
+
     def list_workers(self, fresh_within: float | None = None) -> list[WorkerRow]:
         """Workers by start time; only those that beat within fresh_within seconds if given."""
         ...
@@ -176,13 +190,21 @@ class Store(Protocol):
         """Owner's events with ids above after_id, by id (ids become visible in order)."""
         ...
 
-    def last_event_id(self, owner: str) -> int: ...
-    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
-        """Wait up to timeout for a hint that owner has events after after_id.
+    def events_after_any(self, after_id: int, limit: int = 500) -> list[Event]:
+        """Every key's events with ids above after_id, by id (the event hub's one read)."""
+        ...
+
+    def last_event_id(self, owner: str | None = None) -> int:
+        """The id of owner's last event (of any key's if owner is None); 0 if none."""
+        ...
+
+    async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
+        """Wait up to timeout for a hint that owner (any key if None) has events after
+        after_id.
 
         True: look now (a hint arrived, or one had arrived already). False: timed out, or
-        this store has no hints (SQLite). Only a hint: events_after stays the truth, so a
-        reader that polls after a False loses nothing.
+        no hint reached this store object (SQLite hints only its own writes). Only a hint:
+        events_after stays the truth, so a reader that polls after a False loses nothing.
         """
         ...
 

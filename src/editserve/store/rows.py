@@ -67,6 +67,9 @@ class WorkerRow:
     model: str | None = None
     weights: dict[str, Any] | None = None
     error: str | None = None
+    # Where its start-up is (editserve.startup.Stage values) and that stage's figures.
+    stage: str | None = None
+    stage_detail: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # a caller that passes the plain string still gets (and is checked against) the enum
@@ -77,6 +80,8 @@ class WorkerRow:
         data = dict(row)
         data["state"] = WorkerState(data["state"])
         data["weights"] = json.loads(data["weights"]) if data.get("weights") else None
+        detail = data.get("stage_detail")
+        data["stage_detail"] = json.loads(detail) if detail else None
         return cls(**data)
 
 

@@ -8,7 +8,9 @@
 - **Times** the store stamps come from this host's clock, passed to every statement as
   ``:now`` (sqlite 3.40 has no sub-second ``unixepoch``; one machine has one clock).
 - **Lists** (models, ids, statuses) are passed as JSON arrays and read with ``json_each``.
-- **No cross-process event hints**: ``wait_for_events`` waits the timeout; SSE polls.
+- **Event hints within one process only**: a transaction of this store object that wrote
+  events wakes its ``wait_for_events`` callers at commit; other processes' events are
+  found by polling (the API process's event hub polls once for every subscriber).
 
 The statements are queries/sqlite.sql; the state machine is store/core.py.
 """
@@ -20,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,7 @@ class _SqliteTx:
     def __init__(self, dialect: SqliteDialect, conn: sqlite3.Connection) -> None:
         self._dialect = dialect
         self._conn = conn
+        self.emitted: list[tuple[str, int]] = []  # (owner, event id), hinted after commit
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         row: Row | None = self._dialect.run(self._conn, name, params).fetchone()
@@ -87,14 +90,67 @@ class _SqliteTx:
 
     def emit(self, gen: Generation, event: GenerationEvent) -> None:
         # Inserted at once: BEGIN IMMEDIATE already orders writers, so ids show in order.
-        self._dialect.run(self._conn, "insert_event", event_row(gen, event))
+        cursor = self._dialect.run(self._conn, "insert_event", event_row(gen, event))
+        if cursor.lastrowid is not None:
+            self.emitted.append((gen.owner, cursor.lastrowid))
+
+
+# (owner or None for any, after id, its loop, its wake-up): one async wait_for_events
+_Waiter = tuple[str | None, int, asyncio.AbstractEventLoop, asyncio.Event]
+
+
+class LocalHints:
+    """Wakes async waiters of this process when one of its transactions wrote events.
+
+    Remembers the highest event id written per owner (and over all), so a waiter asking
+    after an event that was already written returns at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str | None, int] = {}
+        self._waiters: set[_Waiter] = set()
+
+    def written(self, events: list[tuple[str, int]]) -> None:
+        """Called after the commit of a transaction that wrote these (owner, id) events."""
+        with self._lock:
+            for owner, event_id in events:
+                for key in (owner, None):
+                    self._latest[key] = max(self._latest.get(key, 0), event_id)
+            woken = [
+                (loop, ev)
+                for (who, after, loop, ev) in self._waiters
+                if self._latest.get(who, 0) > after
+            ]
+        for loop, ev in woken:
+            with suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(ev.set)
+
+    async def wait(self, owner: str | None, after_id: int, timeout: float) -> bool:
+        woken = asyncio.Event()
+        entry = (owner, after_id, asyncio.get_running_loop(), woken)
+        with self._lock:
+            if self._latest.get(owner, 0) > after_id:
+                return True
+            self._waiters.add(entry)
+        try:
+            await asyncio.wait_for(woken.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)
 
 
 class SqliteDialect:
     """Connections (one per thread) and transactions over one SQLite file."""
 
+    emits_in_statement = False  # core writes events with tx().emit (BEGIN IMMEDIATE)
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._hints = LocalHints()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._queries = load_queries(DIALECT)
@@ -129,7 +185,10 @@ class SqliteDialect:
     @contextmanager
     def tx(self) -> Iterator[_SqliteTx]:
         with self._immediate() as conn:
-            yield _SqliteTx(self, conn)
+            tx = _SqliteTx(self, conn)
+            yield tx
+        if tx.emitted:  # committed: wake this process's waiters
+            self._hints.written(tx.emitted)
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         row: Row | None = self.run(self._conn(), name, params).fetchone()
@@ -164,10 +223,10 @@ class SqliteDialect:
                 self.run(conn, "record_migration", {"version": migration.version})
         return [migration.version for migration in pending]
 
-    async def wait_for_events(self, owner: str, after_id: int, timeout: float) -> bool:
-        """No cross-process hints on SQLite: wait the whole timeout; the caller polls."""
-        await asyncio.sleep(timeout)
-        return False
+    async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
+        """Hints from this store object's own transactions only (see LocalHints); events
+        other processes write are not hinted: the caller polls after a False."""
+        return await self._hints.wait(owner, after_id, timeout)
 
     @staticmethod
     def is_unavailable(exc: BaseException) -> bool:

@@ -1,7 +1,10 @@
 -- The PostgreSQL store's statements, one per "-- name:" block (run by store/postgres.py).
 --
 -- The same names as queries/sqlite.sql, with the same parameters; tests/contract checks
--- the two files define the same set. Parameters are psycopg's %(name)s placeholders; lists
+-- the two files define the same set, but for the hot path: claim_started and
+-- finish_ended are one statement each that writes its events too (one round trip;
+-- SQLite runs claim_next, claim_siblings and finish in a transaction instead).
+-- Parameters are psycopg's %(name)s placeholders; lists
 -- (models, ids, statuses) arrive as text[] arrays. Every time the store stamps itself
 -- ("now") comes from the database clock, date_part('epoch', now()), so leases and
 -- heartbeats written on one host compare correctly on another (the :now SQLite gets is not
@@ -63,26 +66,46 @@ WHERE id = %(id)s AND (%(owner)s::text IS NULL OR owner = %(owner)s);
 -- name: get_generation_for_update
 SELECT * FROM generations WHERE id = %(id)s AND owner = %(owner)s FOR UPDATE;
 
--- name: count_generations
+-- name: count_status
+-- A key's generations of one active status (few: the per-key queue limit bounds them).
 SELECT COUNT(*) AS n FROM generations
-WHERE owner = %(owner)s
-  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+WHERE owner = %(owner)s AND status = %(status)s
   AND (%(model)s::text IS NULL OR model = %(model)s);
 
--- name: list_generations_newest
+-- name: count_ended
+-- A key's ended generations of the given statuses, from the counters (no scan).
+SELECT COALESCE(SUM(n), 0) AS n FROM generation_counts
+WHERE owner = %(owner)s AND status = ANY(%(statuses)s::text[])
+  AND (%(model)s::text IS NULL OR model = %(model)s);
+-- name: last_owner_seq
+-- The number of a key's newest generation (1, 2, 3... per key: see migration 004).
+SELECT COALESCE(MAX(owner_seq), 0) AS n FROM generations WHERE owner = %(owner)s;
+
+-- name: list_owner_range
+-- One history page by number: a range of owner_seq, newest first.
 SELECT * FROM generations
-WHERE owner = %(owner)s
-  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+WHERE owner = %(owner)s AND owner_seq > %(low)s AND owner_seq <= %(high)s
+ORDER BY owner_seq DESC;
+
+-- name: list_model_newest
+SELECT * FROM generations WHERE owner = %(owner)s AND model = %(model)s
+ORDER BY owner_seq DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_model_oldest
+SELECT * FROM generations WHERE owner = %(owner)s AND model = %(model)s
+ORDER BY owner_seq ASC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_status_newest
+-- A key's generations of one status, by queue order (generations_owner_status).
+SELECT * FROM generations
+WHERE owner = %(owner)s AND status = %(status)s
   AND (%(model)s::text IS NULL OR model = %(model)s)
 ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s;
-
--- name: list_generations_oldest
+-- name: list_status_oldest
 SELECT * FROM generations
-WHERE owner = %(owner)s
-  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+WHERE owner = %(owner)s AND status = %(status)s
   AND (%(model)s::text IS NULL OR model = %(model)s)
 ORDER BY seq ASC LIMIT %(limit)s OFFSET %(offset)s;
-
 -- name: by_idempotency_key
 SELECT * FROM generations
 WHERE owner = %(owner)s AND idempotency_key = %(key)s ORDER BY seq;
@@ -101,9 +124,13 @@ SELECT AVG(completed_at - started_at) AS seconds FROM (
     ORDER BY seq DESC LIMIT %(limit)s
 ) AS recent;
 
--- name: status_counts
-SELECT model, status, COUNT(*) AS n FROM generations GROUP BY model, status;
+-- name: ended_counts
+-- Ended generations per (model, status) over every key, from the counters (for /metrics).
+SELECT model, status, SUM(n) AS n FROM generation_counts GROUP BY model, status;
 
+-- name: status_counts_by_model
+-- Generations of one active status per model (the partial index of that status).
+SELECT model, COUNT(*) AS n FROM generations WHERE status = %(status)s GROUP BY model;
 -- name: flag_cancel
 UPDATE generations SET cancel_requested = TRUE WHERE id = %(id)s;
 
@@ -127,45 +154,65 @@ WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
 ORDER BY seq
 FOR UPDATE SKIP LOCKED;
 
--- name: claim_next
--- The claim: one statement. The inner SELECT locks the first free row in queue order and
--- skips rows other claimers hold; a row that changed under us is re-checked and passed
--- over. MATERIALIZED keeps the locking SELECT evaluated exactly once.
-WITH next AS MATERIALIZED (
-    SELECT id FROM generations
-    WHERE model = ANY(%(models)s::text[])
-      AND (status = %(queued)s
-           OR (status = %(held)s AND lease_expires_at < date_part('epoch', now())))
+-- name: claim_started
+-- The claim, its batch siblings and their started events: one statement, one round trip.
+-- `queued` and `expired` each lock the first free row of their kind in queue order (an
+-- ordered index step; rows other claimers hold are skipped); the earlier of the two is
+-- claimed. An expired lease is claimed again only with attempts left and no cancel asked
+-- (the reaper ends the others). MATERIALIZED keeps each locking SELECT evaluated once.
+-- The events are inserted under the events lock in shared mode (taken once the rows are
+-- ours, released at commit; event readers take it exclusively: see store/postgres.py). Their JSON is the
+-- store's own (core.started_template): the statement fills in id, model and attempt.
+WITH queued AS MATERIALIZED (
+    SELECT id, batch_id, priority, seq FROM generations
+    WHERE status = %(queued)s AND model = ANY(%(models)s::text[])
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
-)
-UPDATE generations AS g
-SET status = %(held)s, worker_id = %(worker_id)s,
-    lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s,
-    attempts = g.attempts + 1, started_at = COALESCE(g.started_at, date_part('epoch', now())),
-    progress_step = NULL, progress_total = NULL, stage = %(stage)s
-FROM next
-WHERE g.id = next.id
-RETURNING g.*;
-
--- name: claim_siblings
--- Queued siblings of a claimed job's enqueue request, to run in the same pipeline call.
-WITH siblings AS MATERIALIZED (
-    SELECT id FROM generations
-    WHERE batch_id = %(batch_id)s AND status = %(queued)s AND id <> %(id)s
-    ORDER BY seq
-    LIMIT %(limit)s
+), expired AS MATERIALIZED (
+    SELECT id, batch_id, priority, seq FROM generations
+    WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
+      AND model = ANY(%(models)s::text[])
+      AND attempts < %(max_attempts)s AND NOT cancel_requested
+    ORDER BY priority DESC, seq
+    LIMIT 1
     FOR UPDATE SKIP LOCKED
+), first AS MATERIALIZED (
+    SELECT * FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS candidates
+    ORDER BY priority DESC, seq
+    LIMIT 1
+), siblings AS MATERIALIZED (
+    SELECT g.id FROM generations AS g, first
+    WHERE g.batch_id = first.batch_id AND g.status = %(queued)s AND g.id <> first.id
+    ORDER BY g.seq
+    LIMIT %(siblings)s
+    FOR UPDATE OF g SKIP LOCKED
+), claimed AS (
+    UPDATE generations AS g
+    SET status = %(held)s, worker_id = %(worker_id)s,
+        lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s,
+        attempts = g.attempts + 1,
+        started_at = COALESCE(g.started_at, date_part('epoch', now())),
+        progress_step = NULL, progress_total = NULL, stage = %(stage)s
+    WHERE g.id IN (SELECT id FROM first UNION ALL SELECT id FROM siblings)
+    RETURNING g.*, g.id = (SELECT id FROM first) AS is_first
+), events_lock AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock_shared(%(events_lock)s) FROM (SELECT 1 FROM claimed LIMIT 1) AS one
+), started AS (
+    INSERT INTO events (owner, generation_id, type, data, created_at)
+    SELECT c.owner, c.id, %(event_type)s,
+           replace(replace(replace(%(event_data)s,
+                                   %(attempt_mark)s, c.attempts::text),
+                           %(model_mark)s, to_json(c.model)::text),
+                   %(id_mark)s, to_json(c.id)::text),
+           date_part('epoch', clock_timestamp())
+    FROM claimed AS c, events_lock
+    ORDER BY c.is_first DESC, c.batch_index
+    RETURNING id, generation_id
 )
-UPDATE generations AS g
-SET status = %(held)s, worker_id = %(worker_id)s,
-    lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s,
-    attempts = g.attempts + 1, started_at = COALESCE(g.started_at, date_part('epoch', now())),
-    progress_step = NULL, progress_total = NULL, stage = %(stage)s
-FROM siblings
-WHERE g.id = siblings.id
-RETURNING g.*;
+SELECT claimed.*, claimed.owner AS event_owner, started.id AS event_id
+FROM claimed JOIN started ON started.generation_id = claimed.id
+ORDER BY is_first DESC, batch_index;
 
 -- name: renew_lease
 UPDATE generations SET lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s
@@ -177,12 +224,28 @@ UPDATE generations SET progress_step = %(step)s, progress_total = %(total)s, sta
 WHERE id = ANY(%(ids)s::text[]) AND worker_id = %(worker_id)s AND status = %(held)s
 RETURNING id, cancel_requested;
 
--- name: finish
-UPDATE generations
-SET status = %(status)s, completed_at = date_part('epoch', now()), result_key = %(result_key)s,
-    error_message = %(error_message)s, timings = %(timings)s, receipt = %(receipt)s,
-    worker_id = NULL, lease_expires_at = NULL, stage = %(status)s
-WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = %(held)s;
+-- name: finish_ended
+-- Finish a held job and insert its event: one statement, one round trip (no row: the job
+-- was not ours). The event is
+-- inserted only if the row was ours, under the events lock, shared (see claim_started).
+WITH done AS (
+    UPDATE generations
+    SET status = %(status)s, completed_at = date_part('epoch', now()),
+        result_key = %(result_key)s, error_message = %(error_message)s,
+        timings = %(timings)s, receipt = %(receipt)s,
+        worker_id = NULL, lease_expires_at = NULL, stage = %(status)s
+    WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = %(held)s
+    RETURNING id, owner
+), events_lock AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock_shared(%(events_lock)s) FROM done
+), ended AS (
+    INSERT INTO events (owner, generation_id, type, data, created_at)
+    SELECT done.owner, done.id, %(event_type)s, %(event_data)s,
+           date_part('epoch', clock_timestamp())
+    FROM done, events_lock
+    RETURNING id, owner
+)
+SELECT id AS event_id, owner AS event_owner, 1 AS n FROM ended;
 
 -- name: requeue
 -- The worker is shutting down: the attempt does not count.
@@ -198,17 +261,23 @@ WHERE worker_id = %(worker_id)s AND status = %(held)s;
 
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, device, state, model, weights, error, started_at,
-                     heartbeat_at)
+                     heartbeat_at, stage, stage_detail)
 VALUES (%(id)s, %(host)s, %(pid)s, %(device)s, %(state)s, %(model)s, %(weights)s, %(error)s,
-        %(started_at)s, %(heartbeat_at)s)
+        %(started_at)s, %(heartbeat_at)s, %(stage)s, %(stage_detail)s)
 ON CONFLICT (id) DO UPDATE
 SET state = excluded.state, model = excluded.model, weights = excluded.weights,
     error = excluded.error, heartbeat_at = excluded.heartbeat_at, pid = excluded.pid,
-    device = excluded.device;
+    device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail;
 
 -- name: worker_heartbeat
 UPDATE workers
 SET heartbeat_at = date_part('epoch', now()), state = COALESCE(%(state)s::text, state)
+WHERE id = %(id)s;
+
+-- name: report_worker_stage
+-- A start-up stage with its figures (JSON); it stamps the heartbeat too.
+UPDATE workers
+SET stage = %(stage)s, stage_detail = %(stage_detail)s, heartbeat_at = date_part('epoch', now())
 WHERE id = %(id)s;
 
 -- name: list_workers
@@ -218,13 +287,26 @@ WHERE %(fresh_within)s::float8 IS NULL
 ORDER BY started_at, id;
 
 -- name: insert_event
--- Run only as a transaction's last step, under pg_advisory_xact_lock (see postgres.py), so
--- event ids become visible in id order.
+-- Run only as a transaction's last step, under the events lock (shared: see postgres.py).
 INSERT INTO events (owner, generation_id, type, data, created_at)
-VALUES (%(owner)s, %(generation_id)s, %(type)s, %(data)s, date_part('epoch', clock_timestamp()));
+VALUES (%(owner)s, %(generation_id)s, %(type)s, %(data)s, date_part('epoch', clock_timestamp()))
+RETURNING id AS event_id, owner AS event_owner;
+
+-- name: notify_events
+-- Wake-up hints for event readers on any node, sent after the writes committed, in a
+-- statement of their own (a NOTIFY inside a writing transaction would serialise every
+-- commit on the notification queue's lock, WAL flush included).
+SELECT pg_notify('editserve_events', hint) FROM unnest(%(hints)s::text[]) AS hint;
 
 -- name: events_after
 SELECT * FROM events WHERE owner = %(owner)s AND id > %(after_id)s ORDER BY id LIMIT %(limit)s;
 
 -- name: last_event_id
 SELECT COALESCE(MAX(id), 0) AS n FROM events WHERE owner = %(owner)s;
+
+-- name: events_after_any
+-- Every key's events after an id: what the API process's event hub reads (one reader).
+SELECT * FROM events WHERE id > %(after_id)s ORDER BY id LIMIT %(limit)s;
+
+-- name: last_event_id_any
+SELECT COALESCE(MAX(id), 0) AS n FROM events;

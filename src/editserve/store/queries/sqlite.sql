@@ -1,7 +1,10 @@
 -- The SQLite store's statements, one per "-- name:" block (run by store/sqlite.py).
 --
 -- The same names as queries/postgres.sql, with the same parameters; tests/contract checks
--- the two files define the same set. Parameters are sqlite3's :name placeholders. Lists
+-- the two files define the same set, but for the hot path: here claim_next, claim_siblings
+-- and finish run in one BEGIN IMMEDIATE transaction with the events core writes; on
+-- PostgreSQL claim_started and finish_ended are one statement each, events included.
+-- Parameters are sqlite3's :name placeholders. Lists
 -- (models, ids, statuses) arrive as JSON arrays, read with json_each. :now is supplied by
 -- the dialect to every statement (unix seconds, this host's clock: one machine). Statuses
 -- and stages are parameters too: the state machine lives in store/core.py, not here.
@@ -58,26 +61,43 @@ SELECT * FROM generations WHERE id = :id AND (:owner IS NULL OR owner = :owner);
 -- No row locks on SQLite: the caller's BEGIN IMMEDIATE already excludes other writers.
 SELECT * FROM generations WHERE id = :id AND owner = :owner;
 
--- name: count_generations
+-- name: count_status
+-- A key's generations of one active status (few: the per-key queue limit bounds them).
 SELECT COUNT(*) AS n FROM generations
-WHERE owner = :owner
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+WHERE owner = :owner AND status = :status AND (:model IS NULL OR model = :model);
+
+-- name: count_ended
+-- A key's ended generations of the given statuses, from the counters (no scan).
+SELECT COALESCE(SUM(n), 0) AS n FROM generation_counts
+WHERE owner = :owner AND status IN (SELECT value FROM json_each(:statuses))
   AND (:model IS NULL OR model = :model);
+-- name: last_owner_seq
+-- The number of a key's newest generation (1, 2, 3... per key: see migration 004).
+SELECT COALESCE(MAX(owner_seq), 0) AS n FROM generations WHERE owner = :owner;
 
--- name: list_generations_newest
+-- name: list_owner_range
+-- One history page by number: a range of owner_seq, newest first.
 SELECT * FROM generations
-WHERE owner = :owner
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
-  AND (:model IS NULL OR model = :model)
+WHERE owner = :owner AND owner_seq > :low AND owner_seq <= :high
+ORDER BY owner_seq DESC;
+
+-- name: list_model_newest
+SELECT * FROM generations WHERE owner = :owner AND model = :model
+ORDER BY owner_seq DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_model_oldest
+SELECT * FROM generations WHERE owner = :owner AND model = :model
+ORDER BY owner_seq ASC LIMIT :limit OFFSET :offset;
+
+-- name: list_status_newest
+-- A key's generations of one status, by queue order (generations_owner_status).
+SELECT * FROM generations
+WHERE owner = :owner AND status = :status AND (:model IS NULL OR model = :model)
 ORDER BY seq DESC LIMIT :limit OFFSET :offset;
-
--- name: list_generations_oldest
+-- name: list_status_oldest
 SELECT * FROM generations
-WHERE owner = :owner
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
-  AND (:model IS NULL OR model = :model)
+WHERE owner = :owner AND status = :status AND (:model IS NULL OR model = :model)
 ORDER BY seq ASC LIMIT :limit OFFSET :offset;
-
 -- name: by_idempotency_key
 SELECT * FROM generations WHERE owner = :owner AND idempotency_key = :key ORDER BY seq;
 
@@ -94,9 +114,13 @@ SELECT AVG(completed_at - started_at) AS seconds FROM (
     ORDER BY seq DESC LIMIT :limit
 );
 
--- name: status_counts
-SELECT model, status, COUNT(*) AS n FROM generations GROUP BY model, status;
+-- name: ended_counts
+-- Ended generations per (model, status) over every key, from the counters (for /metrics).
+SELECT model, status, SUM(n) AS n FROM generation_counts GROUP BY model, status;
 
+-- name: status_counts_by_model
+-- Generations of one active status per model (the partial index of that status).
+SELECT model, COUNT(*) AS n FROM generations WHERE status = :status GROUP BY model;
 -- name: flag_cancel
 UPDATE generations SET cancel_requested = 1 WHERE id = :id;
 
@@ -119,19 +143,32 @@ ORDER BY seq;
 
 -- name: claim_next
 -- The claim: one UPDATE … RETURNING, serialised with every other writer by BEGIN IMMEDIATE.
+-- The first queued job and the first expired lease that may run again (attempts left, no
+-- cancel asked: the reaper ends the others), each one ordered index step; the earlier wins.
 UPDATE generations
 SET status = :held, worker_id = :worker_id, lease_expires_at = :now + :lease_seconds,
     attempts = attempts + 1, started_at = COALESCE(started_at, :now),
     progress_step = NULL, progress_total = NULL, stage = :stage
 WHERE id = (
-    SELECT id FROM generations
-    WHERE model IN (SELECT value FROM json_each(:models))
-      AND (status = :queued OR (status = :held AND lease_expires_at < :now))
+    SELECT id FROM (
+        SELECT * FROM (
+            SELECT id, priority, seq FROM generations
+            WHERE status = :queued AND model IN (SELECT value FROM json_each(:models))
+            ORDER BY priority DESC, seq LIMIT 1
+        )
+        UNION ALL
+        SELECT * FROM (
+            SELECT id, priority, seq FROM generations
+            WHERE status = :held AND lease_expires_at < :now
+              AND model IN (SELECT value FROM json_each(:models))
+              AND attempts < :max_attempts AND cancel_requested = 0
+            ORDER BY priority DESC, seq LIMIT 1
+        )
+    )
     ORDER BY priority DESC, seq
     LIMIT 1
 )
 RETURNING *;
-
 -- name: claim_siblings
 -- Queued siblings of a claimed job's enqueue request, to run in the same pipeline call.
 UPDATE generations
@@ -177,16 +214,21 @@ UPDATE generations SET lease_expires_at = 0 WHERE worker_id = :worker_id AND sta
 
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, device, state, model, weights, error, started_at,
-                     heartbeat_at)
+                     heartbeat_at, stage, stage_detail)
 VALUES (:id, :host, :pid, :device, :state, :model, :weights, :error, :started_at,
-        :heartbeat_at)
+        :heartbeat_at, :stage, :stage_detail)
 ON CONFLICT (id) DO UPDATE
 SET state = excluded.state, model = excluded.model, weights = excluded.weights,
     error = excluded.error, heartbeat_at = excluded.heartbeat_at, pid = excluded.pid,
-    device = excluded.device;
+    device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail;
 
 -- name: worker_heartbeat
 UPDATE workers SET heartbeat_at = :now, state = COALESCE(:state, state) WHERE id = :id;
+
+-- name: report_worker_stage
+-- A start-up stage with its figures (JSON); it stamps the heartbeat too.
+UPDATE workers SET stage = :stage, stage_detail = :stage_detail, heartbeat_at = :now
+WHERE id = :id;
 
 -- name: list_workers
 SELECT * FROM workers
@@ -203,3 +245,10 @@ SELECT * FROM events WHERE owner = :owner AND id > :after_id ORDER BY id LIMIT :
 
 -- name: last_event_id
 SELECT COALESCE(MAX(id), 0) AS n FROM events WHERE owner = :owner;
+
+-- name: events_after_any
+-- Every key's events after an id: what the API process's event hub reads (one reader).
+SELECT * FROM events WHERE id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: last_event_id_any
+SELECT COALESCE(MAX(id), 0) AS n FROM events;

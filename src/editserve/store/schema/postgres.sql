@@ -50,6 +50,7 @@ CREATE TABLE generations (
     cancel_requested  BOOLEAN NOT NULL DEFAULT FALSE,
     timings           TEXT,                                -- JSON
     receipt           TEXT,                                -- JSON
+    owner_seq         BIGINT,                              -- 1, 2, 3... per owner (a trigger sets it)
     CONSTRAINT generations_status_known
         CHECK (status IN ('queued', 'processing', 'succeeded', 'failed', 'cancelled'))
 );
@@ -64,13 +65,71 @@ CREATE INDEX generations_leased ON generations (lease_expires_at)
 CREATE INDEX generations_worker ON generations (worker_id) WHERE status = 'processing';
 -- Siblings of one enqueue request (batch claims).
 CREATE INDEX generations_batch ON generations (batch_id, seq) WHERE status = 'queued';
--- Per-owner reads: lists, history, active counts, idempotency.
-CREATE INDEX generations_owner ON generations (owner, seq);
-CREATE INDEX generations_owner_status ON generations (owner, status);
+-- Per-owner reads: history pages by number (owner_seq), one status in queue order
+-- (active lists and counts, filtered history), idempotency.
+CREATE UNIQUE INDEX generations_owner_seq ON generations (owner, owner_seq);
+CREATE INDEX generations_owner_status ON generations (owner, status, seq);
 CREATE INDEX generations_idempotency ON generations (owner, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 -- ETAs: the last succeeded runs of a model.
 CREATE INDEX generations_model_done ON generations (model, seq) WHERE status = 'succeeded';
+
+-- History pages and counts without a scan (see migrations/postgres/004_listing_queue.sql):
+-- owner_seq numbering, and per-key counters of ended generations.
+CREATE FUNCTION editserve_number_generation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- one numbering per key at a time ("edit" = 1701079412); released at commit
+    PERFORM pg_advisory_xact_lock(1701079412, hashtext(NEW.owner));
+    SELECT COALESCE(MAX(owner_seq), 0) + 1 INTO NEW.owner_seq
+    FROM generations WHERE owner = NEW.owner;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER generations_number BEFORE INSERT ON generations
+    FOR EACH ROW WHEN (NEW.owner_seq IS NULL) EXECUTE FUNCTION editserve_number_generation();
+
+CREATE TABLE generation_counts (
+    owner   TEXT NOT NULL,
+    model   TEXT NOT NULL,
+    status  TEXT NOT NULL,                 -- succeeded|failed|cancelled
+    shard   INTEGER NOT NULL,              -- 0-15 by generation id: no one hot row
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (owner, model, status, shard)
+);
+CREATE FUNCTION editserve_count_generation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(111481940344834);  -- EVENTS_LOCK, see above
+    IF TG_OP <> 'INSERT' THEN
+        IF OLD.status IN ('succeeded', 'failed', 'cancelled') THEN
+            UPDATE generation_counts SET n = n - 1
+            WHERE owner = OLD.owner AND model = OLD.model AND status = OLD.status
+              AND shard = abs(hashtext(OLD.id) % 16);
+        END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        IF NEW.status IN ('succeeded', 'failed', 'cancelled') THEN
+            INSERT INTO generation_counts (owner, model, status, shard, n)
+            VALUES (NEW.owner, NEW.model, NEW.status, abs(hashtext(NEW.id) % 16), 1)
+            ON CONFLICT (owner, model, status, shard)
+            DO UPDATE SET n = generation_counts.n + 1;
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER generations_count_new AFTER INSERT ON generations
+    FOR EACH ROW WHEN (NEW.status IN ('succeeded', 'failed', 'cancelled'))
+    EXECUTE FUNCTION editserve_count_generation();
+CREATE TRIGGER generations_count_change AFTER UPDATE OF status ON generations
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                       AND (NEW.status IN ('succeeded', 'failed', 'cancelled')
+                            OR OLD.status IN ('succeeded', 'failed', 'cancelled')))
+    EXECUTE FUNCTION editserve_count_generation();
+CREATE TRIGGER generations_count_gone AFTER DELETE ON generations
+    FOR EACH ROW WHEN (OLD.status IN ('succeeded', 'failed', 'cancelled'))
+    EXECUTE FUNCTION editserve_count_generation();
 
 CREATE TABLE events (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- the SSE id
@@ -82,18 +141,9 @@ CREATE TABLE events (
 );
 CREATE INDEX events_owner ON events (owner, id);
 
--- A wake-up hint for SSE readers on any node: '<event id>:<owner>' on channel
--- editserve_events, delivered when the inserting transaction commits. Readers still poll
--- the events table; a lost notification only delays them by one poll interval.
-CREATE FUNCTION editserve_notify_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('editserve_events', NEW.id::text || ':' || NEW.owner);
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER events_notify AFTER INSERT ON events
-    FOR EACH ROW EXECUTE FUNCTION editserve_notify_event();
+-- Wake-up hints for event readers on any node ('<event id>:<owner>' on channel
+-- editserve_events) are sent by the store after a write commits (queries: notify_events),
+-- not by a trigger: a NOTIFY in the writing transaction would serialise every commit.
 
 CREATE TABLE uploads (
     id            TEXT PRIMARY KEY,
@@ -118,5 +168,7 @@ CREATE TABLE workers (
     weights       TEXT,                   -- JSON: what is loaded
     error         TEXT,
     started_at    DOUBLE PRECISION NOT NULL,
-    heartbeat_at  DOUBLE PRECISION NOT NULL
+    heartbeat_at  DOUBLE PRECISION NOT NULL,
+    stage         TEXT,                   -- start-up stage: starting|downloading|loading|...
+    stage_detail  TEXT                    -- JSON: the stage's figures (bytes, component k of n, reason)
 );

@@ -45,7 +45,8 @@ CREATE TABLE generations (
     lease_expires_at  REAL,
     cancel_requested  INTEGER NOT NULL DEFAULT 0,
     timings           TEXT,                                -- JSON
-    receipt           TEXT                                 -- JSON
+    receipt           TEXT,                                -- JSON
+    owner_seq         INTEGER                              -- 1, 2, 3... per owner (a trigger sets it)
 );
 -- The claim: the oldest queued job of the highest priority, per model.
 CREATE INDEX generations_claim ON generations (model, priority DESC, seq)
@@ -57,13 +58,61 @@ CREATE INDEX generations_leased ON generations (lease_expires_at) WHERE status =
 CREATE INDEX generations_worker ON generations (worker_id) WHERE status = 'processing';
 -- Siblings of one enqueue request (batch claims).
 CREATE INDEX generations_batch ON generations (batch_id, seq) WHERE status = 'queued';
--- Per-owner reads: lists, history, active counts, idempotency.
-CREATE INDEX generations_owner ON generations (owner, seq);
-CREATE INDEX generations_owner_status ON generations (owner, status);
+-- Per-owner reads: history pages by number (owner_seq), one status in queue order
+-- (active lists and counts, filtered history), idempotency.
+CREATE UNIQUE INDEX generations_owner_seq ON generations (owner, owner_seq);
+CREATE INDEX generations_owner_status ON generations (owner, status, seq);
 CREATE INDEX generations_idempotency ON generations (owner, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 -- ETAs: the last succeeded runs of a model.
 CREATE INDEX generations_model_done ON generations (model, seq) WHERE status = 'succeeded';
+
+-- History pages and counts without a scan (see migrations/sqlite/004_listing_queue.sql):
+-- owner_seq numbering, and per-key counters of ended generations.
+CREATE TRIGGER generations_number AFTER INSERT ON generations
+WHEN NEW.owner_seq IS NULL
+BEGIN
+    UPDATE generations
+    SET owner_seq = (SELECT COALESCE(MAX(owner_seq), 0) + 1 FROM generations
+                     WHERE owner = NEW.owner)
+    WHERE seq = NEW.seq;
+END;
+
+CREATE TABLE generation_counts (
+    owner   TEXT NOT NULL,
+    model   TEXT NOT NULL,
+    status  TEXT NOT NULL,                 -- succeeded|failed|cancelled
+    shard   INTEGER NOT NULL,              -- always 0 here (PostgreSQL: 16 by id)
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (owner, model, status, shard)
+);
+CREATE TRIGGER generations_count_new AFTER INSERT ON generations
+WHEN NEW.status IN ('succeeded', 'failed', 'cancelled')
+BEGIN
+    INSERT INTO generation_counts (owner, model, status, shard, n)
+    VALUES (NEW.owner, NEW.model, NEW.status, 0, 1)
+    ON CONFLICT (owner, model, status, shard) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER generations_count_change AFTER UPDATE OF status ON generations
+WHEN NEW.status <> OLD.status
+  AND (NEW.status IN ('succeeded', 'failed', 'cancelled')
+       OR OLD.status IN ('succeeded', 'failed', 'cancelled'))
+BEGIN
+    UPDATE generation_counts SET n = n - 1
+    WHERE owner = OLD.owner AND model = OLD.model AND status = OLD.status;
+    INSERT INTO generation_counts (owner, model, status, shard, n)
+    SELECT NEW.owner, NEW.model, NEW.status, 0, 1
+    WHERE NEW.status IN ('succeeded', 'failed', 'cancelled')
+    ON CONFLICT (owner, model, status, shard) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER generations_count_gone AFTER DELETE ON generations
+WHEN OLD.status IN ('succeeded', 'failed', 'cancelled')
+BEGIN
+    UPDATE generation_counts SET n = n - 1
+    WHERE owner = OLD.owner AND model = OLD.model AND status = OLD.status;
+END;
 
 CREATE TABLE events (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,   -- the SSE id
@@ -98,5 +147,7 @@ CREATE TABLE workers (
     weights       TEXT,                   -- JSON: what is loaded
     error         TEXT,
     started_at    REAL NOT NULL,
-    heartbeat_at  REAL NOT NULL
+    heartbeat_at  REAL NOT NULL,
+    stage         TEXT,                   -- start-up stage: starting|downloading|loading|...
+    stage_detail  TEXT                    -- JSON: the stage's figures (bytes, component k of n, reason)
 );
