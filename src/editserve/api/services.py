@@ -15,6 +15,7 @@ from editserve.keys import KeyRing
 from editserve.metrics import StoreMetrics
 from editserve.models.registry import ModelRegistry
 from editserve.storage.base import BlobStorage
+from editserve.storage.links import UrlFor, link_maker
 from editserve.storage.signing import UrlSigner
 from editserve.store import Store
 from editserve.uploads import UploadService
@@ -53,20 +54,7 @@ def own_base_urls(request: Request) -> list[str]:
     return sorted({str(request.base_url).rstrip("/"), base_url(request)})
 
 
-class UrlBuilder:
-    """Turns storage keys into URLs that work without the Bearer header, for a while."""
-
-    def __init__(self, svc: AppServices, base: str) -> None:
-        self._svc = svc
-        self._base = base
-
-    def __call__(self, key: str) -> str:
-        ttl = self._svc.settings.url_ttl_seconds
-        presigned = self._svc.storage.presigned_url(key, ttl)
-        if presigned:
-            return presigned
-        return self._base + self._svc.signer.signed_path(key, ttl)
-
-
-def url_builder(request: Request) -> UrlBuilder:
-    return UrlBuilder(services(request), base_url(request))
+def url_builder(request: Request) -> UrlFor:
+    """Links for this request's responses (their base is the URL the client used)."""
+    svc = services(request)
+    return link_maker(svc.storage, svc.signer, svc.settings.url_ttl_seconds, base_url(request))

@@ -113,9 +113,7 @@ def test_low_quality_is_a_preview(server: App, sdk: openai.OpenAI) -> None:
     assert gen.params["preview"] is True
 
 
-def test_the_models_own_parameters_pass_through_extra_body(
-    server: App, sdk: openai.OpenAI
-) -> None:
+def test_the_models_own_parameters_pass_through_extra_body(server: App, sdk: openai.OpenAI) -> None:
     server.run_worker(steps=1)
     sdk.images.edit(
         image=("x.png", png(), "image/png"),
