@@ -40,8 +40,11 @@ from editserve.client._types import (
     Progress,
     Upload,
 )
+from editserve.client._webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
+    "WebhookVerificationError",
+    "verify_webhook",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "QUEUED_EVENT",

@@ -5,10 +5,11 @@ Nothing else in editserve branches on model ids; nothing here imports torch.
 
 from __future__ import annotations
 
+from editserve.config import Settings
 from editserve.errors import NotFound
 from editserve.models.spec import ModelSpec, SizePlan
 
-__all__ = ["ModelRegistry", "ModelSpec", "SizePlan", "default_registry"]
+__all__ = ["ModelRegistry", "ModelSpec", "SizePlan", "default_registry", "served_registry"]
 
 
 class ModelRegistry:
@@ -40,6 +41,15 @@ class ModelRegistry:
 
 
 def default_registry() -> ModelRegistry:
+    from editserve.models.qwen_edit_2511.spec import SPEC as QWEN_IMAGE_EDIT_2511
     from editserve.models.qwen_edit_plus.spec import SPEC as QWEN_IMAGE_EDIT_PLUS
+    from editserve.models.qwen_edit_v1.spec import SPEC as QWEN_IMAGE_EDIT
 
-    return ModelRegistry([QWEN_IMAGE_EDIT_PLUS])
+    # The first is the default (what a worker serves when none is named).
+    return ModelRegistry([QWEN_IMAGE_EDIT_PLUS, QWEN_IMAGE_EDIT_2511, QWEN_IMAGE_EDIT])
+
+
+def served_registry(settings: Settings, known: ModelRegistry | None = None) -> ModelRegistry:
+    """The models this server serves (``settings.models``), first one the default."""
+    known = known or default_registry()
+    return ModelRegistry([known.get(name) for name in settings.models])

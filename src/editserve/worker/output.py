@@ -23,9 +23,15 @@ FORMATS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-def encode_image(image: Any, output_format: str) -> tuple[bytes, str]:
-    """The image as ``output_format`` bytes and their media type."""
+def encode_image(image: Any, output_format: str, quality: int | None = None) -> tuple[bytes, str]:
+    """The image as ``output_format`` bytes and their media type.
+
+    `quality` (1-100, the request's ``output_quality``) sets jpg and webp quality; None
+    keeps the format's default above; png is lossless and ignores it.
+    """
     pil_format, content_type, options = FORMATS[output_format]
+    if quality is not None and "quality" in options:
+        options = {**options, "quality": max(1, min(100, int(quality)))}
     buffer = io.BytesIO()
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     rgb.save(buffer, format=pil_format, **options)

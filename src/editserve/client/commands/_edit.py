@@ -49,7 +49,26 @@ _EDIT_OPTIONS = (
     click.option(
         "--preview", is_flag=True, default=None, help="Fast draft at a quarter of the area."
     ),
-    click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Model id."),
+    click.option(
+        "--width",
+        type=click.IntRange(16, None),
+        help="Exact output width (with --height; multiples of 16). Overrides --aspect-ratio.",
+    ),
+    click.option("--height", type=click.IntRange(16, None), help="Exact output height."),
+    click.option(
+        "--quality",
+        type=click.IntRange(1, 100),
+        help="jpg/webp quality, 1-100 (server default 95).",
+    ),
+    click.option(
+        "--model",
+        default=DEFAULT_MODEL,
+        show_default=True,
+        help=(
+            "Model id: qwen-image-edit-plus (2509, 1-3 images), qwen-image-edit-2511 "
+            "(1-3 images) or qwen-image-edit (v1, one image)."
+        ),
+    ),
     click.option(
         "-o",
         "--output",
@@ -82,6 +101,9 @@ def edit(
     steps: int | None,
     cfg: float | None,
     preview: bool | None,
+    width: int | None,
+    height: int | None,
+    quality: int | None,
     model: str,
     output: str | None,
     no_wait: bool,
@@ -98,8 +120,11 @@ def edit(
     \b
     Example:
       editserve edit cat.png -p "Give the cat a red hat" -o hat.png
+      editserve edit cat.png -p "..." --model qwen-image-edit-2511 --width 1280 --height 720
     """
     _check_images(images)
+    if (width is None) != (height is None):
+        raise click.UsageError("give --width and --height together (or neither)")
     try:
         _edit(
             images,
@@ -112,6 +137,8 @@ def edit(
             num_inference_steps=steps,
             true_cfg_scale=cfg,
             preview=preview,
+            size=(width, height) if width is not None and height is not None else None,
+            quality=quality,
             output=output,
             no_wait=no_wait,
             timeout=timeout,
@@ -148,6 +175,8 @@ def _edit(
     num_inference_steps: int | None,
     true_cfg_scale: float | None,
     preview: bool | None,
+    size: tuple[int, int] | None,
+    quality: int | None,
     output: str | None,
     no_wait: bool,
     timeout: float | None,
@@ -158,6 +187,10 @@ def _edit(
 ) -> None:
     with handle_errors(as_json), make_client(url, api_key) as client:
         params: dict[str, Any] = {"preview": True} if preview else {}
+        if size is not None:
+            params["width"], params["height"] = size
+        if quality is not None:
+            params["output_quality"] = quality
         [gen] = client.queue.submit(
             prompt=prompt,
             input_image=list(images),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from editserve.config import Settings
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
+from editserve.models.qwen_common.variant import QwenVariant
 from editserve.startup import StageCallback, ignore_stage
 
 from .call import (
@@ -29,7 +30,7 @@ from .call import (
     run_pipeline,
     vae_image_area,
 )
-from .identity import HUB_ID, MODEL_ID, PIPELINE_MODULE, TINY_FOLDER_NAME, TINY_SOURCE
+from .identity import HUB_ID, MODEL_ID, PIPELINE_MODULE, TINY_FOLDER_NAME, TINY_SOURCE, VARIANT
 from .jobs import WARMUP_SIZE
 from .loading import LoadedPipeline, load_pipeline, log_ready, warm_up
 from .options import ModelOptions
@@ -77,6 +78,9 @@ class QwenImageEditPlusAdapter:
 
     # Jobs that differ only in their seed run as one call (generate_batch).
     supports_batch: ClassVar[bool] = True
+    # Which member of the Qwen-Image-Edit family (the other model folders subclass this
+    # adapter with their own variant).
+    variant: ClassVar[QwenVariant] = VARIANT
 
     def __init__(
         self,
@@ -111,7 +115,9 @@ class QwenImageEditPlusAdapter:
     def load(self) -> LoadedWeights:
         """Resolve, load, apply the options, place on the device and warm up the pipeline."""
         # 1. resolve device, dtype, options and weights; load; apply the options; place
-        self._state = state = load_pipeline(self.settings, self._device_request, self._on_stage)
+        self._state = state = load_pipeline(
+            self.settings, self._device_request, self._on_stage, self.variant
+        )
         # 2. warm up through generate(), exactly as a request runs
         if self._warmup:
             generate = lambda job: self.generate(job, _ignore_steps)  # noqa: E731
@@ -148,6 +154,7 @@ class QwenImageEditPlusAdapter:
             on_step,
             device=state.loaded.device,
             one_step_scheduler=state.one_step_scheduler,
+            variant=state.variant,
         )
         return [
             EditResult(

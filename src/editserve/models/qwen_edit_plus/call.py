@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from editserve.models.base import EditJob, StepCallback
+from editserve.models.qwen_common.variant import QwenVariant
 
 from . import accel
-from .identity import PIPELINE_MODULE
+from .identity import VARIANT
 from .sizing import CONDITION_AREA
 
 logger = logging.getLogger("editserve.model")
@@ -45,7 +46,13 @@ class PipelineCall:
 
 
 def run_pipeline(
-    pipe: Any, jobs: list[EditJob], on_step: StepCallback, *, device: str, one_step_scheduler: Any
+    pipe: Any,
+    jobs: list[EditJob],
+    on_step: StepCallback,
+    *,
+    device: str,
+    one_step_scheduler: Any,
+    variant: QwenVariant = VARIANT,
 ) -> PipelineCall:
     """Run `jobs` (one job, or a batch differing only in seed) as one pipeline call."""
     import torch
@@ -67,9 +74,11 @@ def run_pipeline(
     # area in place; everything is restored after, even when the call raises
     with clock.hooks(pipe), _scheduler_for(pipe, steps, one_step_scheduler) as note:
         accel.reset_step_cache(pipe)
-        with vae_image_area(job.vae_area):
+        with vae_image_area(job.vae_area, variant):
             clock.start()
-            output = _call(pipe, jobs, images, generators, clock.step_end)
+            # a one-image model (v1) gets its image as its docs call it: alone, not a list
+            image = images[0] if variant.max_images == 1 else images
+            output = _call(pipe, jobs, image, generators, clock.step_end)
             clock.finish()
         scheduler = accel.scheduler_receipt(pipe.scheduler)
 
@@ -83,7 +92,7 @@ def run_pipeline(
 def _call(
     pipe: Any,
     jobs: list[EditJob],
-    images: list[Any],
+    images: Any,
     generators: list[Any],
     step_end: Callable[..., dict[str, Any]],
 ) -> Any:
@@ -216,13 +225,24 @@ _VAE_AREA_LOCK = threading.Lock()
 
 
 @contextmanager
-def vae_image_area(area: int) -> Iterator[None]:
+def vae_image_area(area: int, variant: QwenVariant = VARIANT) -> Iterator[None]:
     """Size the pipeline's VAE copy of each input image at ~`area` pixels for one call.
 
-    The pipeline reads a module constant (``VAE_IMAGE_SIZE``), so this is process-wide;
-    the lock keeps two calls in one process from interleaving.
+    The Plus pipeline reads a module constant (``VAE_IMAGE_SIZE``); the v1 pipeline sizes
+    its one input with the module's ``calculate_dimensions(1024 * 1024, ratio)``, which is
+    wrapped to use `area` instead. Either is process-wide; the lock keeps two calls in one
+    process from interleaving.
     """
-    module: Any = importlib.import_module(PIPELINE_MODULE)
+    module: Any = importlib.import_module(variant.pipeline_module)
+    if not variant.separate_condition_copy:
+        with _VAE_AREA_LOCK:
+            original_sizing = module.calculate_dimensions
+            module.calculate_dimensions = lambda _area, ratio: original_sizing(int(area), ratio)
+            try:
+                yield
+            finally:
+                module.calculate_dimensions = original_sizing
+        return
     with _VAE_AREA_LOCK:
         original = module.VAE_IMAGE_SIZE
         module.VAE_IMAGE_SIZE = int(area)

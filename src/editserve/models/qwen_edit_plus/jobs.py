@@ -7,10 +7,11 @@ so the schema stays the one source of defaults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PIL import Image
+from pydantic import BaseModel
 
 from editserve.models.base import EditJob
 
@@ -25,31 +26,43 @@ _WARMUP_PARAMS: dict[str, Any] = {
 }
 
 
-def build_job(
-    params: Mapping[str, Any],
-    images: list[Image.Image],
-    *,
-    seed: int,
-    width: int,
-    height: int,
-    area: int,
-) -> EditJob:
-    """The job for one output image of a request.
+def job_builder(params_model: type[BaseModel]) -> Callable[..., EditJob]:
+    """The ``build_job`` of a family member whose request model is `params_model` (a field
+    a stored request lacks takes that model's default)."""
 
-    `params` are the request's validated fields (``prompt`` is required); `seed`, the
-    output size and the VAE `area` are the ones planned for this generation.
-    """
-    return EditJob(
-        prompt=params["prompt"],
-        images=images,
-        width=width,
-        height=height,
-        seed=seed,
-        negative_prompt=params.get("negative_prompt", _default("negative_prompt")),
-        num_inference_steps=params.get("num_inference_steps", _default("num_inference_steps")),
-        true_cfg_scale=params.get("true_cfg_scale", _default("true_cfg_scale")),
-        vae_area=area,
-    )
+    def default(name: str) -> Any:
+        return params_model.model_fields[name].default
+
+    def build_job(
+        params: Mapping[str, Any],
+        images: list[Image.Image],
+        *,
+        seed: int,
+        width: int,
+        height: int,
+        area: int,
+    ) -> EditJob:
+        """The job for one output image of a request.
+
+        `params` are the request's validated fields (``prompt`` is required); `seed`, the
+        output size and the VAE `area` are the ones planned for this generation.
+        """
+        return EditJob(
+            prompt=params["prompt"],
+            images=images,
+            width=width,
+            height=height,
+            seed=seed,
+            negative_prompt=params.get("negative_prompt", default("negative_prompt")),
+            num_inference_steps=params.get("num_inference_steps", default("num_inference_steps")),
+            true_cfg_scale=params.get("true_cfg_scale", default("true_cfg_scale")),
+            vae_area=area,
+        )
+
+    return build_job
+
+
+build_job = job_builder(QwenImageEditPlusParams)
 
 
 def warmup_job(width: int, height: int) -> EditJob:
@@ -58,7 +71,3 @@ def warmup_job(width: int, height: int) -> EditJob:
     return build_job(
         _WARMUP_PARAMS, [image], seed=0, width=width, height=height, area=width * height
     )
-
-
-def _default(name: str) -> Any:
-    return QwenImageEditPlusParams.model_fields[name].default

@@ -19,11 +19,12 @@ from typing import Any
 
 from editserve.config import Settings
 from editserve.models.base import EditJob, LoadedWeights, ModelLoadError
+from editserve.models.qwen_common.variant import QwenVariant
 from editserve.startup import Stage, StageCallback, ignore_stage
 
 from . import accel
 from .call import one_step_scheduler
-from .identity import MODEL_ID
+from .identity import VARIANT
 from .jobs import WARMUP_SIZE, warmup_job
 from .options import (
     ModelOptions,
@@ -60,10 +61,14 @@ class LoadedPipeline:
     one_step_scheduler: Any  # see call.one_step_scheduler; None if not needed
     loaded: LoadedWeights
     started: float  # time.perf_counter() when loading began
+    variant: QwenVariant = VARIANT  # which member of the family this is
 
 
 def load_pipeline(
-    settings: Settings, device_request: str, on_stage: StageCallback = ignore_stage
+    settings: Settings,
+    device_request: str,
+    on_stage: StageCallback = ignore_stage,
+    variant: QwenVariant = VARIANT,
 ) -> LoadedPipeline:
     """Resolve, load, apply the options and place the pipeline on its device, reporting
     each stage (downloading, loading, applying_options) to `on_stage`."""
@@ -82,15 +87,15 @@ def load_pipeline(
     dtype_name = resolve_dtype(settings.dtype, device)
 
     # 3. check the speed/memory options against the device
-    options = _checked_options(settings, device)
+    options = _checked_options(settings, device, variant)
 
     # 4. fetch what comes from the hub (reported: bytes), then load the weights (reported:
     #    component k of n); `auto` means the real weights only where they can run: on CUDA
-    choice = resolve_weights(settings, cuda_available=device.startswith("cuda"))
+    choice = resolve_weights(settings, device.startswith("cuda"), variant)
     versions = library_versions()
     fetched = fetch_for_load(choice, options, on_stage)
-    weights = _read_weights(choice, dtype_name, fetched, on_stage)
-    _warn_if_real_weights_on_cpu(weights, device, dtype_name)
+    weights = _read_weights(choice, dtype_name, fetched, on_stage, variant)
+    _warn_if_real_weights_on_cpu(weights, device, dtype_name, variant)
 
     # 5. apply the options and place the pipeline on the device
     pipe = weights.pipe
@@ -100,7 +105,7 @@ def load_pipeline(
     load_seconds = time.perf_counter() - started
 
     # 6. describe what is loaded
-    details = _load_details(weights, choice, device, in_force, versions, load_seconds)
+    details = _load_details(weights, choice, device, in_force, versions, load_seconds, variant)
     loaded = LoadedWeights(
         source=weights.source,
         revision=weights.revision,
@@ -110,23 +115,27 @@ def load_pipeline(
         details=details,
     )
     return LoadedPipeline(
-        pipe, options, in_force, weights.weights_hash, versions, one_step, loaded, started
+        pipe, options, in_force, weights.weights_hash, versions, one_step, loaded, started, variant
     )
 
 
 def _read_weights(
-    choice: WeightsChoice, dtype_name: str, fetched: bool, report: StageCallback
+    choice: WeightsChoice,
+    dtype_name: str,
+    fetched: bool,
+    report: StageCallback,
+    variant: QwenVariant = VARIANT,
 ) -> Weights:
     what = "the tiny development weights" if choice.kind == "tiny" else choice.location
     report(Stage.LOADING, {"what": what})
     with component_progress(report):
-        return load_weights(choice, dtype_name, offline=fetched)
+        return load_weights(choice, dtype_name, offline=fetched, variant=variant)
 
 
-def _checked_options(settings: Settings, device: str) -> ModelOptions:
+def _checked_options(settings: Settings, device: str, variant: QwenVariant) -> ModelOptions:
     kind = device_kind(device)
     try:
-        options = check_options(settings, kind, offline=hub_offline())
+        options = check_options(settings, kind, offline=hub_offline(), variant=variant)
     except OptionsError as exc:
         raise ModelLoadError(str(exc)) from None
     for note in warnings_for(options, kind):
@@ -135,11 +144,13 @@ def _checked_options(settings: Settings, device: str) -> ModelOptions:
     return options
 
 
-def _warn_if_real_weights_on_cpu(weights: Weights, device: str, dtype_name: str) -> None:
+def _warn_if_real_weights_on_cpu(
+    weights: Weights, device: str, dtype_name: str, variant: QwenVariant
+) -> None:
     if device == "cpu" and not weights.is_tiny:
         logger.warning(
-            "running the real Qwen-Image-Edit-2509 weights on the CPU: expect minutes per "
-            "step and ~%s GB of RAM",
+            "running the real %s weights on the CPU: expect minutes per step and ~%s GB of RAM",
+            variant.display,
             "115" if dtype_name == "float32" else "58",
         )
 
@@ -225,13 +236,14 @@ def _load_details(
     in_force: dict[str, Any],
     versions: dict[str, str],
     load_seconds: float,
+    variant: QwenVariant = VARIANT,
 ) -> dict[str, Any]:
     """LoadedWeights.details: what the model card, /readyz and the logs show."""
     import torch
 
     pipe = weights.pipe
     details: dict[str, Any] = {
-        "model": MODEL_ID,
+        "model": variant.model_id,
         "pipeline": type(pipe).__name__,
         "options": in_force,
         "scheduler": {

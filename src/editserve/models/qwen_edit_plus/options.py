@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from editserve.config import Settings
 from editserve.devices import DeviceKind, device_kind  # noqa: F401 - device_kind re-exported
+from editserve.models.qwen_common.variant import QwenVariant
 
 from .attention_backends import (
     ATTENTION_BACKENDS,
@@ -26,17 +27,16 @@ from .attention_backends import (
     HALF_PRECISION_BACKEND_PREFIXES,
     UNSUPPORTED_BACKENDS,
 )
+from .identity import VARIANT
 
 MEMORY_MODES = ("none", "model_offload", "sequential_offload", "group_offload")
 LIGHTNING_PRESETS = ("off", "4", "8")
 STEP_CACHES = ("off", "first_block")
 QUANTIZATIONS = ("none", "fp8_weight_only", "fp8_dynamic")
 
-# The step-distilled Lightning LoRA for Qwen-Image-Edit-2509 (lightx2v).
-LIGHTNING_REPO = "lightx2v/Qwen-Image-Lightning"
-LIGHTNING_FILE = (
-    "Qwen-Image-Edit-2509/Qwen-Image-Edit-2509-Lightning-{steps}steps-V1.0-{precision}.safetensors"
-)
+# The step-distilled Lightning LoRA for Qwen-Image-Edit-2509 (lightx2v); each family
+# member names its own in its QwenVariant.
+LIGHTNING_REPO = VARIANT.lightning_repo
 # The Lightning LoRA was distilled with a constant time shift of 3: the dynamic-shift
 # scheduler with base_shift = max_shift = ln 3 (and no shift_terminal) gives exactly that.
 LIGHTNING_SHIFT = 3.0
@@ -135,7 +135,7 @@ class ModelOptions:
 # --- from settings ----------------------------------------------------------------------------
 
 
-def model_options(settings: Settings) -> ModelOptions:
+def model_options(settings: Settings, variant: QwenVariant = VARIANT) -> ModelOptions:
     """Parse the option settings (values only; combinations: :func:`check_options`)."""
     problems: list[str] = []
 
@@ -162,7 +162,7 @@ def model_options(settings: Settings) -> ModelOptions:
     lora = None
     if steps is not None:
         try:
-            lora = lightning_lora_source(settings.lightning_lora, steps, settings.dtype)
+            lora = lightning_lora_source(settings.lightning_lora, steps, settings.dtype, variant)
         except OptionsError as exc:
             problems.extend(exc.problems)
     elif settings.lightning_lora:
@@ -193,7 +193,9 @@ def _choice(value: str, allowed: tuple[str, ...], name: str, problems: list[str]
     return normalised
 
 
-def lightning_lora_source(value: str | None, steps: int, dtype: str) -> LoraSource:
+def lightning_lora_source(
+    value: str | None, steps: int, dtype: str, variant: QwenVariant = VARIANT
+) -> LoraSource:
     """The LoRA file of a Lightning preset: the default hub file or an override.
 
     An override is a local ``.safetensors`` file, a hub file written
@@ -201,9 +203,9 @@ def lightning_lora_source(value: str | None, steps: int, dtype: str) -> LoraSour
     a hub repo ``owner/repo[@revision]`` laid out like lightx2v's (the preset's file name).
     """
     precision = "fp32" if _dtype_family(dtype) == "fp32" else "bf16"
-    default_file = LIGHTNING_FILE.format(steps=steps, precision=precision)
+    default_file = variant.lightning_file(steps, precision)
     if not value or not value.strip():
-        return LoraSource("hub", repo=LIGHTNING_REPO, filename=default_file)
+        return LoraSource("hub", repo=variant.lightning_repo, filename=default_file)
     text = value.strip()
     path = Path(text).expanduser()
     if path.exists() or text.startswith(("/", "./", "../", "~")) or os.path.isabs(text):
@@ -247,6 +249,7 @@ def check_options(
     device: DeviceKind | None,
     *,
     offline: bool | None = None,
+    variant: QwenVariant = VARIANT,
 ) -> ModelOptions:
     """Parse the options and refuse combinations that cannot work on `device`.
 
@@ -254,7 +257,7 @@ def check_options(
     only the device-independent rules apply). Raises :class:`OptionsError` naming every
     problem and what to change.
     """
-    options = model_options(settings)
+    options = model_options(settings, variant)
     offline = hub_offline() if offline is None else offline
     problems = _problems_anywhere(options, _dtype_family(settings.dtype), offline)
     if device == "cpu":

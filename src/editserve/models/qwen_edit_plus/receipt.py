@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from editserve.models.base import EditJob
 
 from .call import PipelineCall, pipeline_dimensions
-from .identity import MODEL_ID
 
 if TYPE_CHECKING:
     from .loading import LoadedPipeline
@@ -21,7 +20,7 @@ def edit_receipt(
     images = call.inputs
     cfg_active = job.true_cfg_scale > 1 and job.negative_prompt is not None
     return {
-        "model": MODEL_ID,
+        "model": state.variant.model_id,
         "weights": loaded.source,
         "revision": loaded.revision,
         "weights_hash": (state.weights_hash or {}).get("sha256"),

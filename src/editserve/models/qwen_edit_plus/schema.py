@@ -11,6 +11,9 @@ from .sizing import ASPECT_RATIOS, AUTO
 
 MAX_PROMPT_CHARS = 4000
 MAX_INPUT_IMAGES = 3
+# Exact output sizes (width/height) are multiples of this (the pipeline's latent grid:
+# VAE factor 8 x patch 2); their bounds are server settings (exact_size_*).
+EXACT_SIZE_MULTIPLE = 16
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "auto"]
 assert set(AspectRatio.__args__) == set(ASPECT_RATIOS) | {AUTO}  # type: ignore[attr-defined]
@@ -86,11 +89,38 @@ class QwenImageEditPlusParams(BaseModel):
         description="Fast draft at about a quarter of the native area (output and VAE alike).",
         json_schema_extra=_order(8),
     )
+    width: int | None = Field(
+        default=None,
+        description=(
+            "Exact output width in pixels (extension; give height too). Overrides "
+            "aspect_ratio; a multiple of 16, 256-2048, width x height at most 4 MP."
+        ),
+        json_schema_extra=_order(9, multipleOf=EXACT_SIZE_MULTIPLE),
+    )
+    height: int | None = Field(
+        default=None,
+        description="Exact output height in pixels (extension; give width too).",
+        json_schema_extra=_order(10, multipleOf=EXACT_SIZE_MULTIPLE),
+    )
+    output_quality: int = Field(
+        default=95,
+        ge=1,
+        le=100,
+        description="Quality of jpg and webp outputs (1-100); png is lossless.",
+        json_schema_extra=_order(11),
+    )
 
     @field_validator("input_image", mode="before")
     @classmethod
     def _single_string_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("width", "height")
+    @classmethod
+    def _exact_side(cls, value: int | None) -> int | None:
+        if value is not None and (value < 1 or value % EXACT_SIZE_MULTIPLE):
+            raise ValueError(f"must be a positive multiple of {EXACT_SIZE_MULTIPLE} (got {value})")
+        return value
 
     @field_validator("prompt")
     @classmethod
@@ -116,13 +146,16 @@ class QwenImageEditPlusParams(BaseModel):
         return value
 
 
-def request_schema() -> dict[str, Any]:
-    """The JSON schema served as json_request_schema / request_schema."""
-    schema = QwenImageEditPlusParams.model_json_schema()
-    # `seed` is Optional only so that "omitted" means "draw one"; advertise an integer.
-    seed = schema["properties"]["seed"]
-    if "anyOf" in seed:
-        integer = next(s for s in seed.pop("anyOf") if s.get("type") == "integer")
-        seed.update(integer)
-        seed.pop("default", None)
+def request_schema(model: type[BaseModel] = QwenImageEditPlusParams) -> dict[str, Any]:
+    """The JSON schema served as json_request_schema / request_schema (of `model`: this
+    request model or a family member's subclass of it)."""
+    schema = model.model_json_schema()
+    # `seed`, `width` and `height` are Optional only so that "omitted" means "draw one" /
+    # "size by aspect_ratio"; advertise integers.
+    for name in ("seed", "width", "height"):
+        field = schema["properties"][name]
+        if "anyOf" in field:
+            integer = next(s for s in field.pop("anyOf") if s.get("type") == "integer")
+            field.update(integer)
+            field.pop("default", None)
     return schema

@@ -10,7 +10,9 @@ from __future__ import annotations
 from editserve.config import Settings
 from editserve.hub.sources import HubFiles
 from editserve.models.base import ModelLoadError
+from editserve.models.qwen_common.variant import QwenVariant
 
+from .identity import VARIANT
 from .options import ModelOptions, model_options
 from .weights import WeightsChoice, resolve_weights
 
@@ -28,14 +30,14 @@ def hub_sources(choice: WeightsChoice, options: ModelOptions) -> list[HubFiles]:
     return sources
 
 
-def weights_source(settings: Settings) -> list[HubFiles]:
+def weights_source(settings: Settings, variant: QwenVariant = VARIANT) -> list[HubFiles]:
     """What `editserve pull` fetches: what a GPU worker with these settings loads
     (``auto`` means the hub weights there). Raises ValueError on settings that cannot work."""
     try:
-        choice = resolve_weights(settings, cuda_available=True)
+        choice = resolve_weights(settings, True, variant)
     except ModelLoadError as exc:
         raise ValueError(str(exc)) from None
-    return hub_sources(choice, model_options(settings))
+    return hub_sources(choice, model_options(settings, variant))
 
 
 __all__ = ["hub_sources", "weights_source"]

@@ -28,7 +28,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .identity import COMPONENTS, PIPELINE_CLASS
+from editserve.models.qwen_common.variant import QwenVariant
+
+from .identity import COMPONENTS, PIPELINE_CLASS, VARIANT
 from .tiny_config import (
     BPE_TRAIN_VOCAB,
     IMAGE_PROCESSOR_SIZE,
@@ -81,15 +83,15 @@ __all__ = [
 logger = logging.getLogger("editserve.model")
 
 # Bump when the builder changes what it writes: an older folder is then rebuilt.
-TINY_FORMAT_VERSION = 1
+TINY_FORMAT_VERSION = 2  # 2: the marker names the model (the family shares the builder)
 MARKER_FILE = "editserve-tiny.json"
 
 
 # --- the folder ----------------------------------------------------------------------------------
 
 
-def is_complete(folder: Path) -> bool:
-    """True if `folder` holds a finished tiny model written by this builder version."""
+def is_complete(folder: Path, variant: QwenVariant = VARIANT) -> bool:
+    """True if `folder` holds a finished tiny `variant` written by this builder version."""
     marker = folder / MARKER_FILE
     try:
         info = json.loads(marker.read_text())
@@ -98,40 +100,43 @@ def is_complete(folder: Path) -> bool:
         return False
     if info.get("format_version") != TINY_FORMAT_VERSION:
         return False
-    if index.get("_class_name") != PIPELINE_CLASS:
+    if index.get("_class_name") != variant.pipeline_class:
+        return False
+    # Folders written before the marker named the model hold the default model (2509).
+    if info.get("model", VARIANT.model_id) != variant.model_id:
         return False
     return all((folder / name).is_dir() for name in COMPONENTS)
 
 
-def ensure_tiny_weights(folder: Path) -> Path:
-    """Return `folder` holding the tiny model, building it first if needed.
+def ensure_tiny_weights(folder: Path, variant: QwenVariant = VARIANT) -> Path:
+    """Return `folder` holding the tiny `variant`, building it first if needed.
 
     Safe to call from several processes at once: each builds privately and the first
     atomic rename wins; the others discard their copy.
     """
     folder = Path(folder).expanduser().absolute()
-    if is_complete(folder):
+    if is_complete(folder, variant):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         logger.info("building the tiny random-weight model in %s", folder)
-        build_tiny_pipeline_folder(tmp)
-        _move_into_place(tmp, folder)
+        build_tiny_pipeline_folder(tmp, variant)
+        _move_into_place(tmp, folder, variant)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    if not is_complete(folder):
+    if not is_complete(folder, variant):
         raise RuntimeError(f"tiny model folder {folder} is incomplete after building it")
     return folder
 
 
-def _move_into_place(tmp: Path, folder: Path) -> None:
+def _move_into_place(tmp: Path, folder: Path, variant: QwenVariant) -> None:
     try:
         os.rename(tmp, folder)
         return
     except OSError:
-        if is_complete(folder):  # another process won the race
+        if is_complete(folder, variant):  # another process won the race
             return
         if not folder.exists():
             raise
@@ -144,7 +149,7 @@ def _move_into_place(tmp: Path, folder: Path) -> None:
     try:
         os.rename(tmp, folder)
     except OSError:
-        if not is_complete(folder):
+        if not is_complete(folder, variant):
             raise
     finally:
         shutil.rmtree(trash, ignore_errors=True)
@@ -229,21 +234,26 @@ def _check_tokenizer(tokenizer: Any, n_learned: int) -> None:
 # --- the pipeline --------------------------------------------------------------------------------
 
 
-def build_tiny_pipeline_folder(out: Path) -> Path:
-    """Build the tiny pipeline and save it into the (new or empty) folder `out`."""
-    from diffusers import QwenImageEditPlusPipeline
+def build_tiny_pipeline_folder(out: Path, variant: QwenVariant = VARIANT) -> Path:
+    """Build the tiny `variant` and save it into the (new or empty) folder `out`.
+
+    Every member of the family shares the tiny components; the transformer takes the
+    variant's config differences (``transformer_overrides``), the folder its pipeline class.
+    """
+    import diffusers
 
     tokenizer = build_tokenizer()
-    components = _random_components(tokenizer)
-    pipe: Any = QwenImageEditPlusPipeline(tokenizer=tokenizer, **components)
+    components = _random_components(tokenizer, variant)
+    pipeline_type: Any = getattr(diffusers, variant.pipeline_class)
+    pipe: Any = pipeline_type(tokenizer=tokenizer, **components)
     out.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(out, safe_serialization=True)
     # Written last: its presence means the folder is complete.
-    _write_marker(out)
+    _write_marker(out, variant)
     return out
 
 
-def _random_components(tokenizer: Any) -> dict[str, Any]:
+def _random_components(tokenizer: Any, variant: QwenVariant = VARIANT) -> dict[str, Any]:
     """Every component but the tokenizer, with seeded random weights."""
     import torch
     from diffusers import (
@@ -260,7 +270,9 @@ def _random_components(tokenizer: Any) -> dict[str, Any]:
     )
 
     torch.manual_seed(SEED)
-    transformer = QwenImageTransformer2DModel(**TRANSFORMER_CONFIG)
+    transformer = QwenImageTransformer2DModel(
+        **{**TRANSFORMER_CONFIG, **variant.transformer_overrides}
+    )
     torch.manual_seed(SEED + 1)
     vae = AutoencoderKLQwenImage(**VAE_CONFIG)
     torch.manual_seed(SEED + 2)
@@ -311,14 +323,15 @@ def _text_config(tokenizer: Any) -> dict[str, Any]:
     return text_config
 
 
-def _write_marker(out: Path) -> None:
+def _write_marker(out: Path, variant: QwenVariant) -> None:
     import diffusers
     import torch
     import transformers
 
     marker = {
         "format_version": TINY_FORMAT_VERSION,
-        "what": "tiny random-weight Qwen-Image-Edit-2509 architecture (editserve)",
+        "what": f"tiny random-weight {variant.display} architecture (editserve)",
+        "model": variant.model_id,
         "seed": SEED,
         "built_with": {
             "torch": torch.__version__,
@@ -331,11 +344,24 @@ def _write_marker(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] in {"-h", "--help"}:
-        print("usage: python -m editserve.models.qwen_edit_plus.tiny OUT_DIR", file=sys.stderr)
+    if len(args) not in (1, 2) or args[0] in {"-h", "--help"}:
+        print(
+            "usage: python -m editserve.models.qwen_edit_plus.tiny OUT_DIR [MODEL]\n"
+            "  MODEL: a Qwen-Image-Edit family id (default: qwen-image-edit-plus)",
+            file=sys.stderr,
+        )
+        return 2
+    variant: object = VARIANT
+    if len(args) == 2:
+        from editserve.models.registry import default_registry
+
+        spec = default_registry().find(args[1])
+        variant = getattr(spec.adapter_class(), "variant", None) if spec else None
+    if not isinstance(variant, QwenVariant):
+        print(f"{args[1]} is not a model of the Qwen-Image-Edit family", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    folder = ensure_tiny_weights(Path(args[0]))
+    folder = ensure_tiny_weights(Path(args[0]), variant)
     print(folder)
     return 0
 

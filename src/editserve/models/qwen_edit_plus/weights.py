@@ -25,9 +25,10 @@ from typing import Any, Literal
 
 from editserve.config import Settings
 from editserve.models.base import ModelLoadError
+from editserve.models.qwen_common.variant import QwenVariant
 
 from .fingerprint import folder_fingerprint, snapshot_commit
-from .identity import COMPONENTS, HUB_ID, PIPELINE_CLASS, TINY_FOLDER_NAME, TINY_SOURCE
+from .identity import COMPONENTS, TINY_SOURCE, VARIANT
 from .options import hub_offline
 from .tiny import MARKER_FILE, ensure_tiny_weights
 
@@ -59,13 +60,16 @@ class WeightsChoice:
     auto_fallback: bool = False  # `auto` fell back to tiny for lack of CUDA
 
 
-def resolve_weights(settings: Settings, cuda_available: bool) -> WeightsChoice:
+def resolve_weights(
+    settings: Settings, cuda_available: bool, variant: QwenVariant = VARIANT
+) -> WeightsChoice:
     """Turn ``settings.model_weights`` into a concrete choice, or raise ModelLoadError."""
     value = (settings.model_weights or "auto").strip()
-    tiny_folder = str(tiny_weights_folder(settings))
+    tiny_folder = str(tiny_weights_folder(settings, variant))
+    hub_id, pipeline_class = variant.hub_id, variant.pipeline_class
     if value.lower() == "auto":
         if cuda_available:
-            return WeightsChoice("hub", HUB_ID, settings.model_revision)
+            return WeightsChoice("hub", hub_id, settings.model_revision)
         return WeightsChoice("tiny", tiny_folder, auto_fallback=True)
     if value.lower() == "tiny":
         return WeightsChoice("tiny", tiny_folder)
@@ -74,27 +78,34 @@ def resolve_weights(settings: Settings, cuda_available: bool) -> WeightsChoice:
         if not path.is_dir():
             raise ModelLoadError(
                 f"model weights {value!r} is a file; give a folder holding a saved "
-                f"{PIPELINE_CLASS} (with model_index.json), a hub id, 'tiny' or 'auto'"
+                f"{pipeline_class} (with model_index.json), a hub id, 'tiny' or 'auto'"
             )
         return WeightsChoice("local", str(path.absolute()))
     if not _looks_like_path(value) and not _HUB_ID_RE.match(value):
         raise ModelLoadError(
             f"model weights {value!r} is neither an existing folder nor a hub id "
-            f"(owner/name, e.g. {HUB_ID}); use a folder, a hub id, 'tiny' or 'auto'"
+            f"(owner/name, e.g. {hub_id}); use a folder, a hub id, 'tiny' or 'auto'"
         )
     if _looks_like_path(value):
         raise ModelLoadError(
             f"model weights folder {value!r} does not exist (set EDITSERVE_MODEL_WEIGHTS to an "
-            f"existing folder, a hub id such as {HUB_ID}, 'tiny' or 'auto')"
+            f"existing folder, a hub id such as {hub_id}, 'tiny' or 'auto')"
         )
     return WeightsChoice("hub", value, settings.model_revision)
 
 
-def tiny_weights_folder(settings: Settings) -> Path:
-    """Where the tiny model is built: ``settings.tiny_weights_dir`` or data_dir/models/."""
+def tiny_weights_folder(settings: Settings, variant: QwenVariant = VARIANT) -> Path:
+    """Where the tiny model is built: ``settings.tiny_weights_dir`` or data_dir/models/.
+
+    ``tiny_weights_dir`` names the default model's folder; the other family members' tiny
+    twins are built beside it, each in its own folder (``variant.tiny_folder_name``).
+    """
     if settings.tiny_weights_dir:
-        return Path(settings.tiny_weights_dir).expanduser()
-    return settings.data_dir / "models" / TINY_FOLDER_NAME
+        folder = Path(settings.tiny_weights_dir).expanduser()
+        if variant.tiny_folder_name == VARIANT.tiny_folder_name:
+            return folder
+        return folder.parent / variant.tiny_folder_name
+    return settings.data_dir / "models" / variant.tiny_folder_name
 
 
 def _looks_like_path(value: str) -> bool:
@@ -146,38 +157,41 @@ def short_error(exc: BaseException) -> str:
 # --- checking a folder -----------------------------------------------------------------------
 
 
-def check_pipeline_folder(folder: Path) -> None:
-    """Raise ModelLoadError unless `folder` looks like a saved QwenImageEditPlusPipeline."""
+def check_pipeline_folder(folder: Path, variant: QwenVariant = VARIANT) -> None:
+    """Raise ModelLoadError unless `folder` looks like a saved pipeline of `variant`."""
+    pipeline_class = variant.pipeline_class
     index_file = folder / "model_index.json"
     if not index_file.is_file():
         raise ModelLoadError(
             f"{folder} is not a diffusers pipeline folder (no model_index.json); "
-            f"it must hold a saved {PIPELINE_CLASS}"
+            f"it must hold a saved {pipeline_class}"
         )
     try:
         index = json.loads(index_file.read_text())
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{index_file} is not readable JSON: {exc}") from None
     class_name = index.get("_class_name") if isinstance(index, dict) else None
-    if class_name != PIPELINE_CLASS:
+    if class_name != pipeline_class:
         raise ModelLoadError(
-            f"{folder} holds a {class_name or 'unknown pipeline'}, not a {PIPELINE_CLASS} "
-            f"(Qwen-Image-Edit-2509); point EDITSERVE_MODEL_WEIGHTS at the right folder"
+            f"{folder} holds a {class_name or 'unknown pipeline'}, not a {pipeline_class} "
+            f"({variant.display}); point EDITSERVE_MODEL_WEIGHTS at the right folder"
         )
     missing = [name for name in COMPONENTS if name not in index or not (folder / name).is_dir()]
     if missing:
         raise ModelLoadError(f"{folder} is missing pipeline component(s): {', '.join(missing)}")
 
 
-def check_pipeline_folder_index_only(index_path: Path, where: str) -> None:
+def check_pipeline_folder_index_only(
+    index_path: Path, where: str, variant: QwenVariant = VARIANT
+) -> None:
     try:
         index = json.loads(index_path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model_index.json of {where} is not readable JSON: {exc}") from None
     class_name = index.get("_class_name") if isinstance(index, dict) else None
-    if class_name != PIPELINE_CLASS:
+    if class_name != variant.pipeline_class:
         raise ModelLoadError(
-            f"{where} holds a {class_name or 'unknown pipeline'}, not a {PIPELINE_CLASS}"
+            f"{where} holds a {class_name or 'unknown pipeline'}, not a {variant.pipeline_class}"
         )
 
 
@@ -201,45 +215,64 @@ class Weights:
     weights_hash: dict[str, Any] | None  # None for hub weights
 
 
-def load_weights(choice: WeightsChoice, dtype_name: str, *, offline: bool = False) -> Weights:
+def load_weights(
+    choice: WeightsChoice,
+    dtype_name: str,
+    *,
+    offline: bool = False,
+    variant: QwenVariant = VARIANT,
+) -> Weights:
     """Read the pipeline from the tiny model, a local folder or the hub (`offline`: the hub
     files are in the cache already, fetched with their progress reported: read only it)."""
     if choice.kind == "tiny":
-        return _load_tiny(choice, dtype_name)
+        return _load_tiny(choice, dtype_name, variant)
     if choice.kind == "local":
         folder = Path(choice.location)
-        check_pipeline_folder(folder)
+        check_pipeline_folder(folder, variant)
         source, is_tiny = str(folder), is_tiny_folder(folder)
         revision = snapshot_commit(folder)
-        pipe = from_pretrained(str(folder), dtype_name, local=True)
+        pipe = from_pretrained(str(folder), dtype_name, local=True, variant=variant)
         return Weights(pipe, source, revision, is_tiny, folder, folder_fingerprint(folder))
     offline = offline or hub_offline()
-    revision = check_hub(choice.location, choice.revision, offline=offline) or choice.revision
-    pipe = from_pretrained(choice.location, dtype_name, local=offline, revision=choice.revision)
+    revision = (
+        check_hub(choice.location, choice.revision, offline=offline, variant=variant)
+        or choice.revision
+    )
+    pipe = from_pretrained(
+        choice.location, dtype_name, local=offline, revision=choice.revision, variant=variant
+    )
     return Weights(pipe, choice.location, revision, False, None, None)
 
 
-def _load_tiny(choice: WeightsChoice, dtype_name: str) -> Weights:
+def _load_tiny(choice: WeightsChoice, dtype_name: str, variant: QwenVariant) -> Weights:
     if choice.auto_fallback:
-        _warn_tiny_fallback()
+        _warn_tiny_fallback(variant)
     else:
         logger.info("loading the tiny random-weight model (outputs are noise)")
     try:
-        folder = ensure_tiny_weights(Path(choice.location))
+        folder = ensure_tiny_weights(Path(choice.location), variant)
     except Exception as exc:
         raise ModelLoadError(
             f"could not build the tiny model in {choice.location}: {short_error(exc)}"
         ) from exc
-    pipe = from_pretrained(str(folder), dtype_name, local=True)
+    pipe = from_pretrained(str(folder), dtype_name, local=True, variant=variant)
     return Weights(pipe, TINY_SOURCE, choice.revision, True, folder, folder_fingerprint(folder))
 
 
 def from_pretrained(
-    location: str, dtype_name: str, *, local: bool, revision: str | None = None
+    location: str,
+    dtype_name: str,
+    *,
+    local: bool,
+    revision: str | None = None,
+    variant: QwenVariant = VARIANT,
 ) -> Any:
-    """``QwenImageEditPlusPipeline.from_pretrained``, its failures as ModelLoadError."""
+    """``<variant's pipeline class>.from_pretrained``, its failures as ModelLoadError."""
+    import diffusers
     import torch
-    from diffusers import QwenImageEditPlusPipeline
+
+    pipeline_type: Any = getattr(diffusers, variant.pipeline_class)
+    pipeline_class = variant.pipeline_class
 
     kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype_name)}
     if local:
@@ -247,25 +280,27 @@ def from_pretrained(
     if revision:
         kwargs["revision"] = revision
     try:
-        pipe = QwenImageEditPlusPipeline.from_pretrained(location, **kwargs)
+        pipe = pipeline_type.from_pretrained(location, **kwargs)
     except ModelLoadError:
         raise
     except Exception as exc:
         where = f"{location}@{revision}" if revision else location
         raise ModelLoadError(
-            f"could not load {PIPELINE_CLASS} from {where}: {short_error(exc)}"
+            f"could not load {pipeline_class} from {where}: {short_error(exc)}"
         ) from exc
-    if not isinstance(pipe, QwenImageEditPlusPipeline):
-        raise ModelLoadError(f"{location} loaded as {type(pipe).__name__}, not {PIPELINE_CLASS}")
+    if not isinstance(pipe, pipeline_type):
+        raise ModelLoadError(f"{location} loaded as {type(pipe).__name__}, not {pipeline_class}")
     return pipe
 
 
-def check_hub(repo_id: str, revision: str | None, *, offline: bool = False) -> str | None:
+def check_hub(
+    repo_id: str, revision: str | None, *, offline: bool = False, variant: QwenVariant = VARIANT
+) -> str | None:
     """Fetch model_index.json first: clear errors, and the commit actually used."""
     offline = offline or hub_offline()
     where = f"{repo_id}@{revision}" if revision else repo_id
     index_path = _download_model_index(repo_id, revision, where, offline)
-    check_pipeline_folder_index_only(index_path, where)
+    check_pipeline_folder_index_only(index_path, where, variant)
     # Cached files live in .../snapshots/<commit>/model_index.json
     commit = index_path.parent.name
     return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
@@ -314,7 +349,7 @@ def _download_model_index(repo_id: str, revision: str | None, where: str, offlin
         ) from None
 
 
-def _warn_tiny_fallback() -> None:
+def _warn_tiny_fallback(variant: QwenVariant) -> None:
     bar = "!" * 78
     logger.warning(
         "\n%s\n"
@@ -324,6 +359,6 @@ def _warn_tiny_fallback() -> None:
         "set EDITSERVE_MODEL_WEIGHTS=tiny to ask for the tiny model explicitly.\n"
         "%s",
         bar,
-        HUB_ID,
+        variant.hub_id,
         bar,
     )

@@ -1,0 +1,41 @@
+"""One member of the Qwen-Image-Edit family, as data: the ids, the diffusers pipeline, how
+its real transformer config differs, where its Lightning LoRAs live, how many inputs it takes.
+
+Each model folder (qwen_edit_plus, qwen_edit_2511, qwen_edit) writes one of these in its
+identity.py; the shared code (weights, loading, the tiny twin, the pipeline call, options)
+takes it as an argument. Nothing here imports torch or diffusers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class QwenVariant:
+    model_id: str  # the id requests name, e.g. "qwen-image-edit-2511"
+    hub_id: str  # the real weights on the Hugging Face Hub
+    display: str  # the release's name, e.g. "Qwen-Image-Edit-2511" (messages, markers)
+    pipeline_class: str  # the diffusers pipeline class, e.g. "QwenImageEditPlusPipeline"
+    # The module whose constants/functions the pipeline reads at call time.
+    pipeline_module: str
+    # Where the tiny twin is built (under data_dir/models/).
+    tiny_folder_name: str
+    max_images: int
+    # How the real transformer/config.json differs from the shared tiny config (the tiny
+    # twin applies these): e.g. {"zero_cond_t": True} for 2511.
+    transformer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # The step-distilled Lightning LoRAs: the hub repo and, per precision ("bf16" |
+    # "fp32"), the file name with a {steps} placeholder.
+    lightning_repo: str = ""
+    lightning_files: Mapping[str, str] = field(default_factory=dict)
+    # True when the pipeline sizes the VAE copy of each input by a module constant
+    # (VAE_IMAGE_SIZE, the Plus pipeline) and the vision-language copy separately at
+    # 384x384; False when it resizes the one input to ~1 MP for both (the v1 pipeline).
+    separate_condition_copy: bool = True
+
+    def lightning_file(self, steps: int, precision: str) -> str:
+        pattern = self.lightning_files.get(precision) or self.lightning_files["bf16"]
+        return pattern.format(steps=steps)

@@ -1,0 +1,91 @@
+"""A family member's registry entry, built the one way: every Qwen-Image-Edit model folder
+(2509 here, 2511, v1) hands its variant, card text and request model to :func:`family_spec`.
+
+The spec's sizing (aspect ratio or exact width/height), jobs, options, weights sources and
+memory figures are the family's; what differs lives in the variant and the request model.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from pydantic import BaseModel
+
+from editserve.models.qwen_common.variant import QwenVariant
+from editserve.models.spec import ModelSpec
+
+from .jobs import job_builder
+from .memory import MEMORY_CARD, memory_estimates
+from .options import check_options, preset_defaults
+from .schema import request_schema
+from .sizing_plan import plan_size
+from .sources import weights_source
+
+
+def tiny_warning(variant: QwenVariant) -> str:
+    return (
+        "DEVELOPMENT WEIGHTS: this server runs a tiny random-weight model of the "
+        f"{variant.display} architecture (no GPU was found, or model_weights=tiny). "
+        f"Outputs are noise. Set EDITSERVE_MODEL_WEIGHTS={variant.hub_id} on a GPU host."
+    )
+
+
+def family_card(
+    variant: QwenVariant,
+    *,
+    created: int,
+    display_name: str,
+    summary: str,
+    description: str,
+    released_at: str,
+) -> dict[str, Any]:
+    """The hosted API's model fields for a family member (self-hosted: no prices)."""
+    return {
+        "id": variant.model_id,
+        "object": "model",
+        "created": created,
+        "owned_by": "qwen",
+        "display_name": display_name,
+        "summary": summary,
+        "description": description,
+        "model_type": "base",
+        "endpoint": "/images/edit",
+        "capabilities": {"input": ["text", "image"], "output": ["image"]},
+        # A self-hosted server charges nothing: the hosted API's cost fields stay null.
+        "pricing": {"method": "image", "cost_per_image": None},
+        "fine_tuning": None,
+        "deployments": [],
+        "developer": {"name": "Qwen", "logo": None},
+        "source_model": variant.hub_id,
+        "image_url": None,
+        "released_at": released_at,
+        "parameter_count": 20_000_000_000,
+        "memory": MEMORY_CARD,
+    }
+
+
+def family_spec(
+    variant: QwenVariant,
+    *,
+    aliases: tuple[str, ...],
+    card: dict[str, Any],
+    params_model: type[BaseModel],
+    adapter_path: str,
+) -> ModelSpec:
+    return ModelSpec(
+        id=variant.model_id,
+        aliases=aliases,
+        params_model=params_model,
+        card=card,
+        request_schema=partial(request_schema, params_model),
+        adapter_path=adapter_path,
+        plan_size=plan_size,
+        build_job=job_builder(params_model),
+        tiny_warning=tiny_warning(variant),
+        # A Lightning preset makes its step count and CFG 1.0 the request defaults.
+        default_overrides=preset_defaults,
+        check_settings=partial(check_options, variant=variant),
+        weights_source=partial(weights_source, variant=variant),
+        memory_estimates=memory_estimates,
+    )

@@ -1,0 +1,60 @@
+"""Sizing a request of the Qwen-Image-Edit family: by aspect ratio, or exactly.
+
+``plan_size`` is every family member's ``ModelSpec.plan_size``. No torch.
+"""
+
+from __future__ import annotations
+
+from editserve.config import Settings
+from editserve.errors import InvalidParams
+from editserve.models.spec import SizePlan
+
+from .schema import QwenImageEditPlusParams
+from .sizing import elongation_problem, output_size
+
+
+def plan_size(
+    params: QwenImageEditPlusParams, input_sizes: list[tuple[int, int]], settings: Settings
+) -> SizePlan:
+    area = settings.preview_area if params.preview else settings.output_area
+    exact = exact_size(params, settings)
+    check_inputs_fit(input_sizes, area)
+    if exact is not None:
+        return SizePlan(width=exact[0], height=exact[1], area=area)
+    width, height = output_size(params.aspect_ratio, area, input_sizes[-1])
+    return SizePlan(width=width, height=height, area=area)
+
+
+def check_inputs_fit(input_sizes: list[tuple[int, int]], area: int) -> None:
+    """Refuse inputs the pipeline would fail on at this VAE area (InvalidParams)."""
+    for index, (width, height) in enumerate(input_sizes):
+        problem = elongation_problem(width, height, area)
+        if problem is not None:
+            raise InvalidParams(
+                f"input_image[{index}]: {width}x{height} is too elongated for the model: "
+                f"{problem}; crop it closer to square"
+            )
+
+
+def exact_size(params: QwenImageEditPlusParams, settings: Settings) -> tuple[int, int] | None:
+    """The exact (width, height) a request asks for, or None (aspect-ratio sizing).
+
+    Both or neither; each side within the server's exact_size_min_side..max_side and the
+    area at most exact_size_max_area (the schema checked the multiple of 16).
+    """
+    width, height = params.width, params.height
+    if width is None and height is None:
+        return None
+    if width is None or height is None:
+        given, missing = ("width", "height") if height is None else ("height", "width")
+        raise InvalidParams(f"{missing}: required when {given} is given (give both or neither)")
+    low, high = settings.exact_size_min_side, settings.exact_size_max_side
+    for name, value in (("width", width), ("height", height)):
+        if not low <= value <= high:
+            raise InvalidParams(f"{name}: must be between {low} and {high} pixels (got {value})")
+    if width * height > settings.exact_size_max_area:
+        raise InvalidParams(
+            f"width: width x height must be at most {settings.exact_size_max_area} pixels "
+            f"(got {width}x{height} = {width * height})"
+        )
+    return width, height
