@@ -1,8 +1,9 @@
 """The served models as the API shows them: cards, request schemas and readiness.
 
 Readiness comes from what the workers report through the store (any node sees every
-worker): ready when one has the model loaded, loading while one starts, failed with the
-reason when all failed.
+worker): ready when a running worker serves the model (it has it loaded, or swaps it in
+on demand: EDITSERVE_MODELS), loading while one starts, failed with the reason when all
+failed. `loaded_on` says which workers (and devices) hold the model in memory now.
 """
 
 from __future__ import annotations
@@ -38,10 +39,19 @@ def model_readiness(store: Store, spec: ModelSpec) -> Readiness:
     return readiness_of(spec, store.list_workers(WORKER_FRESH_SECONDS))
 
 
+def serves(worker: WorkerRow, model_id: str) -> bool:
+    """Whether the worker serves the model (holds it, or swaps it in when its jobs wait)."""
+    if worker.models is not None:
+        return model_id in worker.models
+    return worker.model in (model_id, None)  # a worker of before several models
+
+
 def readiness_of(spec: ModelSpec, live: list[WorkerRow]) -> Readiness:
-    workers = [w for w in live if w.model in (spec.id, None)]
+    workers = [w for w in live if serves(w, spec.id)]
+    holding = [w for w in workers if w.model == spec.id and w.state is not WorkerState.STOPPED]
     ready = [w for w in workers if w.state in _RUNNING]
-    failed = [w for w in workers if w.state is WorkerState.FAILED]
+    # a worker that failed to load another model still serves (and may swap to) this one
+    failed = [w for w in workers if w.state is WorkerState.FAILED and w.model in (spec.id, None)]
     if ready:
         state = "ready"
     elif any(w.state in _STARTING for w in workers):
@@ -50,16 +60,20 @@ def readiness_of(spec: ModelSpec, live: list[WorkerRow]) -> Readiness:
         state = "failed"
     else:
         state = "no_workers"
-    weights = next((w.weights for w in ready if w.weights), None) or next(
-        (w.weights for w in workers if w.weights), None
-    )
+    weights = next((w.weights for w in holding if w.weights and w.state in _RUNNING), None)
+    weights = weights or next((w.weights for w in holding if w.weights), None)
     return Readiness(
         readiness=state,  # type: ignore[arg-type]
         weights=weights,
         workers=WorkerCounts(total=len(workers), ready=len(ready), failed=len(failed)),
         readiness_reason=failed[-1].error if failed and not ready else None,
         warning=spec.tiny_warning if weights and weights.get("is_tiny") else None,
-        **_stages(workers),
+        loaded=any(w.state in _RUNNING for w in holding),
+        loaded_on=[
+            {"worker_id": w.id, "device": w.device, "state": w.state.value, "swaps": w.swaps}
+            for w in holding
+        ],
+        **_stages(holding or workers),
     )
 
 

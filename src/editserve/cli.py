@@ -37,14 +37,14 @@ def _settings_or_exit(**overrides: Any) -> Settings:
 def _refuse_bad_model_options(settings: Settings, devices: list[str]) -> None:
     """Refuse option combinations that cannot work, before any process starts (no torch)."""
     from editserve.devices import count_gpus, device_kind
-    from editserve.models.registry import default_registry
+    from editserve.models.registry import served_registry
 
     gpus = count_gpus() if any(d == "auto" for d in devices) else None
     kinds = {device_kind(d, gpus_visible=gpus) for d in devices} or {None}
     try:
-        for spec in default_registry().all():
+        for spec in served_registry(settings).all():
             for kind in sorted(kinds, key=str):
-                spec.check_settings(settings, kind)
+                spec.check_settings(settings.for_model(spec.id), kind)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -102,7 +102,8 @@ def serve(**options: Any) -> None:
         click.echo(
             f"\n{banner}\nCreated the first API key (shown once; also saved to "
             f"{settings.data_dir / FIRST_KEY_FILE}):\n\n    {first.secret}\n\n"
-            f"Use it as:  -H 'Authorization: Bearer {first.secret}'\n{banner}\n",
+            f"Use it as:  -H 'Authorization: Bearer {first.secret}'\n"
+            f"Its webhook signing secret (shown once): {first.webhook_secret}\n{banner}\n",
             err=True,
         )
     supervisor = Supervisor(settings, services.store, devices)
@@ -227,7 +228,46 @@ def keys_create(name: str, data_dir: Path | None, database_url: str | None) -> N
 
     key = create_key(_store(data_dir, database_url), name)
     click.echo(f"{key.row.id}\t{key.row.name}", err=True)
+    click.echo(f"webhook signing secret (shown once): {key.webhook_secret}", err=True)
     click.echo(key.secret)
+
+
+@keys.command("webhook")
+@click.argument("key")
+@click.option("--url", help="The key's default webhook (requests without one use it).")
+@click.option("--clear", is_flag=True, help="Remove the key's default webhook.")
+@click.option("--rotate-secret", is_flag=True, help="Make and print a new signing secret.")
+@_with_key_store
+def keys_webhook(
+    key: str,
+    url: str | None,
+    clear: bool,
+    rotate_secret: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Set KEY's default webhook, or rotate its webhook signing secret."""
+    from editserve.keys import find_key_id, set_default_webhook
+
+    if not (url or clear or rotate_secret):
+        raise click.UsageError("say what to change: --url URL, --clear or --rotate-secret")
+    store = _store(data_dir, database_url)
+    allow = _settings_or_exit(data_dir=data_dir, database_url=database_url).fetch_allow_hosts
+    key_id = find_key_id(store, key)
+    if key_id is None:
+        raise click.ClickException(f"no active key matches {key!r}")
+    try:
+        message = set_default_webhook(
+            store,
+            key_id,
+            None if clear else url,
+            set_url=bool(url or clear),
+            rotate=rotate_secret,
+            allow_hosts=allow,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(message)
 
 
 @keys.command("list")
@@ -306,10 +346,16 @@ def status(
     data_dir: Path | None, database_url: str | None, watch: bool, interval: float, as_json: bool
 ) -> None:
     """Models, workers, devices, start-up stages and queue depth, read from the store."""
+    from editserve.models.registry import served_registry
     from editserve.status import run_status
 
     store = _store(data_dir, database_url)
-    sys.exit(run_status(store, watch=watch, interval=max(0.2, interval), as_json=as_json))
+    served = served_registry(_settings_or_exit(data_dir=data_dir, database_url=database_url))
+    sys.exit(
+        run_status(
+            store, watch=watch, interval=max(0.2, interval), as_json=as_json, registry=served
+        )
+    )
 
 
 @main.command()

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 NATIVE_AREA = 1024 * 1024
@@ -87,6 +87,18 @@ class Settings(BaseSettings):
         description="Hosts or CIDRs that may be fetched even if private/loopback (comma list).",
     )
 
+    # --- webhooks -------------------------------------------------------------------------
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="How long one webhook delivery may take."
+    )
+    webhook_max_age_seconds: float = Field(
+        default=24 * 3600.0,
+        description="A failing webhook delivery is retried (backing off) until this old.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, description="How often an idle API node looks for due webhook deliveries."
+    )
+
     # --- workers and the model -------------------------------------------------------------
     workers: int | None = Field(
         default=None,
@@ -95,15 +107,46 @@ class Settings(BaseSettings):
     gpus: str | None = Field(
         default=None, description="Comma list of CUDA device indexes to use (one worker each)."
     )
+    models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Models this server's workers serve (comma list of ids or aliases); default: the "
+            "registry's first model. A worker holds one in memory and swaps on demand."
+        ),
+    )
+    model_swap_after_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "Several models: a worker keeps its model at least this long while its jobs wait; "
+            "then a job of another model that has waited this long goes first (0 = FIFO)."
+        ),
+    )
     model_weights: str = Field(
         default="auto",
-        description="auto | tiny | a hub id (Qwen/Qwen-Image-Edit-2509) | a local folder.",
+        description=(
+            "auto | tiny | a hub id (Qwen/Qwen-Image-Edit-2509) | a local folder. A hub id or "
+            "folder is the first served model's; auto and tiny apply to every model."
+        ),
+    )
+    model_weights_per_model: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "Weights per model, over EDITSERVE_MODEL_WEIGHTS: id=weights comma list or a JSON "
+            'object, e.g. `my-model=tiny,other-model=/models/other` or `{"my-model": "tiny"}`.'
+        ),
     )
     tiny_weights_dir: Path | None = Field(
         default=None,
         description="Where the tiny random weights are built/cached; default data_dir/models.",
     )
-    model_revision: str | None = Field(default=None, description="Hub revision of the weights.")
+    model_revision: str | None = Field(
+        default=None, description="Hub revision of the (first served model's) weights."
+    )
+    model_revision_per_model: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Hub revision per model, as EDITSERVE_MODEL_WEIGHTS_PER_MODEL.",
+    )
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
     dtype: str = Field(
         default="auto", description="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32"
@@ -115,6 +158,17 @@ class Settings(BaseSettings):
     )
     preview_area: int = Field(
         default=512 * 512, ge=32 * 32, description="Target area for `preview: true` requests."
+    )
+    exact_size_min_side: int = Field(
+        default=256, ge=16, description="Smallest width or height a request may ask for exactly."
+    )
+    exact_size_max_side: int = Field(
+        default=2048, ge=16, description="Largest width or height a request may ask for exactly."
+    )
+    exact_size_max_area: int = Field(
+        default=2048 * 2048,
+        ge=16 * 16,
+        description="Largest width x height a request may ask for exactly (4 MP).",
     )
     torch_threads: int | None = Field(default=None, description="torch CPU threads per worker.")
 
@@ -184,6 +238,62 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        return cls._split_list(value)
+
+    @field_validator("model_weights_per_model", "model_revision_per_model", mode="before")
+    @classmethod
+    def _split_map(cls, value: Any) -> Any:
+        """`id=value,id2=value2` or a JSON object."""
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("{"):
+                return json.loads(value)
+            pairs = [part.partition("=") for part in value.split(",") if part.strip()]
+            bad = [name for name, eq, val in pairs if not eq or not name.strip() or not val]
+            if bad:
+                raise ValueError(f"expected model-id=value pairs, got {bad[0]!r}")
+            return {name.strip(): val.strip() for name, _, val in pairs}
+        return value
+
+    @model_validator(mode="after")
+    def _known_models(self) -> Settings:
+        """Served models (and the per-model settings' keys) must be registered models:
+        refused here, at start-up, with the ids there are. Aliases become ids."""
+        from editserve.models.registry import default_registry  # the registry needs Settings
+
+        registry = default_registry()
+        known = ", ".join(spec.id for spec in registry.all())
+
+        def resolve(name: str, setting: str) -> str:
+            spec = registry.find(name)
+            if spec is None:
+                raise ValueError(f"EDITSERVE_{setting}: unknown model {name!r} (known: {known})")
+            return spec.id
+
+        served = [resolve(name, "MODELS") for name in self.models] or [registry.default.id]
+        self.models = list(dict.fromkeys(served))
+        for setting in ("model_weights_per_model", "model_revision_per_model"):
+            mapping = getattr(self, setting)
+            setattr(self, setting, {resolve(k, setting.upper()): v for k, v in mapping.items()})
+        return self
+
+    def for_model(self, model_id: str) -> Settings:
+        """The settings one model's adapter sees: its own weights and revision in
+        model_weights / model_revision (per-model values first; EDITSERVE_MODEL_WEIGHTS
+        is the first served model's, and every model's when it is auto or tiny)."""
+        first = not self.models or self.models[0] == model_id
+        shared = self.model_weights.strip().lower() in ("auto", "tiny")
+        weights = self.model_weights_per_model.get(model_id) or (
+            self.model_weights if first or shared else "auto"
+        )
+        revision = self.model_revision_per_model.get(model_id) or (
+            self.model_revision if first else None
+        )
+        return self.model_copy(update={"model_weights": weights, "model_revision": revision})
+
     # --- derived -----------------------------------------------------------------------------
     @property
     def resolved_database_url(self) -> str:
@@ -199,7 +309,7 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if value is None:
                 continue
-            if isinstance(value, list):
+            if isinstance(value, list | dict):
                 env[f"EDITSERVE_{name.upper()}"] = json.dumps(value)
             else:
                 env[f"EDITSERVE_{name.upper()}"] = str(value)
@@ -214,7 +324,7 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        shown = "" if default is None or default == [] else f"`{default}`"
+        shown = "" if default is None or default in ([], {}) else f"`{default}`"
         meaning = (field.description or "").replace("|", "\\|")
         rows.append(f"| `EDITSERVE_{name.upper()}` | {shown} | {meaning} |")
     return "\n".join(rows)

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 from anyio import to_thread
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from editserve.catalog import WORKER_FRESH_SECONDS
 from editserve.generations.record import Status
 from editserve.models.registry import ModelRegistry
 from editserve.store import Store
-from editserve.store.rows import WorkerState
+from editserve.store.rows import WorkerRow, WorkerState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -38,12 +38,33 @@ class StoreCollector(Collector):
         workers = GaugeMetricFamily(
             "editserve_workers", "Live worker processes by state.", labels=["state"]
         )
+        live = self.store.list_workers(WORKER_FRESH_SECONDS)
         states: dict[str, int] = {}
-        for worker in self.store.list_workers(WORKER_FRESH_SECONDS):
+        for worker in live:
             states[worker.state] = states.get(worker.state, 0) + 1
         for state in WorkerState:
             workers.add_metric([state.value], states.get(state, 0))
         yield workers
+        yield from self._models_in_memory(live)
+
+    def _models_in_memory(self, live: list[WorkerRow]) -> Iterator[Metric]:
+        """Which model each live worker holds, and how often each swapped models."""
+        loaded = GaugeMetricFamily(
+            "editserve_model_loaded",
+            "Live workers holding the model in memory (1 per worker and device).",
+            labels=["model", "worker", "device"],
+        )
+        swaps = CounterMetricFamily(
+            "editserve_model_swaps",
+            "Times a live worker unloaded one model to load another (EDITSERVE_MODELS).",
+            labels=["worker"],
+        )
+        for worker in live:
+            if worker.model and worker.state is not WorkerState.STOPPED:
+                loaded.add_metric([worker.model, worker.id, worker.device], 1)
+            swaps.add_metric([worker.id], worker.swaps)
+        yield loaded
+        yield swaps
 
 
 class StoreMetrics:

@@ -22,7 +22,7 @@ from editserve.hub.fetch import Fetcher, Progress, bytes_to_fetch, check_disk, p
 from editserve.hub.plan import COMMIT_RE, HubError, SourcePlan
 from editserve.hub.sources import HubFiles
 from editserve.hub.transfer import TransferCancelled
-from editserve.models.registry import ModelRegistry, default_registry
+from editserve.models.registry import ModelRegistry, default_registry, served_registry
 from editserve.startup import fmt_bytes
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -69,14 +69,18 @@ def model_sources(
     """(model id, its hub sources) for the named models, or every configured one."""
     registry = registry or default_registry()
     try:
-        specs = [registry.get(name) for name in names] if names else registry.all()
+        specs = (
+            [registry.get(name) for name in names]
+            if names
+            else served_registry(settings, registry).all()
+        )
     except NotFound as exc:
         known = ", ".join(spec.id for spec in registry.all())
         raise PullFailed(f"{exc}; the models here are: {known}") from None
     found = []
     for spec in specs:
         try:
-            found.append((spec.id, spec.weights_source(settings)))
+            found.append((spec.id, spec.weights_source(settings.for_model(spec.id))))
         except ValueError as exc:
             raise PullFailed(f"{spec.id}: {exc}") from None
     return found

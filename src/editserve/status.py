@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 from editserve.catalog import WORKER_FRESH_SECONDS, readiness_of, stage_of, worker_stage
+from editserve.config import Settings
 from editserve.generations.record import Status
-from editserve.models.registry import ModelRegistry, default_registry
+from editserve.models.registry import ModelRegistry, served_registry
 from editserve.store import Store
 from editserve.store.rows import WorkerRow, WorkerState
 
@@ -25,7 +26,7 @@ GONE_SHOWN_SECONDS = 600.0
 
 def snapshot(store: Store, registry: ModelRegistry | None = None) -> dict[str, Any]:
     """Everything `status` shows, as JSON-able data."""
-    registry = registry or default_registry()
+    registry = registry or served_registry(Settings())
     live = store.list_workers(WORKER_FRESH_SECONDS)
     live_ids = {worker.id for worker in live}
     recent = store.list_workers(GONE_SHOWN_SECONDS)
@@ -121,13 +122,20 @@ _STYLE = {
 }
 
 
-def run_status(store: Store, *, watch: bool, interval: float, as_json: bool) -> int:
+def run_status(
+    store: Store,
+    *,
+    watch: bool,
+    interval: float,
+    as_json: bool,
+    registry: ModelRegistry | None = None,
+) -> int:
     """Print once, or refresh every `interval` seconds until Ctrl-C."""
     from rich.console import Console
 
     console = Console()
     if not watch:
-        data = snapshot(store)
+        data = snapshot(store, registry)
         if as_json:
             print(json.dumps(data, indent=2))
         else:
@@ -136,14 +144,14 @@ def run_status(store: Store, *, watch: bool, interval: float, as_json: bool) -> 
     try:
         if as_json:  # one JSON document per line, for scripts that follow it
             while True:
-                print(json.dumps(snapshot(store)), flush=True)
+                print(json.dumps(snapshot(store, registry)), flush=True)
                 time.sleep(interval)
         from rich.live import Live
 
-        with Live(render(snapshot(store)), console=console, refresh_per_second=4) as live:
+        with Live(render(snapshot(store, registry)), console=console, refresh_per_second=4) as live:
             while True:
                 time.sleep(interval)
-                live.update(render(snapshot(store)))
+                live.update(render(snapshot(store, registry)))
     except KeyboardInterrupt:
         return 0
 

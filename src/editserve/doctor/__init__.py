@@ -29,7 +29,7 @@ from editserve.doctor.serving import (
 )
 from editserve.hub.cache import default_cache_dir
 from editserve.models.memory import render_table
-from editserve.models.registry import ModelRegistry, default_registry
+from editserve.models.registry import ModelRegistry, served_registry
 from editserve.startup import fmt_bytes
 
 
@@ -41,16 +41,17 @@ def run_checks(
     endpoint: str | None = None,
 ) -> Findings:
     """Every check, in the order they are printed."""
-    registry = registry or default_registry()
+    registry = registry or served_registry(settings)
     cache_dir = cache_dir or default_cache_dir()
     found = Findings()
     real = (settings.model_weights or "auto").strip().lower() not in ("auto", "tiny")
     check_cuda(found, wants_gpu=real)
     check_versions(found)
     for spec in registry.all():
-        check_options(found, spec, settings)
-        check_weights(found, spec, settings, cache_dir, endpoint)
-        check_memory(found, spec, settings)
+        own = settings.for_model(spec.id)
+        check_options(found, spec, own)
+        check_weights(found, spec, own, cache_dir, endpoint)
+        check_memory(found, spec, own)
     if not any(check.name == "host RAM" for check in found.checks):
         check_ram(found, 0, "")
     check_disk(found, "disk (Hugging Face cache)", cache_dir, found.missing_bytes)
@@ -62,7 +63,7 @@ def run_checks(
 
 def report(found: Findings, settings: Settings, registry: ModelRegistry | None = None) -> str:
     """The lines for people, then each model's memory table."""
-    registry = registry or default_registry()
+    registry = registry or served_registry(settings)
     lines = [check.line() for check in found.checks]
     for spec in registry.all():
         estimates = spec.memory_estimates(settings)

@@ -148,7 +148,9 @@ class BatchRun:
             self.store.report_progress([gen], self.worker_id, steps, steps, "storing", emit=False)
             t1 = time.perf_counter()
             output_format = gen.params.get("output_format", "png")
-            data, content_type = encode_image(result.image, output_format)
+            data, content_type = encode_image(
+                result.image, output_format, gen.params.get("output_quality")
+            )
             key = f"outputs/{gen.id}.{output_format}"
             self.storage.put(key, data, content_type)
         except Exception as exc:  # noqa: BLE001 - a storage failure fails this generation

@@ -1,24 +1,33 @@
 """The worker: claim a batch, run it (worker/batch.py), repeat. Model-neutral.
 
-One worker process owns one model adapter on one device. The model's spec (from the
-registry) says how a stored request becomes the adapter's job; nothing here names a model.
+One worker process serves one or more models (EDITSERVE_MODELS) on one device and holds one
+model adapter in memory at a time. Its claims prefer the loaded model's jobs; it swaps
+(unloads the adapter, loads the other model's through its spec) when only other models'
+jobs wait, or when one of theirs has waited EDITSERVE_MODEL_SWAP_AFTER_SECONDS after the
+worker held its model that long (store.claim_batch: loaded, starved_before). The model's
+spec (from the registry) says how a stored request becomes the adapter's job; nothing here
+names a model.
 A background heartbeat thread renews the leases of the batch in hand and the worker's own
 liveness row; the step callback checks for cancellation, shutdown and a lost lease.
 """
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from editserve.config import Settings
+from editserve.generations.record import Generation, Status
 from editserve.models.base import ModelAdapter, ModelLoadError
 from editserve.models.registry import ModelRegistry, default_registry
 from editserve.models.spec import ModelSpec
@@ -48,6 +57,7 @@ class Worker:
         storage: BlobStorage | None = None,
         adapter: ModelAdapter | None = None,
         model: str | None = None,
+        models: Sequence[str] | None = None,
         parent_pid: int | None = None,
     ) -> None:
         self.settings = settings
@@ -56,7 +66,14 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.device = device
         registry = registry or default_registry()
-        self.spec: ModelSpec = registry.get(model) if model else registry.default
+        # The models it serves (`model`: only that one); `spec` is the one in memory.
+        names = [model] if model else list(models or settings.models)
+        self.specs = list({s.id: s for s in map(registry.get, names)}.values()) or [
+            registry.default
+        ]
+        self.spec: ModelSpec = self.specs[0]
+        self.swaps = 0  # times it unloaded one model to load another
+        self._loaded_since = time.monotonic()
         self.store = store or open_store(settings)
         self.storage = storage or open_storage(settings)
         self._adapter = adapter
@@ -64,6 +81,7 @@ class Worker:
         self._batch: BatchInHand | None = None
         self._lock = threading.Lock()
         self._started_at = time.time()
+        self._load_began = self._started_at  # of the model in memory (a swap loads again)
         self._weights: dict[str, Any] | None = None
         # The start-up stage (editserve.startup), written through the store as it goes.
         self._stage: str = Stage.STARTING.value
@@ -99,6 +117,8 @@ class Worker:
                 error=error,
                 stage=self._stage,
                 stage_detail=self._stage_detail or None,
+                models=[spec.id for spec in self.specs],
+                swaps=self.swaps,
             )
         )
 
@@ -130,9 +150,13 @@ class Worker:
                 if "on_stage" in inspect.signature(adapter_class).parameters
                 else {}
             )
-            self._adapter = adapter_class(self.settings, device=self.device, **extra)
+            # its own weights and revision (EDITSERVE_MODEL_WEIGHTS_PER_MODEL)
+            own = self.settings.for_model(self.spec.id)
+            self._adapter = adapter_class(own, device=self.device, **extra)
         loaded = self._adapter.load()
+        self._loaded_since = time.monotonic()
         self._weights = {
+            "model": self.spec.id,
             "source": loaded.source,
             "revision": loaded.revision,
             "is_tiny": loaded.is_tiny,
@@ -142,7 +166,7 @@ class Worker:
         }
         self.device = loaded.device
         self._stage = Stage.READY.value
-        self._stage_detail = {"seconds": round(time.time() - self._started_at, 1)}
+        self._stage_detail = {"seconds": round(time.time() - self._load_began, 1)}
         self._register(WorkerState.READY)
 
     def run(self) -> int:
@@ -185,23 +209,45 @@ class Worker:
         self._stage = Stage.FAILED.value
         self._register(WorkerState.FAILED, error=reason)
 
+    def starved_before(self) -> float | None:
+        """Jobs of other models enqueued at or before this time go before the loaded
+        model's: none until the worker has held its model swap_after seconds."""
+        wait = self.settings.model_swap_after_seconds
+        if len(self.specs) < 2 or time.monotonic() - self._loaded_since < wait:
+            return None
+        return time.time() - wait
+
     def run_once(self) -> bool:
-        """Claim and run one job (or one batch). False when the queue was empty."""
-        assert self._adapter is not None, "load() first"
-        batch_size = self.settings.max_batch_size if self._adapter.supports_batch else 1
+        """Claim and run one job (or one batch), swapping models first if the job is
+        another model's. False when the queue was empty."""
+        adapter = self._adapter
+        batch_size = (
+            self.settings.max_batch_size if adapter is None or adapter.supports_batch else 1
+        )
         gens = self.store.claim_batch(
             self.worker_id,
-            [self.spec.id],
+            [spec.id for spec in self.specs],
             self.settings.lease_seconds,
             self.settings.max_attempts,
             max(1, batch_size),
+            loaded=self.spec.id if adapter is not None else None,
+            starved_before=self.starved_before(),
         )
         if not gens:
             return False
         batch = BatchInHand(gens)
         with self._lock:
-            self._batch = batch
+            self._batch = batch  # from now on the heartbeat renews its leases (a swap)
+        swapped = gens[0].model != self.spec.id or self._adapter is None
+        try:
+            if swapped and not self._swap_for(batch):
+                return True
+        except BaseException:
+            with self._lock:
+                self._batch = None
+            raise
         self.store.worker_heartbeat(self.worker_id, WorkerState.BUSY)
+        assert self._adapter is not None, "load() first"
         try:
             BatchRun(
                 settings=self.settings,
@@ -210,7 +256,12 @@ class Worker:
                 spec=self.spec,
                 adapter=self._adapter,
                 worker_id=self.worker_id,
-                weights=self._weights,
+                # receipts name the model, its weights, and the worker's swaps
+                weights={
+                    **(self._weights or {}),
+                    "swapped_in": swapped,
+                    "worker_swaps": self.swaps,
+                },
                 stopping=self.stop_event,
                 batch=batch,
             ).run()
@@ -219,6 +270,51 @@ class Worker:
                 self._batch = None
             self.store.worker_heartbeat(self.worker_id, WorkerState.READY)
         return True
+
+    # --- model swaps ---------------------------------------------------------------------
+    def _swap_for(self, batch: BatchInHand) -> bool:
+        """Hold the batch's model: unload the adapter in memory, load the batch's model's
+        (reporting the stages as at start-up). False if it failed to load: the batch
+        failed with the reason, and the worker goes on (its other models still serve)."""
+        spec = next(s for s in self.specs if s.id == batch.gens[0].model)
+        log.info("worker %s: swapping %s for %s", self.worker_id, self.spec.id, spec.id)
+        if self._adapter is not None or spec.id != self.spec.id:
+            self.swaps += 1
+        self._unload()
+        self.spec, self._stage, self._stage_detail = spec, Stage.STARTING.value, {}
+        self._load_began = time.time()
+        if not self._load_or_report():
+            self._adapter = None
+            reason = self._stage_detail.get("reason") or "the model could not be loaded"
+            for gen in batch.gens:
+                self.store.finish(gen, self.worker_id, Status.FAILED, error_message=reason)
+            with self._lock:
+                self._batch = None
+            return False
+        assert self._adapter is not None
+        if not self._adapter.supports_batch:  # claimed as a batch for the previous model
+            self._give_back(batch, batch.gens[1:])
+        return True
+
+    def _give_back(self, batch: BatchInHand, gens: list[Generation]) -> None:
+        for gen in gens:
+            self.store.requeue(gen, self.worker_id)
+        batch.gens = [gen for gen in batch.gens if gen not in gens]
+
+    def _unload(self) -> None:
+        """Drop the adapter in memory (its unload() first, if it has one) and free what
+        it held, so the next model has the device to itself."""
+        adapter, self._adapter, self._weights = self._adapter, None, None
+        if adapter is None:
+            return
+        unload = getattr(adapter, "unload", None)
+        if callable(unload):
+            unload()
+        del adapter
+        gc.collect()
+        torch = sys.modules.get("torch")  # only where a real adapter imported it
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     # --- heartbeat -----------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
