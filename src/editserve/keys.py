@@ -11,6 +11,7 @@ from pathlib import Path
 
 from editserve.store import Store
 from editserve.store.rows import ApiKeyRow
+from editserve.webhooks.signing import new_secret as new_webhook_secret
 
 KEY_PREFIX = "es_"
 FIRST_KEY_FILE = "api_key"
@@ -25,6 +26,12 @@ class NewKey:
     row: ApiKeyRow
     secret: str
 
+    @property
+    def webhook_secret(self) -> str:
+        """Signs this key's webhook deliveries (shown once, with the key)."""
+        assert self.row.webhook_secret is not None
+        return self.row.webhook_secret
+
 
 def create_key(store: Store, name: str) -> NewKey:
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -34,6 +41,7 @@ def create_key(store: Store, name: str) -> NewKey:
         prefix=secret[:10],
         key_hash=hash_key(secret),
         created_at=time.time(),
+        webhook_secret=new_webhook_secret(),
     )
     store.insert_key(row)
     return NewKey(row=row, secret=secret)
@@ -79,3 +87,35 @@ def find_key_id(store: Store, id_or_prefix: str) -> str | None:
         if len(matches) == 1:
             return matches[0].id
     return None
+
+
+def set_default_webhook(
+    store: Store,
+    key_id: str,
+    url: str | None,
+    *,
+    set_url: bool,
+    rotate: bool,
+    allow_hosts: list[str] | None = None,
+) -> str:
+    """Set (None: clear) a key's default webhook and/or rotate its secret; say what changed."""
+    import asyncio
+
+    from editserve.errors import InvalidParams
+    from editserve.inputs.ssrf import HostPolicy
+    from editserve.webhooks.targets import check_target
+
+    said = []
+    if set_url:
+        if url is not None:
+            try:
+                url = asyncio.run(check_target(url, HostPolicy(allow_hosts or []), field="--url"))
+            except InvalidParams as exc:
+                raise ValueError(exc.detail) from None
+        store.set_key_webhook(key_id, url)
+        said.append(f"default webhook of {key_id}: {url or '(none)'}")
+    if rotate:
+        secret = new_webhook_secret()
+        store.rotate_webhook_secret(key_id, secret)
+        said.append(f"new webhook signing secret of {key_id} (shown once): {secret}")
+    return "\n".join(said)

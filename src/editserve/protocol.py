@@ -49,6 +49,19 @@ class Progress(BaseModel):
     total: int | None
 
 
+class WebhookDelivery(BaseModel):
+    """One webhook delivery of a generation (an extension field)."""
+
+    id: str = Field(description="The webhook-id header: the same on every attempt.")
+    event_type: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None
+    last_status_code: int | None
+    delivered_at: int | None
+
+
 class GenerationView(BaseModel):
     """One generation. The request's own parameters (the model's schema, e.g. the
     aspect ratio and the steps) are the extra fields of this model: they follow the
@@ -79,6 +92,7 @@ class GenerationView(BaseModel):
     input_urls: list[str]
     timings: dict[str, float] | None
     receipt: dict[str, Any] | None
+    webhooks: list[WebhookDelivery] | None = _omit_none()
 
     @classmethod
     def of(
@@ -88,6 +102,7 @@ class GenerationView(BaseModel):
         *,
         queue_position: int | None = None,
         eta_seconds: float | None = None,
+        webhooks: list[WebhookDelivery] | None = None,
     ) -> GenerationView:
         input_urls = [url_for(item["key"]) for item in gen.inputs]
         params = dict(gen.params)
@@ -126,6 +141,7 @@ class GenerationView(BaseModel):
             input_urls=input_urls,
             timings=gen.timings,
             receipt=gen.receipt,
+            webhooks=webhooks,
             **extras,
         )
 
@@ -253,6 +269,15 @@ class Readiness(BaseModel):
     stage_text: str | None = _omit_none(description="That stage in words.")
     worker_stages: list[WorkerStage] = Field(
         default_factory=list, description="Every live worker of the model and its stage."
+    )
+    loaded: bool = Field(
+        default=False, description="Whether a running worker holds the model in memory now."
+    )
+    loaded_on: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The live workers that hold (or are loading) the model: worker_id, "
+        "device, state, swaps (how often that worker swapped models). Workers serving "
+        "several models (EDITSERVE_MODELS) load one at a time and swap on demand.",
     )
 
 

@@ -339,7 +339,8 @@ def test_api_tab_snippets_run_as_pasted(
 
     # Python with the official OpenAI SDK against /v1 (the same generation, another API).
     text = copy_snippet(page, "python-openai")
-    assert 'size="1360x768"' in text and '"num_inference_steps": 4' in text
+    assert 'size="auto"' in text and '"aspect_ratio": "16:9"' in text
+    assert '"num_inference_steps": 4' in text
     done = run_snippet(text, browser_key, tmp_path, python=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "saved edited-1.webp"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,11 +35,14 @@ from editserve.generations.service import GenerationService
 from editserve.inputs.resolver import InputResolver
 from editserve.keys import KeyRing
 from editserve.metrics import StoreMetrics
-from editserve.models.registry import ModelRegistry, default_registry
+from editserve.models.registry import ModelRegistry, default_registry, served_registry
 from editserve.storage import open_storage
+from editserve.storage.base import BlobStorage
+from editserve.storage.links import UrlFor, link_maker
 from editserve.storage.signing import UrlSigner, load_or_create_secret
 from editserve.store import open_store
 from editserve.uploads import UploadService, upload_lookup
+from editserve.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("editserve.api")
 
@@ -48,7 +52,10 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
     store = open_store(settings)
     storage = open_storage(settings)
     signer = UrlSigner(load_or_create_secret(settings))
-    registry = registry or default_registry()
+    known = registry or default_registry()
+    # What this server serves (EDITSERVE_MODELS, first = default): a registered model that
+    # is not served answers 404 "Model not found", as an unknown one does.
+    registry = served_registry(settings, known)
     inputs = InputResolver(settings, storage, upload_lookup(store))
     generations = GenerationService(settings, store, registry, inputs, storage)
     return AppServices(
@@ -63,18 +70,31 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
         metrics=StoreMetrics(store, registry),
         keys=KeyRing(store),
         openai=OpenAIImages(settings, generations, registry, storage),
+        webhooks=WebhookDispatcher(settings, store, _background_links(settings, storage, signer)),
         inputs=inputs,
     )
 
 
+def _background_links(settings: Settings, storage: BlobStorage, signer: UrlSigner) -> UrlFor:
+    """Links in what this node sends unasked (webhooks): its public URL, else its address."""
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return link_maker(storage, signer, settings.url_ttl_seconds, base)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The process's one event hub (SSE, sync edits) runs while the server does."""
-    hub = app.state.services.generations.feed.hub
+    """The process's one event hub (SSE, sync edits) and its webhook sender run while the
+    server does."""
+    services: AppServices = app.state.services
+    hub = services.generations.feed.hub
     await hub.start()
+    stop = asyncio.Event()
+    sender = asyncio.create_task(services.webhooks.run(stop), name="webhooks")
     try:
         yield
     finally:
+        stop.set()
+        await sender
         await hub.stop()
 
 

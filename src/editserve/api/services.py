@@ -19,6 +19,7 @@ from editserve.storage.links import UrlFor, link_maker
 from editserve.storage.signing import UrlSigner
 from editserve.store import Store
 from editserve.uploads import UploadService
+from editserve.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass
@@ -34,6 +35,7 @@ class AppServices:
     metrics: StoreMetrics
     keys: KeyRing
     openai: OpenAIImages
+    webhooks: WebhookDispatcher
     inputs: InputResolver
 
 

@@ -2,10 +2,10 @@
 
 An OpenAI edit call becomes an ordinary enqueue (so it is queued, recorded, in the history
 and the workbench, and counts against the key's capacity), then waits for its generations
-like the sync edit does. What the served model cannot do is a clear 400, never ignored:
-``mask``, transparent backgrounds, streaming, and output sizes with no matching aspect ratio
-(the output is the model's native area at the closest documented aspect ratio; ``size``
-picks the ratio).
+like the sync edit does. ``size`` WIDTHxHEIGHT is the exact output size (the model's
+width/height bounds apply); ``auto`` lets the model size it (its ``aspect_ratio`` may ride
+along as an extra field). What the served model cannot do is a clear 400, never ignored:
+``mask``, transparent backgrounds, streaming.
 """
 
 from __future__ import annotations
@@ -47,7 +47,15 @@ UNSUPPORTED = {
 }
 OUTPUT_FORMATS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 # The model parameters OpenAI's own fields stand for (not accepted under their own names).
-MAPPED_PARAMS = ("prompt", "input_image", "aspect_ratio", "output_format", "preview")
+MAPPED_PARAMS = (
+    "prompt",
+    "input_image",
+    "output_format",
+    "preview",
+    "width",
+    "height",
+    "output_quality",
+)
 RATIO_TOLERANCE = 0.01
 
 
@@ -95,15 +103,17 @@ class OpenAIImages:
         form = self._form({k: v for k, v in fields.items() if k not in extras}, images)
         if form.user or form.safety_identifier:
             log.info("openai edit for end user %s", form.user or form.safety_identifier)
-        body = {
+        body: dict[str, object] = {
             "model": spec.id,
             "prompt": form.prompt,
             "input_image": [_data_uri(image) for image in images],
-            "aspect_ratio": _aspect_ratio(spec, form.size),
             "output_format": OUTPUT_FORMATS[form.output_format],
             "num_generations": form.n,
+            **_size_fields(spec, form.size),
             **extras,
         }
+        if form.output_compression is not None:
+            body["output_quality"] = max(1, form.output_compression)
         if form.quality == "low":
             body["preview"] = True
         gens = await self.generations.submit(
@@ -129,8 +139,6 @@ class OpenAIImages:
         if fields.get("background") == "transparent":
             raise InvalidParams("background: transparent outputs are not supported")
         clean = {k: v for k, v in fields.items() if k not in UNSUPPORTED}
-        if "output_compression" in clean:
-            raise InvalidParams("output_compression: not supported yet; outputs use quality 95")
         try:
             return EditForm.model_validate(clean)
         except ValidationError as exc:
@@ -172,12 +180,22 @@ def _data_uri(image: UploadedImage) -> str:
     return f"data:{content_type};base64,{base64.b64encode(image.data).decode()}"
 
 
-def _aspect_ratio(spec: ModelSpec, size: str) -> str:
-    """The model's aspect ratio (its schema's enum, "W:H" names) closest to WIDTHxHEIGHT."""
+def _size_fields(spec: ModelSpec, size: str) -> dict[str, object]:
+    """``size``: ``auto`` leaves sizing to the model (and an ``aspect_ratio`` extra);
+    ``WIDTHxHEIGHT`` is an exact output size where the model takes one, else the closest
+    of its aspect ratios."""
     if size == "auto":
-        return "auto"
+        return {}
     width, _, height = size.partition("x")
-    wanted = int(width) / int(height)
+    if {"width", "height"} <= set(spec.params_model.model_fields):
+        return {"width": int(width), "height": int(height)}
+    return {"aspect_ratio": _aspect_ratio(spec, int(width), int(height))}
+
+
+def _aspect_ratio(spec: ModelSpec, width: int, height: int) -> str:
+    """The model's aspect ratio (its schema's enum, "W:H" names) closest to width/height."""
+    size = f"{width}x{height}"
+    wanted = width / height
     choices = spec.request_schema()["properties"].get("aspect_ratio", {}).get("enum", [])
     for name in choices:
         left, colon, right = str(name).partition(":")

@@ -13,6 +13,9 @@ PARAM_NAMES = {
     "input_image": "image",
     "num_generations": "n",
     "aspect_ratio": "size",
+    "width": "size",
+    "height": "size",
+    "output_quality": "output_compression",
     "output_format": "output_format",
     "prompt": "prompt",
     "model": "model",
@@ -40,6 +43,7 @@ class EditForm(BaseModel):
     size: str = "auto"
     response_format: Literal["url", "b64_json"] = "b64_json"
     output_format: Literal["png", "jpeg", "webp"] = "png"
+    output_compression: int | None = Field(default=None, ge=0, le=100)
     quality: Literal["auto", "low", "medium", "high", "standard", "hd"] = "auto"
     background: Literal["auto", "opaque"] = "auto"
     input_fidelity: Literal["high", "low"] | None = None

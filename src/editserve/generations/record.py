@@ -64,6 +64,8 @@ class Generation:
     cancel_requested: bool = False
     timings: dict[str, float] | None = None
     receipt: dict[str, Any] | None = None
+    webhook: str | None = None  # where this generation's events are delivered
+    webhook_events: list[str] | None = None  # which: start, completed
 
     @classmethod
     def from_row(cls, row: Any) -> Generation:
@@ -74,6 +76,7 @@ class Generation:
         data["inputs"] = _json(data["inputs"]) or []
         data["timings"] = _json(data.get("timings"))
         data["receipt"] = _json(data.get("receipt"))
+        data["webhook_events"] = _json(data.get("webhook_events"))
         data["cancel_requested"] = bool(data.get("cancel_requested"))
         return cls(**data)
 

@@ -21,8 +21,30 @@ from editserve.errors import InvalidParams
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import ModelSpec
 
+WebhookEvent = Literal["start", "completed"]
 
-class QueueEnvelope(BaseModel):
+
+def _completed_only() -> list[WebhookEvent]:
+    return ["completed"]
+
+
+class WebhookFields(BaseModel):
+    """Where a generation's events are delivered (an extension; see webhooks/)."""
+
+    webhook: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="An http(s) URL that receives signed deliveries of this request's events.",
+    )
+    webhook_events_filter: list[WebhookEvent] = Field(
+        default_factory=_completed_only,
+        min_length=1,
+        description="Which events to deliver: start, completed (default: completed).",
+    )
+
+
+class QueueEnvelope(WebhookFields):
     """Fields of POST /api/ai/queue that belong to the queue, not to the model."""
 
     model_config = ConfigDict(extra="ignore")
@@ -33,7 +55,7 @@ class QueueEnvelope(BaseModel):
     response_format: Literal["url", "b64_json"] = "url"
 
 
-class EditEnvelope(BaseModel):
+class EditEnvelope(WebhookFields):
     """Fields of POST /api/ai/images/edit that belong to the call, not to the model."""
 
     model_config = ConfigDict(extra="ignore")

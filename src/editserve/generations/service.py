@@ -54,6 +54,7 @@ from editserve.protocol import (
 )
 from editserve.storage.base import BlobStorage
 from editserve.store import Store
+from editserve.webhooks.targets import choose_webhook
 
 SEED_SPACE = 2**32
 # GET /api/ai/queue lists every active generation of a key, up to this many.
@@ -100,12 +101,20 @@ class GenerationService:
             return existing
         await to_thread.run_sync(self._check_capacity, owner, request.num_generations)
         assert self.inputs is not None, "a service that takes requests needs an InputResolver"
+        webhook = await choose_webhook(
+            request.envelope.webhook,
+            list(request.envelope.webhook_events_filter),
+            await to_thread.run_sync(self.store.key_webhook_url, owner),
+            self.inputs.fetcher.policy,
+        )
         fetched = await self.inputs.fetch(request.input_refs, owner, base_urls=base_urls)
         size = request.spec.plan_size(
             request.params, [item.size for item in fetched], self.settings
         )
         stored = await self.inputs.store(fetched)
         gens = self._new_generations(owner, request, stored, size, idempotency_key)
+        for gen in gens:
+            gen.webhook, gen.webhook_events = webhook.url, webhook.events
         await to_thread.run_sync(self.store.insert_generations, gens)
         return gens
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from editserve.generations.record import Generation, Status
-from editserve.protocol import GenerationView, UrlFor
+from editserve.protocol import GenerationView, UrlFor, WebhookDelivery
 from editserve.store import Store
 
 # A worker that has not beaten its heart for this long does not count for ETAs.
@@ -23,15 +23,41 @@ class GenerationViews:
 
     def render(self, gens: Sequence[Generation], url_for: UrlFor) -> list[GenerationView]:
         eta = self.eta_estimator()
+        deliveries = self._deliveries(gens)
         views = []
         for gen in gens:
             position = self.store.queue_position(gen) if gen.status is Status.QUEUED else None
             views.append(
                 GenerationView.of(
-                    gen, url_for, queue_position=position, eta_seconds=eta(gen, position)
+                    gen,
+                    url_for,
+                    queue_position=position,
+                    eta_seconds=eta(gen, position),
+                    webhooks=deliveries.get(gen.id, []) if gen.webhook else None,
                 )
             )
         return views
+
+    def _deliveries(self, gens: Sequence[Generation]) -> dict[str, list[WebhookDelivery]]:
+        """The webhook deliveries of the listed generations that have a webhook (one read)."""
+        with_webhook = [gen.id for gen in gens if gen.webhook]
+        found = self.store.deliveries_of(with_webhook) if with_webhook else {}
+        return {
+            gen_id: [
+                WebhookDelivery(
+                    id=row.id,
+                    event_type=row.event_type,
+                    url=row.url,
+                    status=row.status.value,
+                    attempts=row.attempts,
+                    last_error=row.last_error,
+                    last_status_code=row.last_status_code,
+                    delivered_at=int(row.delivered_at) if row.delivered_at else None,
+                )
+                for row in rows
+            ]
+            for gen_id, rows in found.items()
+        }
 
     def eta_estimator(self) -> EtaEstimator:
         """ETAs for one response, from recent run times, progress and live workers."""

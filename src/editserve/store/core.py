@@ -31,6 +31,7 @@ from editserve.generations import events
 from editserve.generations.record import TERMINAL, Generation, Status
 from editserve.store.dialect import Dialect, Tx, dumps, event_row
 from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
+from editserve.store.outbox import WebhookOutbox
 from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
 
 QUEUED = Status.QUEUED.value
@@ -59,7 +60,7 @@ def started_template() -> dict[str, str]:
     return {"event_type": started.type, "event_data": data, **_MARKS}
 
 
-class QueueStore(ListingReads):
+class QueueStore(ListingReads, WebhookOutbox):
     """The Store protocol over one dialect; thread-safe as far as its dialect is."""
 
     def __init__(self, dialect: Dialect) -> None:
@@ -79,6 +80,7 @@ class QueueStore(ListingReads):
             prefix=key.prefix,
             key_hash=key.key_hash,
             created_at=key.created_at,
+            webhook_secret=key.webhook_secret,
         )
 
     def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
@@ -140,6 +142,8 @@ class QueueStore(ListingReads):
                     idempotency_key=gen.idempotency_key,
                     request_hash=gen.request_hash,
                     enqueued_at=gen.enqueued_at,
+                    webhook=gen.webhook,
+                    webhook_events=_json_or_none(gen.webhook_events),
                 )
 
     # --- cancel --------------------------------------------------------------------------
@@ -179,9 +183,14 @@ class QueueStore(ListingReads):
         lease_seconds: float,
         max_attempts: int,
         max_batch: int,
+        *,
+        loaded: str | None = None,
+        starved_before: float | None = None,
     ) -> list[Generation]:
         """Claim the next job plus up to max_batch-1 queued siblings of its enqueue request
-        (same parameters but the seed), so they can run as one pipeline call."""
+        (same parameters but the seed), so they can run as one pipeline call. At equal
+        priority the loaded model's jobs go first, unless another model's job was enqueued
+        at or before starved_before (see the Store protocol)."""
         self._reap_if_due(max_attempts)
         lease: dict[str, Any] = {
             "worker_id": worker_id,
@@ -191,6 +200,8 @@ class QueueStore(ListingReads):
             "stage": CLAIMED_STAGE,
             "models": list(models),
             "max_attempts": max_attempts,
+            "loaded": loaded,
+            "starved_before": None if starved_before is None else float(starved_before),
         }
         if self.dialect.emits_in_statement:  # claim, siblings and events: one round trip
             rows = self.dialect.all(
@@ -352,6 +363,8 @@ class QueueStore(ListingReads):
             heartbeat_at=worker.heartbeat_at,
             stage=worker.stage,
             stage_detail=_json_or_none(worker.stage_detail),
+            models=_json_or_none(worker.models),
+            swaps=worker.swaps,
         )
 
     def worker_heartbeat(self, worker_id: str, state: WorkerState | None = None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from editserve.generations.record import Event, Generation, Status
-from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
+from editserve.store.rows import ApiKeyRow, DeliveryRow, UploadRow, WorkerRow, WorkerState
 
 
 class Store(Protocol):
@@ -112,9 +112,18 @@ class Store(Protocol):
         lease_seconds: float,
         max_attempts: int,
         max_batch: int,
+        *,
+        loaded: str | None = None,
+        starved_before: float | None = None,
     ) -> list[Generation]:
         """Claim the next job plus up to max_batch-1 queued siblings of its enqueue request
         (same parameters but the seed), so they can run as one pipeline call.
+
+        Any of ``models``, in queue order (priority, then FIFO), except that at equal
+        priority a job of the ``loaded`` model goes before jobs of the other models, unless
+        one of theirs was enqueued at or before ``starved_before`` (None: none starves):
+        a worker keeps its model while its jobs wait, and swaps when only other models'
+        jobs wait or one of them starves. One statement (transaction) per claim.
 
         First reaps expired leases that must not run again: cancelled if a cancel was asked,
         failed once max_attempts were used. Emits a started event per claimed job.
@@ -207,6 +216,28 @@ class Store(Protocol):
         events_after stays the truth, so a reader that polls after a False loses nothing.
         """
         ...
+
+    # webhooks (the outbox; see store/outbox.py)
+    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[DeliveryRow]:
+        """Due webhook deliveries nobody is sending, leased to the caller."""
+        ...
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        delivered: bool,
+        error: str | None,
+        status_code: int | None,
+        retry_at: float | None,
+    ) -> None:
+        """Delivered; or failed this time (retry at ``retry_at``; None: give up)."""
+        ...
+
+    def deliveries_of(self, generation_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]: ...
+    def webhook_secret(self, owner: str, candidate: str) -> str: ...
+    def key_webhook_url(self, owner: str) -> str | None: ...
+    def set_key_webhook(self, key_id: str, url: str | None) -> bool: ...
+    def rotate_webhook_secret(self, key_id: str, secret: str) -> bool: ...
 
 
 __all__ = ["Store"]

@@ -31,6 +31,8 @@ class ApiKeyRow:
     key_hash: str
     created_at: float
     revoked_at: float | None = None
+    webhook_url: str | None = None  # the key's default webhook
+    webhook_secret: str | None = None  # whsec_…: signs the key's webhook deliveries
 
     @classmethod
     def from_row(cls, row: Any) -> ApiKeyRow:
@@ -70,6 +72,9 @@ class WorkerRow:
     # Where its start-up is (editserve.startup.Stage values) and that stage's figures.
     stage: str | None = None
     stage_detail: dict[str, Any] | None = None
+    # The models it serves (one of them, `model`, in memory) and its model swaps so far.
+    models: list[str] | None = None
+    swaps: int = 0
 
     def __post_init__(self) -> None:
         # a caller that passes the plain string still gets (and is checked against) the enum
@@ -82,7 +87,41 @@ class WorkerRow:
         data["weights"] = json.loads(data["weights"]) if data.get("weights") else None
         detail = data.get("stage_detail")
         data["stage_detail"] = json.loads(detail) if detail else None
+        data["models"] = json.loads(data["models"]) if data.get("models") else None
+        data["swaps"] = int(data.get("swaps") or 0)
         return cls(**data)
 
 
 __all__ = ["ApiKeyRow", "UploadRow", "WorkerRow", "WorkerState"]
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up: older than webhook_max_age_seconds
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One webhook delivery in the outbox (written by a trigger with its event)."""
+
+    id: str  # msg_<event id>: the webhook-id header, the same on every attempt
+    owner: str
+    generation_id: str
+    event_type: str  # generation.started | generation.completed
+    url: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    lease_expires_at: float | None = None
+    last_error: str | None = None
+    last_status_code: int | None = None
+    delivered_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> DeliveryRow:
+        data = dict(row)
+        data.pop("seq", None)
+        data["status"] = DeliveryStatus(data["status"])
+        return cls(**data)

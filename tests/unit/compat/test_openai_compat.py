@@ -43,7 +43,7 @@ def test_images_edit_b64_by_default_and_recorded_as_a_generation(
     owner = server.services.store.list_keys()[0].id
     [gen], total = server.services.store.list_generations(owner)
     assert total == 1 and gen.params["prompt"] == "a hat"
-    assert gen.params["aspect_ratio"] == "auto"  # size defaults to auto
+    assert gen.params["aspect_ratio"] == "1:1" and gen.params["width"] is None  # size: auto
 
 
 def test_several_images_n_and_url_responses(server: App, sdk: openai.OpenAI) -> None:
@@ -63,7 +63,7 @@ def test_several_images_n_and_url_responses(server: App, sdk: openai.OpenAI) -> 
     owner = server.services.store.list_keys()[0].id
     gens, _ = server.services.store.list_generations(owner)
     assert {len(g.inputs) for g in gens} == {2}
-    assert {g.params["aspect_ratio"] for g in gens} == {"3:2"}
+    assert {(g.width, g.height) for g in gens} == {(1536, 1024)}  # size is the exact size
     assert {g.params["output_format"] for g in gens} == {"webp"}
 
 
@@ -77,7 +77,10 @@ def test_errors_come_in_openais_envelope(server: App, sdk: openai.OpenAI) -> Non
     with pytest.raises(openai.BadRequestError) as bad_size:
         sdk.images.edit(image=image, prompt="p", size="1000x333")
     assert bad_size.value.body["param"] == "size"  # type: ignore[index]
-    assert "aspect ratio" in bad_size.value.body["message"]  # type: ignore[index]
+    assert "multiple of 16" in bad_size.value.body["message"]  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as too_small:
+        sdk.images.edit(image=image, prompt="p", size="128x128")
+    assert too_small.value.body["param"] == "size"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as mask:
         sdk.images.edit(image=image, prompt="p", mask=("m.png", png(), "image/png"))
     assert mask.value.body["param"] == "mask"  # type: ignore[index]
@@ -130,3 +133,20 @@ def test_the_models_own_parameters_pass_through_extra_body(server: App, sdk: ope
     with pytest.raises(openai.BadRequestError) as unknown:
         sdk.images.edit(image=("x.png", png(), "image/png"), prompt="p", extra_body={"zz": 1})
     assert unknown.value.body["param"] == "zz"  # type: ignore[index]
+
+
+def test_compression_is_the_output_quality_and_aspect_ratio_rides_along(
+    server: App, sdk: openai.OpenAI
+) -> None:
+    server.run_worker(steps=1)
+    sdk.images.edit(
+        image=("x.png", png(), "image/png"),
+        prompt="p",
+        output_format="jpeg",
+        output_compression=60,
+        extra_body={"aspect_ratio": "16:9"},
+    )
+    owner = server.services.store.list_keys()[0].id
+    [gen], _ = server.services.store.list_generations(owner)
+    assert gen.params["output_quality"] == 60 and gen.params["output_format"] == "jpg"
+    assert gen.params["aspect_ratio"] == "16:9" and gen.width > gen.height

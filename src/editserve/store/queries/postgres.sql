@@ -26,8 +26,8 @@ INSERT INTO schema_migrations (version, applied_at)
 VALUES (%(version)s, date_part('epoch', now()));
 
 -- name: insert_key
-INSERT INTO api_keys (id, name, prefix, key_hash, created_at)
-VALUES (%(id)s, %(name)s, %(prefix)s, %(key_hash)s, %(created_at)s);
+INSERT INTO api_keys (id, name, prefix, key_hash, created_at, webhook_secret)
+VALUES (%(id)s, %(name)s, %(prefix)s, %(key_hash)s, %(created_at)s, %(webhook_secret)s);
 
 -- name: key_by_hash
 SELECT * FROM api_keys WHERE key_hash = %(key_hash)s AND revoked_at IS NULL;
@@ -54,10 +54,12 @@ SELECT * FROM uploads WHERE id = %(id)s AND owner = %(owner)s;
 -- name: insert_generation
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
-                         idempotency_key, request_hash, enqueued_at)
+                         idempotency_key, request_hash, enqueued_at, webhook,
+                         webhook_events)
 VALUES (%(id)s, %(owner)s, %(model)s, %(status)s, %(params)s, %(inputs)s, %(batch_id)s,
         %(batch_index)s, %(priority)s, %(seed)s, %(width)s, %(height)s, %(area)s,
-        %(target_namespace)s, %(idempotency_key)s, %(request_hash)s, %(enqueued_at)s);
+        %(target_namespace)s, %(idempotency_key)s, %(request_hash)s, %(enqueued_at)s,
+        %(webhook)s, %(webhook_events)s);
 
 -- name: get_generation
 SELECT * FROM generations
@@ -163,23 +165,47 @@ FOR UPDATE SKIP LOCKED;
 -- The events are inserted under the events lock in shared mode (taken once the rows are
 -- ours, released at commit; event readers take it exclusively: see store/postgres.py). Their JSON is the
 -- store's own (core.started_template): the statement fills in id, model and attempt.
+-- Candidates of the %(loaded)s model (NULL: none) join them: the highest priority wins; at
+-- equal priority the loaded model's job, unless another model's job was enqueued at or
+-- before %(starved_before)s (NULL: none starves); then the earlier (see sqlite.sql).
 WITH queued AS MATERIALIZED (
-    SELECT id, batch_id, priority, seq FROM generations
+    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
     WHERE status = %(queued)s AND model = ANY(%(models)s::text[])
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), expired AS MATERIALIZED (
-    SELECT id, batch_id, priority, seq FROM generations
+    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
     WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
       AND model = ANY(%(models)s::text[])
       AND attempts < %(max_attempts)s AND NOT cancel_requested
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
-), first AS MATERIALIZED (
-    SELECT * FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS candidates
+), loaded_queued AS MATERIALIZED (
+    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+    WHERE status = %(queued)s AND model = %(loaded)s::text
+      AND model = ANY(%(models)s::text[])
     ORDER BY priority DESC, seq
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), loaded_expired AS MATERIALIZED (
+    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+    WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
+      AND model = %(loaded)s::text AND model = ANY(%(models)s::text[])
+      AND attempts < %(max_attempts)s AND NOT cancel_requested
+    ORDER BY priority DESC, seq
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), first AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT * FROM queued UNION ALL SELECT * FROM expired
+        UNION ALL SELECT * FROM loaded_queued UNION ALL SELECT * FROM loaded_expired
+    ) AS candidates
+    ORDER BY priority DESC,
+             CASE WHEN model = %(loaded)s::text THEN 1
+                  WHEN enqueued_at <= %(starved_before)s::float8 THEN 0 ELSE 2 END,
+             seq
     LIMIT 1
 ), siblings AS MATERIALIZED (
     SELECT g.id FROM generations AS g, first
@@ -261,13 +287,14 @@ WHERE worker_id = %(worker_id)s AND status = %(held)s;
 
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, device, state, model, weights, error, started_at,
-                     heartbeat_at, stage, stage_detail)
+                     heartbeat_at, stage, stage_detail, models, swaps)
 VALUES (%(id)s, %(host)s, %(pid)s, %(device)s, %(state)s, %(model)s, %(weights)s, %(error)s,
-        %(started_at)s, %(heartbeat_at)s, %(stage)s, %(stage_detail)s)
+        %(started_at)s, %(heartbeat_at)s, %(stage)s, %(stage_detail)s, %(models)s, %(swaps)s)
 ON CONFLICT (id) DO UPDATE
 SET state = excluded.state, model = excluded.model, weights = excluded.weights,
     error = excluded.error, heartbeat_at = excluded.heartbeat_at, pid = excluded.pid,
-    device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail;
+    device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail,
+    models = excluded.models, swaps = excluded.swaps;
 
 -- name: worker_heartbeat
 UPDATE workers
@@ -310,3 +337,43 @@ SELECT * FROM events WHERE id > %(after_id)s ORDER BY id LIMIT %(limit)s;
 
 -- name: last_event_id_any
 SELECT COALESCE(MAX(id), 0) AS n FROM events;
+
+-- name: claim_deliveries
+-- Webhook deliveries that are due and that nobody is sending (or whose sender's lease ran
+-- out), leased to this sender. SKIP LOCKED: API nodes never take each other's rows.
+UPDATE webhook_deliveries
+SET lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s
+WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE status = %(pending)s AND next_attempt_at <= date_part('epoch', now())
+      AND (lease_expires_at IS NULL OR lease_expires_at < date_part('epoch', now()))
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: finish_delivery
+UPDATE webhook_deliveries
+SET status = %(status)s, attempts = attempts + 1, lease_expires_at = NULL,
+    last_error = %(error)s, last_status_code = %(status_code)s,
+    next_attempt_at = COALESCE(%(retry_at)s::float8, next_attempt_at),
+    delivered_at = CASE WHEN %(delivered)s THEN date_part('epoch', now()) END
+WHERE id = %(id)s;
+
+-- name: deliveries_of
+SELECT * FROM webhook_deliveries
+WHERE generation_id = ANY(%(ids)s::text[])
+ORDER BY seq;
+
+-- name: key_webhook
+SELECT webhook_url, webhook_secret FROM api_keys WHERE id = %(id)s;
+
+-- name: ensure_webhook_secret
+UPDATE api_keys SET webhook_secret = %(secret)s WHERE id = %(id)s AND webhook_secret IS NULL;
+
+-- name: set_webhook_secret
+UPDATE api_keys SET webhook_secret = %(secret)s WHERE id = %(id)s;
+
+-- name: set_key_webhook
+UPDATE api_keys SET webhook_url = %(url)s WHERE id = %(id)s;

@@ -22,8 +22,8 @@ SELECT version FROM schema_migrations ORDER BY version;
 INSERT INTO schema_migrations (version, applied_at) VALUES (:version, :now);
 
 -- name: insert_key
-INSERT INTO api_keys (id, name, prefix, key_hash, created_at)
-VALUES (:id, :name, :prefix, :key_hash, :created_at);
+INSERT INTO api_keys (id, name, prefix, key_hash, created_at, webhook_secret)
+VALUES (:id, :name, :prefix, :key_hash, :created_at, :webhook_secret);
 
 -- name: key_by_hash
 SELECT * FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL;
@@ -49,10 +49,11 @@ SELECT * FROM uploads WHERE id = :id AND owner = :owner;
 -- name: insert_generation
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
-                         idempotency_key, request_hash, enqueued_at)
+                         idempotency_key, request_hash, enqueued_at, webhook,
+                         webhook_events)
 VALUES (:id, :owner, :model, :status, :params, :inputs, :batch_id, :batch_index, :priority,
         :seed, :width, :height, :area, :target_namespace, :idempotency_key, :request_hash,
-        :enqueued_at);
+        :enqueued_at, :webhook, :webhook_events);
 
 -- name: get_generation
 SELECT * FROM generations WHERE id = :id AND (:owner IS NULL OR owner = :owner);
@@ -144,7 +145,10 @@ ORDER BY seq;
 -- name: claim_next
 -- The claim: one UPDATE … RETURNING, serialised with every other writer by BEGIN IMMEDIATE.
 -- The first queued job and the first expired lease that may run again (attempts left, no
--- cancel asked: the reaper ends the others), each one ordered index step; the earlier wins.
+-- cancel asked: the reaper ends the others), of any of :models and of the :loaded model
+-- (NULL: none), each one ordered index step. The highest priority wins; at equal priority
+-- the loaded model's job, unless another model's job was enqueued at or before
+-- :starved_before (NULL: none starves); then the earlier.
 UPDATE generations
 SET status = :held, worker_id = :worker_id, lease_expires_at = :now + :lease_seconds,
     attempts = attempts + 1, started_at = COALESCE(started_at, :now),
@@ -152,20 +156,38 @@ SET status = :held, worker_id = :worker_id, lease_expires_at = :now + :lease_sec
 WHERE id = (
     SELECT id FROM (
         SELECT * FROM (
-            SELECT id, priority, seq FROM generations
+            SELECT id, priority, seq, model, enqueued_at FROM generations
             WHERE status = :queued AND model IN (SELECT value FROM json_each(:models))
             ORDER BY priority DESC, seq LIMIT 1
         )
         UNION ALL
         SELECT * FROM (
-            SELECT id, priority, seq FROM generations
+            SELECT id, priority, seq, model, enqueued_at FROM generations
             WHERE status = :held AND lease_expires_at < :now
               AND model IN (SELECT value FROM json_each(:models))
               AND attempts < :max_attempts AND cancel_requested = 0
             ORDER BY priority DESC, seq LIMIT 1
         )
+        UNION ALL
+        SELECT * FROM (
+            SELECT id, priority, seq, model, enqueued_at FROM generations
+            WHERE status = :queued AND model = :loaded
+              AND model IN (SELECT value FROM json_each(:models))
+            ORDER BY priority DESC, seq LIMIT 1
+        )
+        UNION ALL
+        SELECT * FROM (
+            SELECT id, priority, seq, model, enqueued_at FROM generations
+            WHERE status = :held AND lease_expires_at < :now AND model = :loaded
+              AND model IN (SELECT value FROM json_each(:models))
+              AND attempts < :max_attempts AND cancel_requested = 0
+            ORDER BY priority DESC, seq LIMIT 1
+        )
     )
-    ORDER BY priority DESC, seq
+    ORDER BY priority DESC,
+             CASE WHEN model = :loaded THEN 1 WHEN enqueued_at <= :starved_before THEN 0
+                  ELSE 2 END,
+             seq
     LIMIT 1
 )
 RETURNING *;
@@ -214,13 +236,14 @@ UPDATE generations SET lease_expires_at = 0 WHERE worker_id = :worker_id AND sta
 
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, device, state, model, weights, error, started_at,
-                     heartbeat_at, stage, stage_detail)
+                     heartbeat_at, stage, stage_detail, models, swaps)
 VALUES (:id, :host, :pid, :device, :state, :model, :weights, :error, :started_at,
-        :heartbeat_at, :stage, :stage_detail)
+        :heartbeat_at, :stage, :stage_detail, :models, :swaps)
 ON CONFLICT (id) DO UPDATE
 SET state = excluded.state, model = excluded.model, weights = excluded.weights,
     error = excluded.error, heartbeat_at = excluded.heartbeat_at, pid = excluded.pid,
-    device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail;
+    device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail,
+    models = excluded.models, swaps = excluded.swaps;
 
 -- name: worker_heartbeat
 UPDATE workers SET heartbeat_at = :now, state = COALESCE(:state, state) WHERE id = :id;
@@ -252,3 +275,42 @@ SELECT * FROM events WHERE id > :after_id ORDER BY id LIMIT :limit;
 
 -- name: last_event_id_any
 SELECT COALESCE(MAX(id), 0) AS n FROM events;
+
+-- name: claim_deliveries
+-- Webhook deliveries that are due and that nobody is sending (or whose sender's lease ran
+-- out), leased to this sender (one writer at a time on SQLite).
+UPDATE webhook_deliveries
+SET lease_expires_at = :now + :lease_seconds
+WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE status = :pending AND next_attempt_at <= :now
+      AND (lease_expires_at IS NULL OR lease_expires_at < :now)
+    ORDER BY next_attempt_at
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: finish_delivery
+UPDATE webhook_deliveries
+SET status = :status, attempts = attempts + 1, lease_expires_at = NULL,
+    last_error = :error, last_status_code = :status_code,
+    next_attempt_at = COALESCE(:retry_at, next_attempt_at),
+    delivered_at = CASE WHEN :delivered THEN :now END
+WHERE id = :id;
+
+-- name: deliveries_of
+SELECT * FROM webhook_deliveries
+WHERE generation_id IN (SELECT value FROM json_each(:ids))
+ORDER BY seq;
+
+-- name: key_webhook
+SELECT webhook_url, webhook_secret FROM api_keys WHERE id = :id;
+
+-- name: ensure_webhook_secret
+UPDATE api_keys SET webhook_secret = :secret WHERE id = :id AND webhook_secret IS NULL;
+
+-- name: set_webhook_secret
+UPDATE api_keys SET webhook_secret = :secret WHERE id = :id;
+
+-- name: set_key_webhook
+UPDATE api_keys SET webhook_url = :url WHERE id = :id;

@@ -11,7 +11,9 @@ CREATE TABLE api_keys (
     prefix      TEXT NOT NULL,             -- first characters of the secret, for display
     key_hash    TEXT NOT NULL UNIQUE,      -- sha256 of the secret
     created_at  REAL NOT NULL,
-    revoked_at  REAL
+    revoked_at  REAL,
+    webhook_url     TEXT,                  -- the key's default webhook
+    webhook_secret  TEXT                   -- whsec_… (Standard Webhooks)
 );
 
 CREATE TABLE generations (
@@ -46,7 +48,9 @@ CREATE TABLE generations (
     cancel_requested  INTEGER NOT NULL DEFAULT 0,
     timings           TEXT,                                -- JSON
     receipt           TEXT,                                -- JSON
-    owner_seq         INTEGER                              -- 1, 2, 3... per owner (a trigger sets it)
+    owner_seq         INTEGER,                             -- 1, 2, 3... per owner (a trigger sets it)
+    webhook           TEXT,                                -- where this generation's events go
+    webhook_events    TEXT                                 -- JSON list: start, completed
 );
 -- The claim: the oldest queued job of the highest priority, per model.
 CREATE INDEX generations_claim ON generations (model, priority DESC, seq)
@@ -149,5 +153,48 @@ CREATE TABLE workers (
     started_at    REAL NOT NULL,
     heartbeat_at  REAL NOT NULL,
     stage         TEXT,                   -- start-up stage: starting|downloading|loading|...
-    stage_detail  TEXT                    -- JSON: the stage's figures (bytes, component k of n, reason)
+    stage_detail  TEXT,                   -- JSON: the stage's figures (bytes, component k of n, reason)
+    models        TEXT,                   -- JSON list: the models it serves (migration 006)
+    swaps         INTEGER NOT NULL DEFAULT 0  -- model swaps so far (migration 006)
 );
+
+-- Webhooks (migration 005): the durable outbox, filled by a trigger on events.
+CREATE TABLE webhook_deliveries (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT NOT NULL UNIQUE,                   -- msg_…: the webhook-id header
+    owner             TEXT NOT NULL,
+    generation_id     TEXT NOT NULL,
+    event_type        TEXT NOT NULL,                          -- generation.started | .completed
+    url               TEXT NOT NULL,
+    status            TEXT NOT NULL,                          -- pending | delivered | failed
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at   REAL NOT NULL,
+    lease_expires_at  REAL,
+    last_error        TEXT,
+    last_status_code  INTEGER,
+    created_at        REAL NOT NULL,
+    delivered_at      REAL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_generation ON webhook_deliveries (generation_id, seq);
+
+-- The outbox is filled by the events themselves: a delivery is written in the transaction
+-- (the statement) that writes its event, when the generation asked for that kind of event.
+-- msg_<event id> is the delivery's webhook-id: stable across retries, unique per event.
+CREATE TRIGGER events_webhooks AFTER INSERT ON events
+WHEN NEW.type IN ('media_generation_started', 'media_generation_completed',
+                  'media_generation_cancelled')
+BEGIN
+    INSERT INTO webhook_deliveries (id, owner, generation_id, event_type, url, status,
+                                    attempts, next_attempt_at, created_at)
+    SELECT 'msg_' || NEW.id, NEW.owner, NEW.generation_id,
+           CASE NEW.type WHEN 'media_generation_started' THEN 'generation.started'
+                         ELSE 'generation.completed' END,
+           g.webhook, 'pending', 0, NEW.created_at, NEW.created_at
+    FROM generations AS g
+    WHERE g.id = NEW.generation_id AND g.webhook IS NOT NULL
+      AND instr(COALESCE(g.webhook_events, ''),
+                CASE NEW.type WHEN 'media_generation_started' THEN '"start"'
+                              ELSE '"completed"' END) > 0;
+END;

@@ -207,18 +207,22 @@ function pythonClient(ctx) {
   ].join("\n");
 }
 
-/** OpenAI's `size` for an aspect ratio: about 1 MP, sides multiples of 16 ("auto" stays). */
-export function openaiSize(aspectRatio) {
-  if (!aspectRatio || aspectRatio === "auto") return "auto";
-  const [a, b] = String(aspectRatio).split(":").map(Number);
-  if (!a || !b) return "auto";
-  const width = Math.round(Math.sqrt((1024 * 1024 * a) / b) / 16) * 16;
-  const height = Math.round(Math.sqrt((1024 * 1024 * b) / a) / 16) * 16;
-  return `${width}x${height}`;
+/** OpenAI's `size`: the form's exact width x height if set, else "auto" (the model sizes
+ * the output; its aspect ratio rides along in extra_body). */
+export function openaiSize(params) {
+  return params && params.width && params.height ? `${params.width}x${params.height}` : "auto";
 }
 
 // The form's parameters that OpenAI's own fields stand for.
-const OPENAI_MAPPED = new Set(["prompt", "input_image", "aspect_ratio", "output_format", "preview"]);
+const OPENAI_MAPPED = new Set([
+  "prompt",
+  "input_image",
+  "output_format",
+  "preview",
+  "width",
+  "height",
+  "output_quality",
+]);
 
 function pythonOpenai(ctx) {
   const params = ctx.params || {};
@@ -229,9 +233,12 @@ function pythonOpenai(ctx) {
     `    model=${pyString(ctx.model)},`,
     `    image=[(f"input-{i + 1}.png", fetch(ref)) for i, ref in enumerate(INPUTS)],`,
     `    prompt=${pyString(params.prompt || "")},`,
-    `    size=${pyString(openaiSize(params.aspect_ratio))},`,
+    `    size=${pyString(openaiSize(params))},`,
     `    output_format=${pyString(ext === "jpg" ? "jpeg" : ext)},`,
   ];
+  if (params.output_quality !== undefined && ext !== "png") {
+    args.push(`    output_compression=${params.output_quality},`);
+  }
   if (ctx.numGenerations > 1) args.push(`    n=${ctx.numGenerations},`);
   if (params.preview) args.push(`    quality="low",`);
   if (extra.length) {

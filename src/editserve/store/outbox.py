@@ -1,0 +1,75 @@
+"""The webhook outbox: deliveries written by a trigger with their event (migration 005),
+claimed by any API node with a short lease, then marked delivered, rescheduled or failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from editserve.store.dialect import Dialect
+from editserve.store.rows import DeliveryRow, DeliveryStatus
+
+PENDING = DeliveryStatus.PENDING.value
+
+
+class WebhookOutbox:
+    dialect: Dialect
+
+    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[DeliveryRow]:
+        """Due deliveries nobody is sending, leased to the caller for ``lease_seconds``."""
+        rows = self.dialect.all(
+            "claim_deliveries", pending=PENDING, limit=limit, lease_seconds=float(lease_seconds)
+        )
+        return [DeliveryRow.from_row(row) for row in rows]
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        delivered: bool,
+        error: str | None,
+        status_code: int | None,
+        retry_at: float | None,
+    ) -> None:
+        """Delivered; or failed this time (retry at ``retry_at``; None: give up)."""
+        if delivered:
+            status = DeliveryStatus.DELIVERED
+        else:
+            status = DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.FAILED
+        self.dialect.rowcount(
+            "finish_delivery",
+            id=delivery_id,
+            status=status.value,
+            delivered=delivered,
+            error=error,
+            status_code=status_code,
+            retry_at=retry_at,
+        )
+
+    def deliveries_of(self, generation_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]:
+        """Each generation's deliveries, oldest first (for the generation views)."""
+        found: dict[str, list[DeliveryRow]] = {}
+        if not generation_ids:
+            return found
+        for row in self.dialect.all("deliveries_of", ids=list(generation_ids)):
+            delivery = DeliveryRow.from_row(row)
+            found.setdefault(delivery.generation_id, []).append(delivery)
+        return found
+
+    def webhook_secret(self, owner: str, candidate: str) -> str:
+        """The key's signing secret; ``candidate`` becomes it if it has none yet (race-safe:
+        the first one written stays)."""
+        self.dialect.rowcount("ensure_webhook_secret", id=owner, secret=candidate)
+        row = self.dialect.one("key_webhook", id=owner)
+        if row is None or not row["webhook_secret"]:
+            raise LookupError(f"API key {owner} does not exist")
+        return str(row["webhook_secret"])
+
+    def key_webhook_url(self, owner: str) -> str | None:
+        row = self.dialect.one("key_webhook", id=owner)
+        return str(row["webhook_url"]) if row and row["webhook_url"] else None
+
+    def set_key_webhook(self, key_id: str, url: str | None) -> bool:
+        """Set (or clear, with None) a key's default webhook."""
+        return self.dialect.rowcount("set_key_webhook", id=key_id, url=url) > 0
+
+    def rotate_webhook_secret(self, key_id: str, secret: str) -> bool:
+        return self.dialect.rowcount("set_webhook_secret", id=key_id, secret=secret) > 0
