@@ -16,6 +16,7 @@ from editserve.config import Settings
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import ModelSpec
 from editserve.protocol import (
+    LoraInfo,
     ModelCard,
     ModelList,
     Readiness,
@@ -138,6 +139,7 @@ class ModelCatalog:
             aliases=list(spec.aliases),
             json_request_schema=schema,
             request_schema=schema,
+            loras=[LoraInfo.model_validate(lora) for lora in spec.loras(self.settings)],
         )
 
     async def list(self) -> ModelList:

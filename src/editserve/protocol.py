@@ -301,6 +301,14 @@ class Pricing(BaseModel):
     cost_per_image: float | None = None
 
 
+class LoraInfo(BaseModel):
+    """A LoRA of the operator's folder that fits a model: name it in a request's loras."""
+
+    name: str
+    path: str = Field(description="What to pass as loras[].path.")
+    size_bytes: int
+
+
 class ModelCard(Readiness):
     """A model: its card (the hosted API's model object), request schema and readiness.
 
@@ -332,6 +340,10 @@ class ModelCard(Readiness):
     aliases: list[str]
     json_request_schema: dict[str, Any]
     request_schema: dict[str, Any]
+    loras: list[LoraInfo] = Field(
+        default_factory=list,
+        description="The operator's LoRAs that fit this model (EDITSERVE_LORA_DIR).",
+    )
 
 
 class ModelList(BaseModel):

@@ -76,7 +76,13 @@ def run(page) -> str:
     return wait_succeeded(page)
 
 
-def wait_succeeded(page) -> str:
+def wait_succeeded(page, previous: str | None = None) -> str:
+    """Wait for a run to succeed; `previous`: the id the stage showed before this run (the
+    stage keeps showing it until the enqueue has answered)."""
+    if previous is not None:
+        page.wait_for_function(
+            "id => document.querySelector('#stage')?.dataset.generationId !== id", arg=previous
+        )
     page.wait_for_selector(
         "#stage[data-state=succeeded] [data-testid=result-image]", timeout=RUN_TIMEOUT_MS
     )
@@ -243,7 +249,7 @@ def test_compare_two_runs_side_by_side_with_differences_highlighted(
     assert page.get_attribute(".seed-lock", "aria-pressed") == "true"
     page.focus("#f-prompt")
     page.keyboard.press("Control+Enter")
-    b = wait_succeeded(page)
+    b = wait_succeeded(page, previous=a)
     assert a != b
 
     page.click("#tab-history")

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from editserve.client._async_resources import Generations, Images, Models, Queue, Uploads
+from editserve.client._async_listings import Generations, Models, Uploads
+from editserve.client._async_resources import Images, Queue
 from editserve.client._base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,

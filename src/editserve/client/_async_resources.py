@@ -1,5 +1,5 @@
-"""The namespaces of :class:`AsyncClient`: ``images``, ``queue``, ``generations``, ``models``
-and ``uploads``.
+"""The namespaces of :class:`AsyncClient` that make images: ``images`` and ``queue``
+(``generations``, ``models`` and ``uploads`` are in ``_async_listings.py``).
 
 ``_resources.py`` (the namespaces of :class:`Client`) is generated from
 ``_async_resources.py`` by ``scripts/unasync.py``: edit the source, then run the script.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -19,24 +19,26 @@ from editserve.client._base import (
     UNSUPPORTED_STATUSES,
     Deadline,
     EventCallback,
+    LoraInput,
     WaitState,
     drop_none,
     edit_result_json,
     finish,
     generation_id_of,
     idempotency_headers,
+    lora_list,
     model_body,
     status_param,
     with_read_timeout,
 )
 from editserve.client._exceptions import APIError, GenerationTimeout
-from editserve.client._inputs import ImageInput, LocalImage, classify
-from editserve.client._types import EditResult, Generation, GenerationPage, Model, Upload
+from editserve.client._inputs import ImageInput
+from editserve.client._types import EditResult, Generation
 
 if TYPE_CHECKING:
     from editserve.client._async_client import AsyncClient
 
-__all__ = ["Generations", "Images", "Models", "Queue", "Uploads"]
+__all__ = ["Images", "Queue"]
 
 
 class _Resource:
@@ -74,6 +76,7 @@ class Images(_Resource):
         width: int | None = None,
         height: int | None = None,
         output_quality: int | None = None,
+        loras: Sequence[LoraInput] | None = None,
         response_format: str = "url",
         target_namespace: str | None = None,
         timeout: float | None = None,
@@ -85,6 +88,7 @@ class Images(_Resource):
         ``input_image`` takes URLs, local paths, bytes, binary files or PIL images (one or
         a list); local ones are uploaded (or sent inline) for you. Parameters left as
         ``None`` take the server's defaults; other model parameters go in ``**params``.
+        ``loras``: up to 3, each ``"PATH[:SCALE]"``, ``(path, scale)`` or a mapping.
 
         ``timeout`` bounds the whole wait (``None``: no limit). When the server stops
         waiting first (504), the client keeps following the generation on the queue.
@@ -108,6 +112,7 @@ class Images(_Resource):
             width=width,
             height=height,
             output_quality=output_quality,
+            loras=lora_list(loras),
             target_namespace=target_namespace,
             **params,
         )
@@ -162,6 +167,7 @@ class Queue(_Resource):
         width: int | None = None,
         height: int | None = None,
         output_quality: int | None = None,
+        loras: Sequence[LoraInput] | None = None,
         target_namespace: str | None = None,
         idempotency_key: str | None = None,
         **params: Any,
@@ -185,6 +191,7 @@ class Queue(_Resource):
             width=width,
             height=height,
             output_quality=output_quality,
+            loras=lora_list(loras),
             target_namespace=target_namespace,
             **params,
         )
@@ -311,90 +318,3 @@ class Queue(_Resource):
             if deadline.expired:
                 raise state.timeout_error(deadline)
             await asyncio.sleep(deadline.cap(poll_interval))
-
-
-class Generations(_Resource):
-    """``client.generations``: the paginated history of this key's generations."""
-
-    async def list(
-        self,
-        *,
-        page: int = 1,
-        page_size: int = 50,
-        status: str | Iterable[str] | None = None,
-        model: str | None = None,
-        media_type: str | None = None,
-    ) -> GenerationPage:
-        """One page of history, newest first (``GET /api/ai/generations``)."""
-        params = drop_none(
-            {
-                "page": page,
-                "page_size": page_size,
-                "status": status_param(status),
-                "model": model,
-                "media_type": media_type,
-            }
-        )
-        data = await self._client._json("GET", "/api/ai/generations", params=params)
-        return GenerationPage.from_json(data, client=self._client)
-
-    async def iter_all(
-        self,
-        *,
-        page_size: int = 100,
-        status: str | Iterable[str] | None = None,
-        model: str | None = None,
-    ) -> AsyncIterator[Generation]:
-        """Every generation of the history, newest first, fetching pages as needed."""
-        page = 1
-        while True:
-            result = await self.list(page=page, page_size=page_size, status=status, model=model)
-            for gen in result:
-                yield gen
-            if not result.has_next or not result.generations:
-                return
-            page += 1
-
-    async def get(self, generation: str | Generation) -> Generation:
-        """One generation of the history (``GET /api/ai/generations/{id}``)."""
-        gen_id = generation_id_of(generation)
-        data = await self._client._json("GET", f"/api/ai/generations/{gen_id}")
-        inner = data.get("generation")
-        return Generation.from_json(inner if isinstance(inner, dict) else data, client=self._client)
-
-
-class Models(_Resource):
-    """``client.models``: the served models and their request schemas."""
-
-    async def list(self) -> builtins.list[Model]:
-        """All models (``GET /api/ai/models``)."""
-        data = await self._client._json("GET", "/api/ai/models")
-        return [Model.from_json(item) for item in data.get("data") or []]
-
-    async def get(self, model_id: str = DEFAULT_MODEL) -> Model:
-        """One model, by id or hub id (``Qwen/Qwen-Image-Edit-2509``)."""
-        return Model.from_json(await self._client._json("GET", f"/api/ai/models/{model_id}"))
-
-
-class Uploads(_Resource):
-    """``client.uploads``: store input images on the server (an editserve extension)."""
-
-    async def create(self, file: ImageInput, *, filename: str | None = None) -> Upload:
-        """Upload an image (a path, bytes, a binary file or a PIL image).
-
-        Returns an :class:`Upload` whose ``url`` can be passed as an ``input_image``
-        (by this key). Raises :class:`NotFoundError` on servers without uploads.
-        """
-        ref = classify(file)
-        if isinstance(ref, str):
-            raise ValueError("uploads.create: give a path, bytes, a file or a PIL image, not a URL")
-        if filename:
-            ref = LocalImage(data=ref.data, filename=filename, format=ref.format)
-        return await self._create_local(ref)
-
-    async def _create_local(self, image: LocalImage) -> Upload:
-        files = {"file": (image.filename, image.data, image.content_type)}
-        data = await self._client._json(
-            "POST", "/api/ai/uploads", files=files, headers=idempotency_headers(None)
-        )
-        return Upload.from_json(data)

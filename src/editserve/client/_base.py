@@ -7,7 +7,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -171,6 +171,39 @@ def model_body(
     body: dict[str, Any] = {"model": model, "prompt": prompt, "input_image": input_image}
     body.update({k: v for k, v in options.items() if v is not None})
     return body
+
+
+# A LoRA as the client takes it: "PATH" or "PATH:SCALE", (path, scale), or a
+# {"path": ..., "scale": ...} mapping.
+LoraInput = str | tuple[str, float] | Mapping[str, Any]
+
+
+def lora_list(loras: Sequence[LoraInput] | None) -> list[dict[str, Any]] | None:
+    """The ``loras`` request field: ``[{"path": ..., "scale": ...}]`` (None: not sent)."""
+    if loras is None:
+        return None
+    items: list[dict[str, Any]] = []
+    for lora in loras:
+        if isinstance(lora, str):
+            items.append(parse_lora(lora))
+        elif isinstance(lora, tuple):
+            items.append({"path": lora[0], "scale": float(lora[1])})
+        else:
+            items.append(dict(lora))
+    return items
+
+
+def parse_lora(text: str) -> dict[str, Any]:
+    """``PATH[:SCALE]`` (``style:0.8``, ``owner/repo/file.safetensors:1.5``, a URL) as
+    ``{"path", "scale"?}``; a tail after the last ``:`` that is not a number is part of
+    the path."""
+    path, sep, tail = text.rpartition(":")
+    if sep and path:
+        try:
+            return {"path": path, "scale": float(tail)}
+        except ValueError:
+            pass
+    return {"path": text}
 
 
 def status_param(status: str | Iterable[str] | None) -> str | None:

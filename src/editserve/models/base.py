@@ -38,6 +38,9 @@ class EditJob:
     # Target area (pixels) used to size the VAE's copy of each input image; the
     # pipeline's own default is 1024*1024. Lowered for previews (and fast tests).
     vae_area: int = 1024 * 1024
+    # LoRAs applied to this job only: (path as the request named it, scale) pairs; the
+    # adapter finds each file (see the model folder's loras.py).
+    loras: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -79,6 +82,11 @@ class ModelAdapter(Protocol):
     def generate_batch(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
         """Run jobs that differ only in their seed together (only if supports_batch)."""
         ...
+
+
+class JobRefused(Exception):
+    """This job cannot run as asked (e.g. a LoRA that does not fit the model). The message
+    is worded for the caller and becomes the generation's error; the worker goes on."""
 
 
 class ModelLoadError(Exception):

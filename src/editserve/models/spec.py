@@ -63,6 +63,9 @@ class ModelSpec:
     # The ways to run the model and what each needs (GPU memory, host RAM, GPU generation),
     # computed from the card's memory figures: `editserve doctor` and the README's GPU guide.
     memory_estimates: Callable[[Settings], list[MemoryEstimate]] = lambda _settings: []
+    # The operator's LoRAs that fit the model ({"name", "path", "size_bytes"} each): what a
+    # request's ``loras`` may name, listed on the model card.
+    loras: Callable[[Settings], list[dict[str, Any]]] = lambda _settings: []
 
     def schema_for(self, settings: Settings) -> dict[str, Any]:
         """The request schema with this server's defaults filled in."""

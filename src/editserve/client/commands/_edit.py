@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from editserve.client._base import DEFAULT_MODEL
+from editserve.client._base import DEFAULT_MODEL, lora_list
 from editserve.client._client import Client
 from editserve.client._exceptions import ClientError
 from editserve.client._inputs import classify, is_url
@@ -61,6 +61,17 @@ _EDIT_OPTIONS = (
         help="jpg/webp quality, 1-100 (server default 95).",
     ),
     click.option(
+        "--lora",
+        "loras",
+        multiple=True,
+        metavar="PATH[:SCALE]",
+        help=(
+            "A LoRA for this run (repeatable, up to 3): a name from `editserve models "
+            "show` (the server's list), owner/repo/file.safetensors, or an https URL; "
+            "SCALE 0-4, default 1."
+        ),
+    ),
+    click.option(
         "--model",
         default=DEFAULT_MODEL,
         show_default=True,
@@ -104,6 +115,7 @@ def edit(
     width: int | None,
     height: int | None,
     quality: int | None,
+    loras: tuple[str, ...],
     model: str,
     output: str | None,
     no_wait: bool,
@@ -121,10 +133,9 @@ def edit(
     Example:
       editserve edit cat.png -p "Give the cat a red hat" -o hat.png
       editserve edit cat.png -p "..." --model qwen-image-edit-2511 --width 1280 --height 720
+      editserve edit cat.png -p "..." --lora my-style:0.8 --lora owner/repo/relight.safetensors
     """
-    _check_images(images)
-    if (width is None) != (height is None):
-        raise click.UsageError("give --width and --height together (or neither)")
+    _check_args(images, width, height, loras)
     try:
         _edit(
             images,
@@ -139,6 +150,7 @@ def edit(
             preview=preview,
             size=(width, height) if width is not None and height is not None else None,
             quality=quality,
+            loras=loras,
             output=output,
             no_wait=no_wait,
             timeout=timeout,
@@ -150,6 +162,16 @@ def edit(
     except KeyboardInterrupt:
         err("\nInterrupted.")
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _check_args(
+    images: tuple[str, ...], width: int | None, height: int | None, loras: tuple[str, ...]
+) -> None:
+    _check_images(images)
+    if (width is None) != (height is None):
+        raise click.UsageError("give --width and --height together (or neither)")
+    if len(loras) > 3:
+        raise click.UsageError("give at most 3 --lora")
 
 
 def _check_images(images: tuple[str, ...]) -> None:
@@ -177,6 +199,7 @@ def _edit(
     preview: bool | None,
     size: tuple[int, int] | None,
     quality: int | None,
+    loras: tuple[str, ...],
     output: str | None,
     no_wait: bool,
     timeout: float | None,
@@ -191,6 +214,8 @@ def _edit(
             params["width"], params["height"] = size
         if quality is not None:
             params["output_quality"] = quality
+        if loras:
+            params["loras"] = lora_list(loras)
         [gen] = client.queue.submit(
             prompt=prompt,
             input_image=list(images),

@@ -50,6 +50,7 @@ def _show_model(model: Model) -> None:
         ("endpoint", model.endpoint),
         ("weights", _weights(model)),
         ("ready", _readiness(model)),
+        ("loras", ", ".join(str(lora.get("name")) for lora in model.raw.get("loras") or [])),
     ):
         if value:
             click.echo(f"  {name:<9} {value}")

@@ -33,6 +33,7 @@ from .call import (
 from .identity import HUB_ID, MODEL_ID, PIPELINE_MODULE, TINY_FOLDER_NAME, TINY_SOURCE, VARIANT
 from .jobs import WARMUP_SIZE
 from .loading import LoadedPipeline, load_pipeline, log_ready, warm_up
+from .lora_apply import LoraSet
 from .options import ModelOptions
 from .receipt import edit_receipt
 from .weights import (
@@ -96,6 +97,8 @@ class QwenImageEditPlusAdapter:
         self._warmup = warmup
         self._state: LoadedPipeline | None = None
         self._lock = threading.Lock()
+        # The request LoRAs loaded into this pipeline (loras.py, lora_apply.py).
+        self.loras = LoraSet(settings, self.variant.model_id)
 
     @property
     def loaded(self) -> LoadedWeights | None:
@@ -118,6 +121,7 @@ class QwenImageEditPlusAdapter:
         self._state = state = load_pipeline(
             self.settings, self._device_request, self._on_stage, self.variant
         )
+        self.loras = LoraSet(self.settings, self.variant.model_id)
         # 2. warm up through generate(), exactly as a request runs
         if self._warmup:
             generate = lambda job: self.generate(job, _ignore_steps)  # noqa: E731
@@ -148,19 +152,24 @@ class QwenImageEditPlusAdapter:
         pipe = self.pipeline
         state = self._state
         assert state is not None
-        call = run_pipeline(
-            pipe,
-            jobs,
-            on_step,
-            device=state.loaded.device,
-            one_step_scheduler=state.one_step_scheduler,
-            variant=state.variant,
-        )
+        # the job's LoRAs are active for this call only (JobRefused if one cannot be used)
+        with self.loras.applied(pipe, jobs[0].loras) as loras:
+            call = run_pipeline(
+                pipe,
+                jobs,
+                on_step,
+                device=state.loaded.device,
+                one_step_scheduler=state.one_step_scheduler,
+                variant=state.variant,
+            )
         return [
             EditResult(
                 image=image,
                 timings=dict(call.timings),
-                receipt=edit_receipt(one, call, state, index=index, batch_size=len(jobs)),
+                receipt={
+                    **edit_receipt(one, call, state, index=index, batch_size=len(jobs)),
+                    "loras": loras,
+                },
             )
             for index, (one, image) in enumerate(zip(jobs, call.outputs, strict=True))
         ]

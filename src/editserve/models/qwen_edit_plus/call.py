@@ -318,6 +318,7 @@ def check_batchable(jobs: list[EditJob]) -> None:
             and other.num_inference_steps == first.num_inference_steps
             and other.true_cfg_scale == first.true_cfg_scale
             and other.vae_area == first.vae_area
+            and other.loras == first.loras
             and len(other.images) == len(first.images)
             and all(a is b or a == b for a, b in zip(other.images, first.images, strict=True))
         )

@@ -12,13 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from editserve.config import Settings
 from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.spec import ModelSpec
+from editserve.models.spec import ModelSpec, SizePlan
 
 from .jobs import job_builder
+from .loras import check_loras, fitting_loras
 from .memory import MEMORY_CARD, memory_estimates
 from .options import check_options, preset_defaults
-from .schema import request_schema
+from .schema import QwenImageEditPlusParams, request_schema
 from .sizing_plan import plan_size
 from .sources import weights_source
 
@@ -80,7 +82,7 @@ def family_spec(
         card=card,
         request_schema=partial(request_schema, params_model),
         adapter_path=adapter_path,
-        plan_size=plan_size,
+        plan_size=partial(_plan_size, variant=variant),
         build_job=job_builder(params_model),
         tiny_warning=tiny_warning(variant),
         # A Lightning preset makes its step count and CFG 1.0 the request defaults.
@@ -88,4 +90,24 @@ def family_spec(
         check_settings=partial(check_options, variant=variant),
         weights_source=partial(weights_source, variant=variant),
         memory_estimates=memory_estimates,
+        loras=partial(_loras, variant=variant),
     )
+
+
+def _plan_size(
+    params: QwenImageEditPlusParams,
+    input_sizes: list[tuple[int, int]],
+    settings: Settings,
+    *,
+    variant: QwenVariant,
+) -> SizePlan:
+    """Check the request's LoRAs (local files: against the model, from their headers),
+    then size it."""
+    overrides = dict(variant.transformer_overrides)
+    check_loras(params.loras, settings.for_model(variant.model_id), overrides)
+    return plan_size(params, input_sizes, settings)
+
+
+def _loras(settings: Settings, *, variant: QwenVariant) -> list[dict[str, Any]]:
+    overrides = dict(variant.transformer_overrides)
+    return fitting_loras(settings.for_model(variant.model_id), overrides)

@@ -57,6 +57,10 @@ def job_builder(params_model: type[BaseModel]) -> Callable[..., EditJob]:
             num_inference_steps=params.get("num_inference_steps", default("num_inference_steps")),
             true_cfg_scale=params.get("true_cfg_scale", default("true_cfg_scale")),
             vae_area=area,
+            loras=tuple(
+                (str(lora["path"]), float(lora.get("scale", 1.0)))
+                for lora in params.get("loras") or ()
+            ),
         )
 
     return build_job

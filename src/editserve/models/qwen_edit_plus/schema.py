@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .loras import LoraList
 from .sizing import ASPECT_RATIOS, AUTO
 
 MAX_PROMPT_CHARS = 4000
@@ -109,6 +110,7 @@ class QwenImageEditPlusParams(BaseModel):
         description="Quality of jpg and webp outputs (1-100); png is lossless.",
         json_schema_extra=_order(11),
     )
+    loras: LoraList
 
     @field_validator("input_image", mode="before")
     @classmethod

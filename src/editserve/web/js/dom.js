@@ -53,6 +53,7 @@ export const $$ = (selector, root = document) => [...root.querySelectorAll(selec
 
 // --- icons (inline SVG, 24×24, stroke = currentColor) ----------------------------------
 const PATHS = {
+  plus: '<path d="M12 5v14M5 12h14"/>',
   play: '<path d="M7 4.5v15l12-7.5z" fill="currentColor" stroke="none"/>',
   stop: '<rect x="6" y="6" width="12" height="12" rx="2" fill="currentColor" stroke="none"/>',
   upload: '<path d="M12 16V4m0 0-4.5 4.5M12 4l4.5 4.5"/><path d="M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3"/>',
@@ -149,6 +150,7 @@ export function fieldLabel(name, prop = {}) {
     output_format: "Output format",
     aspect_ratio: "Aspect ratio",
     preview: "Preview resolution",
+    loras: "LoRAs",
   };
   return known[name] || prop.title || titleCase(name);
 }

@@ -6,6 +6,7 @@
 
 import { h, icon, clear, fieldLabel } from "./dom.js";
 import { ImageList } from "./images.js";
+import { LoraRows } from "./loras.js";
 
 const SEED_SPACE = 2 ** 32;
 
@@ -68,8 +69,10 @@ export class SchemaForm {
   }
 
   // --- building ------------------------------------------------------------------------
-  setSchema(schema) {
+  /** Build the form of `schema`; `loras` is the model card's list of the server's LoRAs. */
+  setSchema(schema, { loras = [] } = {}) {
     this.schema = schema;
+    this.loras = loras;
     this.fields.clear();
     this.imageField = null;
     clear(this.root);
@@ -80,7 +83,7 @@ export class SchemaForm {
     for (const { name, prop } of orderedProperties(schema)) {
       const field = this.buildField(name, prop, required.has(name));
       this.fields.set(name, field);
-      const simple = prop.enum || prop.type === "string" || isImageArray(prop);
+      const simple = prop.enum || prop.type === "string" || isImageArray(prop) || prop.renderType === "loras";
       (basic.has(name) || (simple && prop.type !== "boolean") ? main : advancedBody).append(field.el);
     }
     this.root.append(main);
@@ -113,7 +116,25 @@ export class SchemaForm {
     let control;
     let aside = null;
 
-    if (isImageArray(prop)) {
+    if (prop.renderType === "loras") {
+      const rows = new LoraRows({
+        name,
+        prop,
+        schema: this.schema,
+        available: this.loras,
+        onChange: () => {
+          this.clearFieldError(name);
+          this.changed();
+        },
+      });
+      field.rows = rows;
+      field.get = () => rows.get();
+      field.set = (v) => rows.set(v);
+      field.focus = () => rows.focus();
+      field.check = () => rows.check().map((p) => ({ field: name, index: p.index, message: p.message }));
+      control = rows.el;
+      aside = h("span.field-aside", {}, `up to ${prop.maxItems ?? 3} · applied to this run only`);
+    } else if (isImageArray(prop)) {
       const list = new ImageList({
         api: this.api,
         name,
@@ -184,12 +205,12 @@ export class SchemaForm {
       aside = counter;
     }
 
-    const labelEl = isImageArray(prop) || (prop.enum && prop.enum.length <= 8)
+    const labelEl = isImageArray(prop) || field.rows || (prop.enum && prop.enum.length <= 8)
       ? h("span.field-label", { id: `${id}-label` }, label, required ? h("span.req", { "aria-hidden": "true" }, " *") : null)
       : h("label.field-label", { for: id }, label, required ? h("span.req", { "aria-hidden": "true" }, " *") : null);
     field.el = h(
       "div.field",
-      { dataset: { field: name }, role: isImageArray(prop) ? "group" : null, "aria-labelledby": isImageArray(prop) ? `${id}-label` : null },
+      { dataset: { field: name }, role: isImageArray(prop) || field.rows ? "group" : null, "aria-labelledby": isImageArray(prop) || field.rows ? `${id}-label` : null },
       h("div.field-head", {}, labelEl, aside),
       control,
       help,
@@ -322,6 +343,7 @@ export class SchemaForm {
     for (const [name, field] of this.fields) {
       if (name in params) field.set(params[name]);
       else if (name === "seed") field.set(undefined);
+      else if (field.rows) field.set([]);
       else if (field.prop.default !== undefined) field.set(field.prop.default);
     }
     this.clearErrors();
@@ -350,6 +372,10 @@ export class SchemaForm {
         if (message && !list.pending()) problems.push({ field: name, message });
         continue;
       }
+      if (field.check) {
+        problems.push(...field.check());
+        continue;
+      }
       const value = field.get();
       const message = checkValue(name, field.prop, value, field.required);
       if (message) problems.push({ field: name, message });
@@ -371,7 +397,8 @@ export class SchemaForm {
       if (field.images && problem.index !== null && problem.index !== undefined) {
         field.images.setItemError(problem.index, problem.message);
       }
-      const own = field.images && problem.index !== null && problem.index !== undefined ? `Picture ${problem.index + 1}: ${problem.message}` : problem.message;
+      const indexed = problem.index !== null && problem.index !== undefined;
+      const own = indexed && field.images ? `Picture ${problem.index + 1}: ${problem.message}` : indexed && field.rows ? `LoRA ${problem.index + 1}: ${problem.message}` : problem.message;
       const text = field.errorEl.textContent ? `${field.errorEl.textContent} · ${own}` : own;
       field.errorEl.textContent = text;
       field.errorEl.hidden = false;

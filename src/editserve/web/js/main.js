@@ -256,7 +256,7 @@ class App {
     }
     this.setCard(card);
     this.schema = card.json_request_schema || card.request_schema;
-    this.form.setSchema(this.schema);
+    this.form.setSchema(this.schema, { loras: card.loras || [] });
     const draft = carry || this.loadDraft();
     if (draft) this.applyParams(draft, draft._images);
     this.apiView.refresh();

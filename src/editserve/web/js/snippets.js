@@ -228,7 +228,8 @@ function pythonOpenai(ctx) {
   const params = ctx.params || {};
   const ext = extension(ctx);
   const refs = [].concat(params.input_image || []);
-  const extra = Object.entries(params).filter(([k]) => !OPENAI_MAPPED.has(k));
+  // LoRAs (a list of objects) do not fit OpenAI's multipart form: the other snippets carry them.
+  const extra = Object.entries(params).filter(([k]) => !OPENAI_MAPPED.has(k) && k !== "loras");
   const args = [
     `    model=${pyString(ctx.model)},`,
     `    image=[(f"input-{i + 1}.png", fetch(ref)) for i, ref in enumerate(INPUTS)],`,
@@ -241,6 +242,9 @@ function pythonOpenai(ctx) {
   }
   if (ctx.numGenerations > 1) args.push(`    n=${ctx.numGenerations},`);
   if (params.preview) args.push(`    quality="low",`);
+  if (params.loras && params.loras.length) {
+    args.push(`    # loras are not sent here (OpenAI's form has no lists of objects): use /api/ai/queue`);
+  }
   if (extra.length) {
     args.push(`    # editserve's own parameters ride along as extra form fields`);
     args.push(`    extra_body={${extra.map(([k, v]) => `${pyString(k)}: ${pyFloatish(k, v)}`).join(", ")}},`);
