@@ -19,12 +19,10 @@ import click
 from editserve.config import Settings, load_settings
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(level: str, log_format: str = "text") -> None:
+    from editserve.logs import setup_logging
+
+    setup_logging(level, log_format)
 
 
 def _settings_or_exit(**overrides: Any) -> Settings:
@@ -93,7 +91,7 @@ def serve(**options: Any) -> None:
     settings = _settings_or_exit(**options)
     devices = plan_devices(settings)
     _refuse_bad_model_options(settings, devices)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings.log_format)
     log = logging.getLogger("editserve")
     services = build_services(settings)
     first = ensure_first_key(services.store, settings.data_dir)
@@ -125,6 +123,8 @@ def serve(**options: Any) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            # json: uvicorn's own loggers go through ours (one format on stderr)
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
             timeout_graceful_shutdown=5,
         )
     finally:
@@ -145,7 +145,7 @@ def worker(
     device = options.get("device")
     settings = _settings_or_exit(**options)
     _refuse_bad_model_options(settings, [device or settings.device])
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings.log_format)
     runner = Worker(
         settings, worker_id=worker_id, device=device, model=model_id, parent_pid=parent_pid
     )
@@ -186,7 +186,7 @@ def smoke(**options: Any) -> None:
     device = options.get("device")
     settings = _settings_or_exit(**options)
     _refuse_bad_model_options(settings, [device or settings.device])
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings.log_format)
     try:
         report = run_smoke(settings, request, device=device)
     except SmokeFailed as exc:

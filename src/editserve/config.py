@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     progress_interval_seconds: float = Field(
         default=0.5, description="Minimum time between progress events of one generation."
     )
+    step_timeout_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="A worker whose job makes no step progress this long exits (code 4) and "
+        "is replaced; its job is requeued with the attempt counted (0 = off).",
+    )
 
     # --- inputs --------------------------------------------------------------------------
     max_input_bytes: int = Field(default=20 * 1024 * 1024, description="Per input image.")
@@ -172,6 +178,30 @@ class Settings(BaseSettings):
     )
     torch_threads: int | None = Field(default=None, description="torch CPU threads per worker.")
 
+    # --- per-request LoRAs (the `loras` request field) --------------------------------------
+    lora_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of the operator's LoRA files (*.safetensors): requests name them by file "
+            "name; the models endpoint lists those that fit each model."
+        ),
+    )
+    lora_allow_urls: bool = Field(
+        default=False,
+        description=(
+            "Let requests name an https URL of a .safetensors LoRA (fetched once through the "
+            "input-image guard and byte limit, cached by content hash under data_dir/loras)."
+        ),
+    )
+    lora_max_loaded: int = Field(
+        default=8, ge=1, description="LoRA adapters a worker keeps loaded (least recently used go)."
+    )
+    lora_max_loaded_mb: int = Field(
+        default=4096,
+        ge=1,
+        description="Memory the LoRA adapters a worker keeps loaded may take, in MB.",
+    )
+
     # --- speed and memory options of the model (see docs/gpu.md) ----------------------------
     memory_mode: str = Field(
         default="none",
@@ -227,6 +257,10 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field(default="info", description="debug | info | warning | error")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text | json (one object a line, with generation_id, worker_id, stage).",
+    )
 
     @field_validator("fetch_allow_hosts", "cors_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ machines); tests/contract holds both to this protocol.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from editserve.generations.record import Event, Generation, Status
@@ -172,6 +172,23 @@ class Store(Protocol):
 
     def release_worker_leases(self, worker_id: str) -> int:
         """The worker is known dead: its jobs may be claimed now instead of at lease end."""
+        ...
+
+    def record_worker_restart(self, worker_id: str) -> None:
+        """The worker process exited unexpectedly and another takes its place: counted
+        on its row (workers.restarts, /metrics editserve_worker_restarts_total)."""
+        ...
+
+    def worker_restarts(self) -> dict[str, int]:
+        """Restarts so far by host."""
+        ...
+
+    def record_stage_timings(self, model: str, timings: Mapping[str, float]) -> None:
+        """A succeeded generation's stage timings, counted in the latency histograms."""
+        ...
+
+    def stage_latency(self) -> Sequence[tuple[str, str, str, int, float]]:
+        """(model, stage, le, observations in that bucket, their seconds)."""
         ...
 
     # workers

@@ -75,6 +75,8 @@ class WorkerRow:
     # The models it serves (one of them, `model`, in memory) and its model swaps so far.
     models: list[str] | None = None
     swaps: int = 0
+    # 1 once the supervisor replaced this process after an unexpected exit (migration 008)
+    restarts: int = 0
 
     def __post_init__(self) -> None:
         # a caller that passes the plain string still gets (and is checked against) the enum
@@ -89,6 +91,7 @@ class WorkerRow:
         data["stage_detail"] = json.loads(detail) if detail else None
         data["models"] = json.loads(data["models"]) if data.get("models") else None
         data["swaps"] = int(data.get("swaps") or 0)
+        data["restarts"] = int(data.get("restarts") or 0)
         return cls(**data)
 
 

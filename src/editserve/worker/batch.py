@@ -8,6 +8,7 @@ cancelled, and stops the run when the worker is stopping or has lost its lease.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -18,13 +19,17 @@ from typing import Any
 from editserve.config import Settings
 from editserve.generations.record import Generation, Status
 from editserve.inputs.decode import load_rgb
+from editserve.logs import log_context, set_log_stage
 from editserve.models.base import EditJob, EditResult, GenerationCancelled, ModelAdapter
 from editserve.models.spec import ModelSpec
 from editserve.storage.base import BlobStorage
-from editserve.store import Store
+from editserve.store import Store, is_store_unavailable
 from editserve.worker.output import describe_failure, encode_image
 
 log = logging.getLogger("editserve.worker")
+
+PUT_ATTEMPTS = 3  # storing an output: tries before the generation fails
+PUT_RETRY_SECONDS = 0.2  # the first wait between them (doubling)
 
 
 class WorkerStopping(Exception):
@@ -42,6 +47,9 @@ class BatchInHand:
     gens: list[Generation]
     lease_lost: bool = False
     last_event_at: float = 0.0
+    # time.monotonic() of the last sign of progress (claim, step): the watchdog reads it
+    progress_at: float = field(default_factory=time.monotonic)
+    watched: bool = False  # set when the run begins (a model load before it is not a hang)
     cancelled: set[str] = field(default_factory=set)
 
     @property
@@ -66,7 +74,13 @@ class BatchRun:
     steps: int = 0
 
     def run(self) -> None:
+        ids = ",".join(g.id for g in self.batch.gens)
+        with log_context(generation_id=ids, worker_id=self.worker_id, stage="starting"):
+            self._run()
+
+    def _run(self) -> None:
         gens = self.batch.gens
+        self.batch.progress_at, self.batch.watched = time.monotonic(), True
         log.info(
             "worker %s: running %s (attempt %d)",
             self.worker_id,
@@ -85,6 +99,10 @@ class BatchRun:
         except LeaseLost:
             log.warning("worker %s: lease lost; dropping the job(s)", self.worker_id)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+            if is_store_unavailable(exc):
+                # The database, not the job: the worker waits for it (worker/loop.py) and
+                # the lease runs out, so the job runs again (the attempt counted).
+                raise
             # The caller sees a worded message; the exception goes to the log, by id.
             log.error(
                 "worker %s: generation(s) %s failed:\n%s",
@@ -133,6 +151,8 @@ class BatchRun:
 
     def _report(self, step: int, total: int, stage: str, *, emit: bool) -> None:
         """One round trip for the whole batch; it also says who was cancelled meanwhile."""
+        self.batch.progress_at = time.monotonic()
+        set_log_stage(stage)
         running = self.batch.running
         held = self.store.report_progress(running, self.worker_id, step, total, stage, emit=emit)
         if len(held) < len(running):
@@ -145,6 +165,7 @@ class BatchRun:
         timings = self._timings_of(gen)
         try:
             steps = self.steps
+            set_log_stage("storing")
             self.store.report_progress([gen], self.worker_id, steps, steps, "storing", emit=False)
             t1 = time.perf_counter()
             output_format = gen.params.get("output_format", "png")
@@ -152,8 +173,10 @@ class BatchRun:
                 result.image, output_format, gen.params.get("output_quality")
             )
             key = f"outputs/{gen.id}.{output_format}"
-            self.storage.put(key, data, content_type)
+            self._put(key, data, content_type)
         except Exception as exc:  # noqa: BLE001 - a storage failure fails this generation
+            if is_store_unavailable(exc):
+                raise  # the database is down, not the storage (see run)
             log.error(
                 "worker %s: generation %s failed storing its result:\n%s",
                 self.worker_id,
@@ -171,6 +194,25 @@ class BatchRun:
         receipt = {**result.receipt, "weights": self.weights}
         self._finish(gen, Status.SUCCEEDED, result_key=key, timings=timings, receipt=receipt)
 
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store the output, trying again a few times after a passing storage failure (a
+        dropped connection to S3); a full disk is not passing: it fails at once."""
+        for attempt in range(PUT_ATTEMPTS):
+            try:
+                self.storage.put(key, data, content_type)
+                return
+            except Exception as exc:
+                full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                if full or attempt + 1 == PUT_ATTEMPTS:
+                    raise
+                log.warning(
+                    "worker %s: storing %s failed (%s); trying again",
+                    self.worker_id,
+                    key,
+                    type(exc).__name__,
+                )
+            self.stopping.wait(PUT_RETRY_SECONDS * 2**attempt)
+
     def _timings_of(self, gen: Generation) -> dict[str, float]:
         own = dict(self.timings)
         if gen.started_at is not None:
@@ -184,3 +226,8 @@ class BatchRun:
     def _finish(self, gen: Generation, status: Status, **fields: Any) -> None:
         if not self.store.finish(gen, self.worker_id, status, **fields):
             log.warning("worker %s: %s ended after losing its lease", self.worker_id, gen.id)
+        elif status is Status.SUCCEEDED and fields.get("timings"):
+            try:  # the stage latency histograms of /metrics; never fails the job
+                self.store.record_stage_timings(gen.model, fields["timings"])
+            except Exception:  # noqa: BLE001
+                log.warning("worker %s: stage timings not recorded", self.worker_id, exc_info=True)

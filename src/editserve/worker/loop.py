@@ -8,7 +8,10 @@ worker held its model that long (store.claim_batch: loaded, starved_before). The
 spec (from the registry) says how a stored request becomes the adapter's job; nothing here
 names a model.
 A background heartbeat thread renews the leases of the batch in hand and the worker's own
-liveness row; the step callback checks for cancellation, shutdown and a lost lease.
+liveness row; the step callback checks for cancellation, shutdown and a lost lease. The
+heartbeat is also the watchdog: when the batch in hand has made no step progress for
+EDITSERVE_STEP_TIMEOUT_SECONDS (a pipeline stuck where no step callback can stop it), the
+process exits with EXIT_HUNG and the supervisor replaces it (worker/supervisor.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from editserve.config import Settings
@@ -43,6 +46,7 @@ log = logging.getLogger("editserve.worker")
 
 EXIT_OK = 0
 EXIT_LOAD_FAILED = 3
+EXIT_HUNG = 4  # the watchdog: no step progress for EDITSERVE_STEP_TIMEOUT_SECONDS
 
 
 class Worker:
@@ -78,6 +82,9 @@ class Worker:
         self.storage = storage or open_storage(settings)
         self._adapter = adapter
         self.stop_event = threading.Event()
+        # How the watchdog ends a hung process (a test replaces it); the supervisor
+        # releases its leases and starts another.
+        self.exit: Callable[[int], None] = _exit_now
         self._batch: BatchInHand | None = None
         self._lock = threading.Lock()
         self._started_at = time.time()
@@ -328,6 +335,38 @@ class Worker:
                 self._beat()
             except Exception:  # noqa: BLE001 - a missed beat must not kill the worker
                 log.exception("worker %s: heartbeat failed", self.worker_id)
+            if self.hung_for() is not None:
+                self._exit_hung()
+                return
+
+    def hung_for(self) -> float | None:
+        """Seconds without step progress of the batch in hand, once past the limit
+        (EDITSERVE_STEP_TIMEOUT_SECONDS); None while it moves, or when there is none."""
+        limit = self.settings.step_timeout_seconds
+        with self._lock:
+            batch = self._batch
+        if not limit or batch is None or not batch.watched:
+            return None
+        stalled = time.monotonic() - batch.progress_at
+        return stalled if stalled >= limit else None
+
+    def _exit_hung(self) -> None:
+        """The pipeline is stuck in a call that no step callback can interrupt: end the
+        process. Its leases are released by the supervisor (or run out), and the job is
+        claimed again with this attempt counted (EDITSERVE_MAX_ATTEMPTS bounds a job that
+        hangs every time)."""
+        with self._lock:
+            ids = ", ".join(g.id for g in self._batch.gens) if self._batch else ""
+        log.error(
+            "worker %s: no step progress on %s for %.0f s (EDITSERVE_STEP_TIMEOUT_SECONDS); "
+            "exiting with code %d to be replaced",
+            self.worker_id,
+            ids,
+            self.settings.step_timeout_seconds,
+            EXIT_HUNG,
+            extra={"generation_id": ids, "worker_id": self.worker_id, "stage": "hung"},
+        )
+        self.exit(EXIT_HUNG)
 
     def _beat(self) -> None:
         self.store.worker_heartbeat(self.worker_id)
@@ -340,3 +379,9 @@ class Worker:
             renewed = self.store.renew_lease(gen.id, self.worker_id, self.settings.lease_seconds)
             if not renewed and gen.id not in batch.cancelled:
                 batch.lease_lost = True
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once (the hung thread cannot be joined), logs flushed first."""
+    logging.shutdown()
+    os._exit(code)

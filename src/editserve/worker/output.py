@@ -16,6 +16,8 @@ import errno
 import io
 from typing import Any
 
+from editserve.models.base import JobRefused
+
 FORMATS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "png": ("PNG", "image/png", {"compress_level": 1}),
     "jpg": ("JPEG", "image/jpeg", {"quality": 95}),
@@ -43,6 +45,8 @@ def describe_failure(exc: BaseException, stage: str | None = None) -> str:
     exception's own text (library messages, paths and stack traces go to the log with
     the generation id; see worker/batch.py). `stage` says what was going on, e.g.
     "generating" or "storing the result"."""
+    if isinstance(exc, JobRefused):  # worded for the caller by the model (e.g. a bad LoRA)
+        return str(exc)
     during = f" while {stage}" if stage else ""
     name = type(exc).__name__
     text = str(exc)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from editserve.config import Settings
 from editserve.devices import count_gpus
 from editserve.store import Store
-from editserve.store.rows import WorkerState
+from editserve.worker.loop import EXIT_HUNG
 
 log = logging.getLogger("editserve.supervisor")
 
@@ -109,15 +109,16 @@ class Supervisor:
         slot.failures = 0 if ran_for > HEALTHY_AFTER_SECONDS else slot.failures + 1
         delay = min(MAX_BACKOFF_SECONDS, 0.5 * (2 ** max(0, slot.failures - 1)))
         log.warning(
-            "worker %s exited with code %s after %.0f s; %d job(s) returned to the queue; "
+            "worker %s exited with code %s%s after %.0f s; %d job(s) returned to the queue; "
             "restarting in %.1f s",
             slot.worker_id,
             code,
+            " (its watchdog: no step progress)" if code == EXIT_HUNG else "",
             ran_for,
             released,
             delay,
         )
-        self.store.worker_heartbeat(slot.worker_id, WorkerState.STOPPED)
+        self.store.record_worker_restart(slot.worker_id)  # and marks it stopped
         slot.process = None
         slot.restart_at = time.monotonic() + delay
 

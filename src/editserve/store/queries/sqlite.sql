@@ -245,6 +245,23 @@ SET state = excluded.state, model = excluded.model, weights = excluded.weights,
     device = excluded.device, stage = excluded.stage, stage_detail = excluded.stage_detail,
     models = excluded.models, swaps = excluded.swaps;
 
+-- name: record_worker_restart
+-- The supervisor saw this worker process exit unexpectedly and starts another in its place.
+UPDATE workers SET state = :state, restarts = restarts + 1 WHERE id = :id;
+
+-- name: worker_restarts
+SELECT host, SUM(restarts) AS n FROM workers GROUP BY host;
+
+-- name: record_stage_latency
+INSERT INTO stage_latency (model, stage, le, observations, seconds)
+VALUES (:model, :stage, :le, 1, :seconds)
+ON CONFLICT (model, stage, le) DO UPDATE
+SET observations = stage_latency.observations + 1,
+    seconds = stage_latency.seconds + excluded.seconds;
+
+-- name: stage_latency
+SELECT model, stage, le, observations, seconds FROM stage_latency ORDER BY model, stage;
+
 -- name: worker_heartbeat
 UPDATE workers SET heartbeat_at = :now, state = COALESCE(:state, state) WHERE id = :id;
 

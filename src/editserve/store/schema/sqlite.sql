@@ -155,7 +155,8 @@ CREATE TABLE workers (
     stage         TEXT,                   -- start-up stage: starting|downloading|loading|...
     stage_detail  TEXT,                   -- JSON: the stage's figures (bytes, component k of n, reason)
     models        TEXT,                   -- JSON list: the models it serves (migration 006)
-    swaps         INTEGER NOT NULL DEFAULT 0  -- model swaps so far (migration 006)
+    swaps         INTEGER NOT NULL DEFAULT 0, -- model swaps so far (migration 006)
+    restarts      INTEGER NOT NULL DEFAULT 0  -- replaced after an unexpected exit (migration 008)
 );
 
 -- Webhooks (migration 005): the durable outbox, filled by a trigger on events.
@@ -198,3 +199,16 @@ BEGIN
                 CASE NEW.type WHEN 'media_generation_started' THEN '"start"'
                               ELSE '"completed"' END) > 0;
 END;
+
+-- Stage latency histograms (migration 008): one row per model, stage (a key of a
+-- generation's timings: queue_wait, input_decode, denoise, ..., total) and bucket (its
+-- upper bound, the Prometheus `le`); each succeeded generation adds 1 to one bucket per
+-- stage. /metrics makes the buckets cumulative.
+CREATE TABLE stage_latency (
+    model         TEXT NOT NULL,
+    stage         TEXT NOT NULL,
+    le            TEXT NOT NULL,
+    observations  BIGINT NOT NULL DEFAULT 0,
+    seconds       REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (model, stage, le)
+);
