@@ -143,6 +143,20 @@ class LocalHints:
                 self._waiters.discard(entry)
 
 
+def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 100) -> None:
+    """Switch the file to WAL. The switch needs the file to itself and SQLite answers
+    "database is locked" at once (no busy wait) while other connections open the same new
+    file, so several processes starting together retry for a few seconds."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 + 0.01 * attempt)
+
+
 class SqliteDialect:
     """Connections (one per thread) and transactions over one SQLite file."""
 
@@ -160,7 +174,7 @@ class SqliteDialect:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.row_factory = _dict_row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
