@@ -18,7 +18,7 @@ from typing import Any
 
 from editserve.config import Settings
 from editserve.generations.record import Generation, Status
-from editserve.inputs.decode import load_rgb
+from editserve.inputs.decode import load_rgb_many
 from editserve.logs import log_context, set_log_stage
 from editserve.models.base import EditJob, EditResult, GenerationCancelled, ModelAdapter
 from editserve.models.spec import ModelSpec
@@ -27,6 +27,9 @@ from editserve.store import Store, is_store_unavailable
 from editserve.worker.output import describe_failure, encode_image
 
 log = logging.getLogger("editserve.worker")
+
+# Inputs are pre-shrunk to at most this many times a generation's target area.
+INPUT_AREA_MARGIN = 2
 
 PUT_ATTEMPTS = 3  # storing an output: tries before the generation fails
 PUT_RETRY_SECONDS = 0.2  # the first wait between them (doubling)
@@ -122,7 +125,13 @@ class BatchRun:
     def _generate(self) -> list[EditResult]:
         first = self.batch.gens[0]
         t0 = time.perf_counter()
-        images = [load_rgb(self.storage.get(item["key"])) for item in first.inputs]
+        # Decoded together; an input far larger than the model will use is decoded at a
+        # reduced JPEG scale and shrunk first, keeping twice the target area for the
+        # pipeline's own resize (inputs/decode.py; bench/images.py measures it).
+        images = load_rgb_many(
+            [self.storage.get(item["key"]) for item in first.inputs],
+            max_area=INPUT_AREA_MARGIN * first.area,
+        )
         self.timings["input_decode"] = round(time.perf_counter() - t0, 3)
         jobs = [self._job(gen, images) for gen in self.batch.gens]
         self.steps = jobs[0].num_inference_steps

@@ -123,3 +123,22 @@ def test_a_cancel_inside_a_running_batch_lands_at_the_next_step(tmp_path: Path) 
     events = [e for e in store.events_after("key_a", 0) if e.generation_id == gens[1].id]
     steps = [e.data["step"] for e in events if e.type == "media_generation_progress"]
     assert steps == [1, 2]  # its progress stopped at the step the cancel was seen
+
+
+def test_inputs_far_larger_than_the_target_are_shrunk_before_the_model(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    class Records(PaintsBatches):
+        def generate_batch(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
+            seen.extend(jobs[0].images)
+            return super().generate_batch(jobs, on_step)
+
+    store, worker = setup(tmp_path, Records())
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 200), (10, 20, 30)).save(buffer, format="JPEG")
+    worker.storage.put("inputs/a.png", buffer.getvalue(), "image/jpeg")
+    enqueue_batch(store, 1)  # area 1024: inputs are kept at no more than 2 x 1024 pixels
+    assert worker.run_once()
+    [image] = seen
+    width, height = image.size
+    assert width * height <= 2 * 1024 and abs(width / height - 2.0) < 0.1
