@@ -262,7 +262,7 @@ class Settings(BaseSettings):
         description="text | json (one object a line, with generation_id, worker_id, stage).",
     )
 
-    @field_validator("fetch_allow_hosts", "cors_origins", mode="before")
+    @field_validator("fetch_allow_hosts", "cors_origins", "models", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -271,11 +271,6 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
-
-    @field_validator("models", mode="before")
-    @classmethod
-    def _split_models(cls, value: Any) -> Any:
-        return cls._split_list(value)
 
     @field_validator("model_weights_per_model", "model_revision_per_model", mode="before")
     @classmethod

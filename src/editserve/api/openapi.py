@@ -9,20 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from editserve.generations.requests import EditEnvelope, QueueEnvelope
 from editserve.models.registry import ModelRegistry
 from editserve.protocol import ErrorEnvelope
 
-_ENVELOPES: dict[str, dict[str, Any]] = {
-    "QueueRequest": {
-        "model": {"type": "string"},
-        "num_generations": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
-        "target_namespace": {"type": "string"},
-    },
-    "EditRequest": {
-        "model": {"type": "string"},
-        "response_format": {"type": "string", "enum": ["url", "b64_json"], "default": "url"},
-        "target_namespace": {"type": "string"},
-    },
+# The envelope models that validate the two bodies document them too.
+_ENVELOPES: dict[str, type[BaseModel]] = {
+    "QueueRequest": QueueEnvelope,
+    "EditRequest": EditEnvelope,
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -41,7 +37,7 @@ def request_body_doc(name: str, registry: ModelRegistry) -> dict[str, Any]:
     """An OpenAPI requestBody: the envelope plus the default model's parameters."""
     spec = registry.default
     params = spec.request_schema()
-    envelope = {**_ENVELOPES[name]}
+    envelope = _ENVELOPES[name].model_json_schema()["properties"]
     envelope["model"] = {**envelope["model"], "example": spec.id}
     return {
         "requestBody": {

@@ -27,8 +27,8 @@ from editserve.compat.openai_protocol import (
     OpenAIModelList,
 )
 from editserve.config import Settings
-from editserve.errors import GenerationCancelledError, GenerationFailed, InvalidParams
-from editserve.generations.record import Generation, Status
+from editserve.errors import InvalidParams
+from editserve.generations.record import Generation
 from editserve.generations.requests import QueueEnvelope, describe_validation_error
 from editserve.generations.service import GenerationService
 from editserve.models.registry import ModelRegistry
@@ -149,15 +149,7 @@ class OpenAIImages:
         done = []
         for gen in gens:
             remaining = max(0.0, deadline - time.monotonic())
-            ended = await self.generations.feed.wait_until_terminal(gen, remaining)
-            extra = {"generation_id": ended.id}
-            if ended.status is Status.FAILED:
-                raise GenerationFailed(
-                    f"generation {ended.id} failed: {ended.error_message}", extra=extra
-                )
-            if ended.status is Status.CANCELLED:
-                raise GenerationCancelledError(f"generation {ended.id} was cancelled", extra=extra)
-            done.append(ended)
+            done.append(await self.generations.wait_succeeded(gen, remaining))
         return done
 
     async def _image(self, gen: Generation, response_format: str, url_for: UrlFor) -> ImageData:

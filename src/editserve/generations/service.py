@@ -101,10 +101,15 @@ class GenerationService:
             return existing
         await to_thread.run_sync(self._check_capacity, owner, request.num_generations)
         assert self.inputs is not None, "a service that takes requests needs an InputResolver"
+        default_webhook = (
+            None  # the request names its own: the key's default is not read
+            if request.envelope.webhook is not None
+            else await to_thread.run_sync(self.store.key_webhook_url, owner)
+        )
         webhook = await choose_webhook(
             request.envelope.webhook,
             list(request.envelope.webhook_events_filter),
-            await to_thread.run_sync(self.store.key_webhook_url, owner),
+            default_webhook,
             self.inputs.fetcher.policy,
         )
         fetched = await self.inputs.fetch(request.input_refs, owner, base_urls=base_urls)
@@ -147,15 +152,8 @@ class GenerationService:
         [gen] = await self.submit(
             owner, body, EditEnvelope, idempotency_key=idempotency_key, base_urls=base_urls
         )
-        done = await self.feed.wait_until_terminal(gen, self.settings.sync_timeout_seconds)
-        extra = {"generation_id": done.id}
-        if done.status is Status.FAILED:
-            raise GenerationFailed(
-                f"generation {done.id} failed: {done.error_message}", extra=extra
-            )
-        if done.status is Status.CANCELLED:
-            raise GenerationCancelledError(f"generation {done.id} was cancelled", extra=extra)
-        assert done.result_key is not None
+        done = await self.wait_succeeded(gen, self.settings.sync_timeout_seconds)
+        assert done.result_key is not None  # succeeded: it has its result
         wants_b64 = isinstance(body, dict) and body.get("response_format") == "b64_json"
         image: ImageUrl | ImageB64
         if wants_b64:
@@ -174,6 +172,21 @@ class GenerationService:
             height=done.height,
             timings=done.timings,
         )
+
+    async def wait_succeeded(self, gen: Generation, timeout: float) -> Generation:
+        """The generation once it succeeded: GenerationFailed (500) or
+        GenerationCancelledError (409) if it ended otherwise, GatewayTimeout (504) after
+        ``timeout``. What every call that answers with the image waits on."""
+        done = await self.feed.wait_until_terminal(gen, timeout)
+        extra = {"generation_id": done.id}
+        if done.status is Status.FAILED:
+            raise GenerationFailed(
+                f"generation {done.id} failed: {done.error_message}", extra=extra
+            )
+        if done.status is Status.CANCELLED:
+            raise GenerationCancelledError(f"generation {done.id} was cancelled", extra=extra)
+        assert done.result_key is not None
+        return done
 
     # --- reading and cancelling ------------------------------------------------------------
     async def get(self, owner: str, generation_id: str, url_for: UrlFor) -> GenerationView:

@@ -55,8 +55,11 @@ class WebhookOutbox:
         return found
 
     def webhook_secret(self, owner: str, candidate: str) -> str:
-        """The key's signing secret; ``candidate`` becomes it if it has none yet (race-safe:
-        the first one written stays)."""
+        """The key's signing secret; ``candidate`` becomes it if it has none yet (keys made
+        before webhooks existed). Race-safe: the first one written stays. Usually one read."""
+        row = self.dialect.one("key_webhook", id=owner)
+        if row is not None and row["webhook_secret"]:
+            return str(row["webhook_secret"])
         self.dialect.rowcount("ensure_webhook_secret", id=owner, secret=candidate)
         row = self.dialect.one("key_webhook", id=owner)
         if row is None or not row["webhook_secret"]:

@@ -53,6 +53,7 @@ from editserve.generations.events import GenerationEvent
 from editserve.generations.record import Generation
 from editserve.store.core import QueueStore
 from editserve.store.dialect import Row, event_row, fresh_schema, load_queries, migrations
+from editserve.store.hints import EventHints
 
 log = logging.getLogger("editserve.store")
 
@@ -306,42 +307,22 @@ class PostgresStore(QueueStore):
         super().__init__(dialect)
 
 
-# (owner or None for any, after id, its loop, its wake-up): one async wait_for_events
-_Waiter = tuple[str | None, int, asyncio.AbstractEventLoop, asyncio.Event]
-
-
 class _EventHints:
     """LISTEN editserve_events on one connection in a daemon thread; wake async waiters.
 
-    Remembers the highest event id notified per owner, so a waiter that asks after an event
-    was already notified returns at once instead of waiting for the next one.
+    The waiting itself is :class:`~editserve.store.hints.EventHints`, as on SQLite.
     """
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
-        self._lock = threading.Lock()
-        self._latest: dict[str | None, int] = {}  # None: over every owner
-        self._waiters: set[_Waiter] = set()
+        self._hints = EventHints()
         self._stopping = threading.Event()
         self.listening = threading.Event()  # set while LISTEN is in effect
         self._thread = threading.Thread(target=self._run, name="editserve-listen", daemon=True)
         self._thread.start()
 
     async def wait(self, owner: str | None, after_id: int, timeout: float) -> bool:
-        woken = asyncio.Event()
-        entry = (owner, after_id, asyncio.get_running_loop(), woken)
-        with self._lock:
-            if self._latest.get(owner, 0) > after_id:
-                return True
-            self._waiters.add(entry)
-        try:
-            await asyncio.wait_for(woken.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            with self._lock:
-                self._waiters.discard(entry)
+        return await self._hints.wait(owner, after_id, timeout)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -369,18 +350,7 @@ class _EventHints:
     def _notified(self, payload: str) -> None:
         event_id_text, _, owner = payload.partition(":")
         with suppress(ValueError):
-            event_id = int(event_id_text)
-            with self._lock:
-                for key in (owner, None):
-                    self._latest[key] = max(self._latest.get(key, 0), event_id)
-                woken = [
-                    (loop, ev)
-                    for (who, after, loop, ev) in self._waiters
-                    if who in (owner, None) and event_id > after
-                ]
-            for loop, ev in woken:
-                with suppress(RuntimeError):  # that loop has closed
-                    loop.call_soon_threadsafe(ev.set)
+            self._hints.written([(owner, int(event_id_text))])
 
 
 __all__ = ["PostgresDialect", "PostgresStore", "migrate"]

@@ -17,12 +17,11 @@ The statements are queries/sqlite.sql; the state machine is store/core.py.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from editserve.store.dialect import (
     load_queries,
     migrations,
 )
+from editserve.store.hints import EventHints
 
 DIALECT = "sqlite"
 
@@ -95,54 +95,6 @@ class _SqliteTx:
             self.emitted.append((gen.owner, cursor.lastrowid))
 
 
-# (owner or None for any, after id, its loop, its wake-up): one async wait_for_events
-_Waiter = tuple[str | None, int, asyncio.AbstractEventLoop, asyncio.Event]
-
-
-class LocalHints:
-    """Wakes async waiters of this process when one of its transactions wrote events.
-
-    Remembers the highest event id written per owner (and over all), so a waiter asking
-    after an event that was already written returns at once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._latest: dict[str | None, int] = {}
-        self._waiters: set[_Waiter] = set()
-
-    def written(self, events: list[tuple[str, int]]) -> None:
-        """Called after the commit of a transaction that wrote these (owner, id) events."""
-        with self._lock:
-            for owner, event_id in events:
-                for key in (owner, None):
-                    self._latest[key] = max(self._latest.get(key, 0), event_id)
-            woken = [
-                (loop, ev)
-                for (who, after, loop, ev) in self._waiters
-                if self._latest.get(who, 0) > after
-            ]
-        for loop, ev in woken:
-            with suppress(RuntimeError):  # that loop has closed
-                loop.call_soon_threadsafe(ev.set)
-
-    async def wait(self, owner: str | None, after_id: int, timeout: float) -> bool:
-        woken = asyncio.Event()
-        entry = (owner, after_id, asyncio.get_running_loop(), woken)
-        with self._lock:
-            if self._latest.get(owner, 0) > after_id:
-                return True
-            self._waiters.add(entry)
-        try:
-            await asyncio.wait_for(woken.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            with self._lock:
-                self._waiters.discard(entry)
-
-
 def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 100) -> None:
     """Switch the file to WAL. The switch needs the file to itself and SQLite answers
     "database is locked" at once (no busy wait) while other connections open the same new
@@ -164,7 +116,7 @@ class SqliteDialect:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._hints = LocalHints()
+        self._hints = EventHints()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._queries = load_queries(DIALECT)
@@ -238,7 +190,7 @@ class SqliteDialect:
         return [migration.version for migration in pending]
 
     async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
-        """Hints from this store object's own transactions only (see LocalHints); events
+        """Hints from this store object's own transactions only (see store/hints.py); events
         other processes write are not hinted: the caller polls after a False."""
         return await self._hints.wait(owner, after_id, timeout)
 
