@@ -95,8 +95,14 @@ def wait_succeeded(page, previous: str | None = None) -> str:
 
 def copy_snippet(page, snippet: str) -> str:
     page.click(f"[data-snippet={snippet}]")
+    before = int(page.get_attribute(".copy-btn", "data-copies") or 0)
     page.click(".copy-btn")
-    page.wait_for_selector(".copy-btn:has-text('Copied')")
+    # The "Copied" label reverts after 1.6 s, which a loaded machine can miss; the
+    # button's copy counter lasts.
+    page.wait_for_function(
+        "n => Number(document.querySelector('.copy-btn').dataset.copies || 0) > n", arg=before
+    )
+    assert page.get_attribute(".copy-btn", "data-copy-result") == "ok"
     return page.evaluate("() => navigator.clipboard.readText()")
 
 

@@ -131,6 +131,9 @@ export class ApiView {
     const ok = await copyText(this.text || "");
     const label = this.copyBtn.lastChild;
     label.textContent = ok ? "Copied" : "Copy failed";
+    // A lasting record of each copy (the label reverts after a moment).
+    this.copyBtn.dataset.copies = String(Number(this.copyBtn.dataset.copies || 0) + 1);
+    this.copyBtn.dataset.copyResult = ok ? "ok" : "failed";
     clear(this.copyBtn.firstChild).append(icon(ok ? "check" : "x").firstChild);
     toast(ok ? "Copied to the clipboard" : "Could not copy — select the code instead", ok ? "ok" : "error");
     setTimeout(() => {
