@@ -17,6 +17,7 @@ from editserve.config import Settings
 from editserve.storage.base import (
     BlobStorage,
     InvalidKey,
+    StorageUnavailable,
     guess_content_type,
     validate_key,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidKey",
     "LocalStorage",
     "S3Storage",
+    "StorageUnavailable",
     "UrlSigner",
     "guess_content_type",
     "load_or_create_secret",

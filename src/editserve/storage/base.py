@@ -31,6 +31,11 @@ _CONTENT_TYPES = {
 }
 
 
+class StorageUnavailable(RuntimeError):
+    """The storage cannot be used as configured (a missing bucket, refused credentials, a
+    folder that cannot be written). The message says what to fix; start-up stops on it."""
+
+
 class InvalidKey(InvalidParams):
     """A blob key that is empty, too long, absolute, contains ``..`` or odd characters."""
 
@@ -63,6 +68,11 @@ def guess_content_type(key: str) -> str:
 @runtime_checkable
 class BlobStorage(Protocol):
     """Where inputs and outputs live. Synchronous: call it from a thread in async code."""
+
+    def check(self) -> None:
+        """Prove the storage is usable now (start-up); raise :class:`StorageUnavailable`
+        with a message that says what to fix."""
+        ...
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key`` atomically, replacing any previous blob."""

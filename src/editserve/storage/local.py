@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from editserve.errors import NotFound
-from editserve.storage.base import guess_content_type, validate_key
+from editserve.storage.base import StorageUnavailable, guess_content_type, validate_key
 
 _META_DIR = ".meta"
 
@@ -30,6 +30,21 @@ class LocalStorage:
         return f"LocalStorage({str(self.root)!r})"
 
     # --- BlobStorage -----------------------------------------------------------------
+    def check(self) -> None:
+        """The folder exists (made if need be) and this process can create files in it:
+        a real write, since permission bits say nothing for root or a read-only mount."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".check-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"storage folder {self.root} is not writable by this process "
+                f"({exc.strerror or type(exc).__name__}): fix the folder or its permissions, "
+                "or set EDITSERVE_STORAGE_URL to another folder"
+            ) from None
+
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
         _atomic_write(path, data)

@@ -9,14 +9,25 @@ endpoint, so it must be reachable by the clients that receive them.
 
 from __future__ import annotations
 
+import io
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from editserve.errors import NotFound
-from editserve.storage.base import validate_key
+from editserve.storage.base import StorageUnavailable, guess_content_type, validate_key
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+
+# Bodies from this size on go up in parts (several requests, each retried on its own);
+# smaller ones in one PutObject. Either way the object appears whole or not at all.
+MULTIPART_THRESHOLD = 8 * 1024 * 1024
+MULTIPART_CHUNK = 8 * 1024 * 1024
+
+# The start-up check answers quickly when the endpoint is down instead of retrying for
+# minutes: one attempt, short timeouts.
+_CHECK_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 10, "retries": {"total_max_attempts": 1}}
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -28,16 +39,23 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parts.netloc, f"{prefix}/" if prefix else ""
 
 
-def make_s3_client(endpoint_url: str | None = None, **kwargs: Any) -> Any:
-    """A boto3 S3 client (SigV4, standard retries); ``kwargs`` go to ``Session.client``."""
+def make_s3_client(endpoint_url: str | None = None, *, quick: bool = False, **kwargs: Any) -> Any:
+    """A boto3 S3 client (SigV4, standard retries); ``kwargs`` go to ``Session.client``.
+
+    ``quick``: one attempt and short timeouts (the start-up check).
+    """
     import boto3
     from botocore.config import Config
 
+    options: dict[str, Any] = {"retries": {"mode": "standard"}}
+    if quick:
+        options.update(_CHECK_TIMEOUTS)
+        options["retries"] = {"mode": "standard", **_CHECK_TIMEOUTS["retries"]}
     # boto3 clients are thread-safe (sessions are not): one client per storage object.
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,
-        config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+        config=Config(signature_version="s3v4", **options),
         **kwargs,
     )
 
@@ -55,6 +73,8 @@ class S3Storage:
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self._own_client = client is None
         self.client = client if client is not None else make_s3_client(endpoint_url)
 
     @classmethod
@@ -66,12 +86,46 @@ class S3Storage:
         return f"S3Storage('s3://{self.bucket}/{self.prefix}')"
 
     # --- BlobStorage -----------------------------------------------------------------
+    def check(self) -> None:
+        """The bucket exists, the credentials are accepted, and they may write and delete
+        (a probe object under a name no blob key can take, removed at once)."""
+        client = make_s3_client(self.endpoint_url, quick=True) if self._own_client else self.client
+        where = f"s3://{self.bucket}/{self.prefix}"
+        if self.endpoint_url:
+            where += f" at {self.endpoint_url}"
+        try:
+            client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise StorageUnavailable(f"storage {where}: {_why(exc, self.bucket)}") from None
+        probe = f"{self.prefix}.editserve-check/{uuid.uuid4().hex}"
+        try:
+            client.put_object(Bucket=self.bucket, Key=probe, Body=b"ok")
+            client.delete_object(Bucket=self.bucket, Key=probe)
+        except Exception as exc:
+            raise StorageUnavailable(
+                f"storage {where}: the bucket is there but writing to it failed "
+                f"({_why(exc, self.bucket)}); give these credentials s3:PutObject and "
+                "s3:DeleteObject on it"
+            ) from None
+
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self._object_key(key),
-            Body=data,
-            ContentType=content_type or "application/octet-stream",
+        object_key = self._object_key(key)
+        kind = content_type or guess_content_type(key)
+        if len(data) < MULTIPART_THRESHOLD:
+            self.client.put_object(Bucket=self.bucket, Key=object_key, Body=data, ContentType=kind)
+            return
+        from boto3.s3.transfer import TransferConfig
+
+        self.client.upload_fileobj(
+            io.BytesIO(data),
+            self.bucket,
+            object_key,
+            ExtraArgs={"ContentType": kind},
+            Config=TransferConfig(
+                multipart_threshold=MULTIPART_THRESHOLD,
+                multipart_chunksize=MULTIPART_CHUNK,
+                max_concurrency=4,
+            ),
         )
 
     def get(self, key: str) -> bytes:
@@ -133,3 +187,37 @@ def _is_missing(exc: Exception) -> bool:
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in _MISSING_CODES or status == 404
+
+
+def _why(exc: Exception, bucket: str) -> str:
+    """What went wrong with an S3 call and what to fix, without library text."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or a profile or instance role)"
+        )
+    if isinstance(exc, BotoConnectionError):
+        return (
+            "the endpoint cannot be reached: check EDITSERVE_S3_ENDPOINT_URL and that the "
+            "S3 service is running"
+        )
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404:
+            return (
+                f"bucket {bucket!r} does not exist: create it, or fix the bucket in "
+                "EDITSERVE_STORAGE_URL"
+            )
+        if status in (401, 403):
+            return (
+                f"access to bucket {bucket!r} denied (HTTP {status}): check "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket's policy"
+            )
+        if status == 301:
+            return f"bucket {bucket!r} is in another region: set AWS_REGION to its region"
+        return f"bucket {bucket!r} answered HTTP {status}"
+    return f"unexpected failure ({type(exc).__name__})"

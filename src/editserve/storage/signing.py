@@ -1,11 +1,18 @@
-"""Signed, expiring URLs for blobs served by the API itself (``GET /files/<key>``).
+"""Signed URLs for blobs served by the API itself (``GET /files/<key>``).
 
-A signature is ``HMAC-SHA256(secret, "<key>\\n<expires_at>")`` in hex. The URL carries the
-key in its path and ``expires`` (unix seconds) and ``signature`` in its query; anyone with
-the URL may fetch the blob until it expires, without the Bearer header — like the hosted
-API's presigned links. Every API node must share the secret: set
-``EDITSERVE_SIGNING_SECRET`` when running several nodes; a single node generates one into
-``data_dir/signing_secret``.
+Two forms, both verified by every node that shares the secret:
+
+* **lasting** (what the API hands out): ``/files/<key>?signature=<hex>`` with
+  ``HMAC-SHA256(secret, "<key>\\nlasting")``. It works for as long as the blob exists: a
+  capability link, like an unguessable share link. Revoke every link at once by rotating
+  the secret.
+* **expiring** (the first form, still honoured so links already handed out keep working):
+  ``/files/<key>?expires=<unix>&signature=<hex>`` with
+  ``HMAC-SHA256(secret, "<key>\\n<expires_at>")``, valid until ``expires``.
+
+The two messages can never collide (``lasting`` is not a number). Every API node must
+share the secret: set ``EDITSERVE_SIGNING_SECRET`` when running several nodes; a single
+node generates one into ``data_dir/signing_secret``.
 """
 
 from __future__ import annotations
@@ -26,8 +33,12 @@ from editserve.storage.base import validate_key
 SECRET_FILE_NAME = "signing_secret"
 
 
+LASTING = "lasting"
+
+
 class UrlSigner:
-    """Signs and verifies ``(key, expires_at)`` pairs with one secret."""
+    """Signs and verifies blob keys (lasting) and ``(key, expires_at)`` pairs with one
+    secret."""
 
     def __init__(self, secret: bytes) -> None:
         if not secret:
@@ -37,6 +48,34 @@ class UrlSigner:
     def sign(self, key: str, expires_at: int) -> str:
         message = f"{key}\n{int(expires_at)}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def sign_lasting(self, key: str) -> str:
+        message = f"{key}\n{LASTING}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def verify_link(
+        self,
+        key: str,
+        expires_at: int | str | None,
+        signature: str,
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """True for a valid lasting link (``expires_at`` None) or a valid, unexpired
+        expiring one: what ``GET /files/<key>`` and the input resolver accept."""
+        if expires_at is None:
+            if not isinstance(signature, str) or not isinstance(key, str):
+                return False
+            return _same(self.sign_lasting(key), signature)
+        return self.verify(key, expires_at, signature, now=now)
+
+    def lasting_path(self, key: str) -> str:
+        """``/files/<key>?signature=<hex>``: works as long as the blob does.
+
+        Prefix it with the public base URL to hand it to a client.
+        """
+        validate_key(key)
+        return f"/files/{quote(key, safe='/')}?signature={self.sign_lasting(key)}"
 
     def verify(
         self,
@@ -60,8 +99,7 @@ class UrlSigner:
         current = time.time() if now is None else now
         if expires <= current:
             return False
-        expected = self.sign(key, expires)
-        return hmac.compare_digest(expected.encode(), signature.lower().encode("ascii", "replace"))
+        return _same(self.sign(key, expires), signature)
 
     def signed_path(self, key: str, ttl_seconds: int, *, now: float | None = None) -> str:
         """``/files/<key>?expires=<unix>&signature=<hex>``, valid for ``ttl_seconds``.
@@ -74,6 +112,11 @@ class UrlSigner:
         return (
             f"/files/{quote(key, safe='/')}?expires={expires}&signature={self.sign(key, expires)}"
         )
+
+
+def _same(expected: str, signature: str) -> bool:
+    """Constant-time comparison of a hex signature, case-insensitive."""
+    return hmac.compare_digest(expected.encode(), signature.lower().encode("ascii", "replace"))
 
 
 def load_or_create_secret(settings: Settings) -> bytes:
