@@ -29,10 +29,13 @@ from typing import Any
 
 from editserve.generations import events
 from editserve.generations.record import TERMINAL, Generation, Status
+from editserve.store.cluster import ClusterRecord
 from editserve.store.dialect import Dialect, Tx, dumps, event_row
+from editserve.store.links import LinkReads
 from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
 from editserve.store.observed import Observations
 from editserve.store.outbox import WebhookOutbox
+from editserve.store.retention import Retention
 from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
 
 QUEUED = Status.QUEUED.value
@@ -61,7 +64,7 @@ def started_template() -> dict[str, str]:
     return {"event_type": started.type, "event_data": data, **_MARKS}
 
 
-class QueueStore(ListingReads, WebhookOutbox, Observations):
+class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRecord, Retention):
     """The Store protocol over one dialect; thread-safe as far as its dialect is."""
 
     def __init__(self, dialect: Dialect) -> None:

@@ -105,8 +105,9 @@ class ListingReads:
         if newest_first:
             high = count_of(self.dialect.one("last_owner_seq", owner=owner)) - offset
             low = high - limit
-        else:
-            low, high = offset, offset + limit
+        else:  # a prune removes a key's oldest: numbers start at the oldest kept
+            low = count_of(self.dialect.one("first_owner_seq", owner=owner)) - 1 + offset
+            high = low + limit
         rows = self.dialect.all("list_owner_range", owner=owner, low=max(low, 0), high=high)
         if not newest_first:
             rows.reverse()

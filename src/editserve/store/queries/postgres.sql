@@ -42,6 +42,26 @@ WHERE id = %(id)s AND revoked_at IS NULL;
 -- name: count_active_keys
 SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL;
 
+-- name: cluster_facts
+-- The cluster record (migration 009, store/cluster.py).
+SELECT name, value, recorded_at, recorded_by FROM cluster ORDER BY name;
+
+-- name: insert_cluster_fact
+-- Insert-if-absent: the first value written stays.
+INSERT INTO cluster (name, value, recorded_at, recorded_by)
+VALUES (%(name)s, %(value)s, date_part('epoch', now()), %(by)s)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: set_cluster_fact
+INSERT INTO cluster (name, value, recorded_at, recorded_by)
+VALUES (%(name)s, %(value)s, date_part('epoch', now()), %(by)s)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, recorded_at = excluded.recorded_at,
+                                 recorded_by = excluded.recorded_by;
+
+-- name: lock_cluster
+-- Held until the transaction ends: nodes recording the cluster record go one at a time.
+SELECT pg_advisory_xact_lock(%(lock)s::bigint)::text AS locked;
+
 -- name: insert_upload
 INSERT INTO uploads (id, owner, key, sha256, content_type, format, width, height, size,
                      created_at)
@@ -50,6 +70,21 @@ VALUES (%(id)s, %(owner)s, %(key)s, %(sha256)s, %(content_type)s, %(format)s, %(
 
 -- name: get_upload
 SELECT * FROM uploads WHERE id = %(id)s AND owner = %(owner)s;
+
+-- name: upload_owner
+SELECT owner FROM uploads WHERE id = %(id)s;
+
+-- name: owner_output
+-- Blob ownership (store/links.py): an output by its generation id (the id index).
+SELECT 1 AS found FROM generations
+WHERE id = %(id)s AND owner = %(owner)s AND result_key = %(key)s;
+
+-- name: owner_input
+-- An input the owner uploaded, or that one of the owner's generations was edited with
+-- (input_refs, kept by a trigger, makes both halves index lookups).
+SELECT (EXISTS (SELECT 1 FROM uploads WHERE owner = %(owner)s AND key = %(key)s)
+        OR EXISTS (SELECT 1 FROM input_refs AS r JOIN generations AS g ON g.id = r.generation_id
+                   WHERE r.key = %(key)s AND g.owner = %(owner)s)) AS found;
 
 -- name: insert_generation
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
@@ -394,3 +429,102 @@ UPDATE api_keys SET webhook_secret = %(secret)s WHERE id = %(id)s;
 
 -- name: set_key_webhook
 UPDATE api_keys SET webhook_url = %(url)s WHERE id = %(id)s;
+
+-- --- retention (store/retention.py, migration 010) ---------------------------------------
+
+-- name: first_owner_seq
+-- The number of a key's oldest generation still kept (a prune removes a key's oldest).
+SELECT COALESCE(MIN(owner_seq), 1) AS n FROM generations WHERE owner = %(owner)s;
+
+-- name: prune_lease_take
+-- Take the lease, or renew it if ours; refused (no row changed) while another holds it.
+INSERT INTO maintenance_leases AS l (name, holder, expires_at)
+VALUES (%(name)s, %(holder)s, date_part('epoch', now()) + %(ttl)s)
+ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+WHERE l.holder = EXCLUDED.holder OR l.expires_at <= date_part('epoch', now());
+
+-- name: prune_lease_release
+UPDATE maintenance_leases
+SET expires_at = 0,
+    last_finished_at = CASE WHEN %(finished)s::boolean THEN date_part('epoch', now())
+                            ELSE last_finished_at END
+WHERE name = %(name)s AND holder = %(holder)s;
+
+-- name: prune_lease_read
+SELECT holder, expires_at, last_finished_at, date_part('epoch', now()) AS now
+FROM maintenance_leases WHERE name = %(name)s;
+
+-- name: prune_owners
+-- Every key that has generations: one index probe per key (generations_owner_seq).
+WITH RECURSIVE keys(owner) AS (
+    SELECT MIN(owner) FROM generations
+    UNION ALL
+    SELECT (SELECT MIN(owner) FROM generations WHERE owner > keys.owner)
+    FROM keys WHERE keys.owner IS NOT NULL
+)
+SELECT owner FROM keys WHERE owner IS NOT NULL;
+
+-- name: prune_owner_walk
+-- A key's generations after owner_seq :after, oldest first (generations_owner_seq).
+SELECT id, owner_seq, status, completed_at, enqueued_at, result_key, inputs
+FROM generations WHERE owner = %(owner)s AND owner_seq > %(after)s
+ORDER BY owner_seq LIMIT %(limit)s;
+
+-- name: prune_delete_deliveries
+DELETE FROM webhook_deliveries WHERE generation_id = ANY(%(ids)s::text[]);
+
+-- name: prune_delete_generations
+-- Only ended ones, ended before the cutoff (checked again here, in the transaction).
+DELETE FROM generations
+WHERE id = ANY(%(ids)s::text[])
+  AND status = ANY(%(ended)s::text[])
+  AND COALESCE(completed_at, enqueued_at) < %(cutoff)s
+RETURNING id, result_key, inputs;
+
+-- name: prune_note_blob
+INSERT INTO prune_blobs (key, kind) VALUES (%(key)s, %(kind)s) ON CONFLICT (key) DO NOTHING;
+
+-- name: prune_count
+INSERT INTO pruned_totals (kind, n) VALUES (%(kind)s, %(n)s)
+ON CONFLICT (kind) DO UPDATE SET n = pruned_totals.n + EXCLUDED.n;
+
+-- name: prune_old_uploads
+-- Uploads made before the cutoff, oldest first, after (:after_at, :after_id).
+SELECT id, key, created_at FROM uploads
+WHERE created_at < %(cutoff)s
+  AND (created_at > %(after_at)s OR (created_at = %(after_at)s AND id > %(after_id)s))
+ORDER BY created_at, id LIMIT %(limit)s;
+
+-- name: prune_delete_uploads
+DELETE FROM uploads
+WHERE id = ANY(%(ids)s::text[]) AND created_at < %(cutoff)s
+RETURNING id, key;
+
+-- name: prune_event_walk
+-- Events after id :after, oldest first, with their generation's status (NULL: none).
+SELECT e.id, e.created_at, g.status
+FROM events AS e LEFT JOIN generations AS g ON g.id = e.generation_id
+WHERE e.id > %(after)s ORDER BY e.id LIMIT %(limit)s;
+
+-- name: prune_delete_events
+DELETE FROM events WHERE id = ANY(%(ids)s::bigint[]) AND created_at < %(cutoff)s;
+
+-- name: prune_pending_blobs
+SELECT key, kind FROM prune_blobs ORDER BY key LIMIT %(limit)s;
+
+-- name: prune_blob_in_use
+-- A blob some kept generation takes as an input, or some kept upload holds.
+SELECT (EXISTS (SELECT 1 FROM input_refs WHERE key = %(key)s)
+        OR EXISTS (SELECT 1 FROM uploads WHERE key = %(key)s))::int AS n;
+
+-- name: prune_forget_blob
+DELETE FROM prune_blobs WHERE key = %(key)s;
+
+-- name: prune_key_users
+-- Who uses these blobs (a dry run: what would still use them after the prune).
+SELECT key, generation_id AS used_by FROM input_refs WHERE key = ANY(%(keys)s::text[])
+UNION ALL
+SELECT key, id AS used_by FROM uploads WHERE key = ANY(%(keys)s::text[]);
+
+-- name: pruned_totals
+SELECT kind, n FROM pruned_totals ORDER BY kind;

@@ -37,6 +37,24 @@ UPDATE api_keys SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 -- name: count_active_keys
 SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL;
 
+-- name: cluster_facts
+-- The cluster record (migration 009, store/cluster.py).
+SELECT name, value, recorded_at, recorded_by FROM cluster ORDER BY name;
+
+-- name: insert_cluster_fact
+-- Insert-if-absent: the first value written stays.
+INSERT INTO cluster (name, value, recorded_at, recorded_by) VALUES (:name, :value, :now, :by)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: set_cluster_fact
+INSERT INTO cluster (name, value, recorded_at, recorded_by) VALUES (:name, :value, :now, :by)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, recorded_at = excluded.recorded_at,
+                                 recorded_by = excluded.recorded_by;
+
+-- name: lock_cluster
+-- Nothing to take: the caller's BEGIN IMMEDIATE already excludes every other writer.
+SELECT :lock AS locked;
+
 -- name: insert_upload
 INSERT INTO uploads (id, owner, key, sha256, content_type, format, width, height, size,
                      created_at)
@@ -45,6 +63,20 @@ VALUES (:id, :owner, :key, :sha256, :content_type, :format, :width, :height, :si
 
 -- name: get_upload
 SELECT * FROM uploads WHERE id = :id AND owner = :owner;
+
+-- name: upload_owner
+SELECT owner FROM uploads WHERE id = :id;
+
+-- name: owner_output
+-- Blob ownership (store/links.py): an output by its generation id (the id index).
+SELECT 1 AS found FROM generations WHERE id = :id AND owner = :owner AND result_key = :key;
+
+-- name: owner_input
+-- An input the owner uploaded, or that one of the owner's generations was edited with
+-- (input_refs, kept by a trigger, makes both halves index lookups).
+SELECT (EXISTS (SELECT 1 FROM uploads WHERE owner = :owner AND key = :key)
+        OR EXISTS (SELECT 1 FROM input_refs AS r JOIN generations AS g ON g.id = r.generation_id
+                   WHERE r.key = :key AND g.owner = :owner)) AS found;
 
 -- name: insert_generation
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
@@ -331,3 +363,101 @@ UPDATE api_keys SET webhook_secret = :secret WHERE id = :id;
 
 -- name: set_key_webhook
 UPDATE api_keys SET webhook_url = :url WHERE id = :id;
+
+-- --- retention (store/retention.py, migration 010) ---------------------------------------
+
+-- name: first_owner_seq
+-- The number of a key's oldest generation still kept (a prune removes a key's oldest).
+SELECT COALESCE(MIN(owner_seq), 1) AS n FROM generations WHERE owner = :owner;
+
+-- name: prune_lease_take
+-- Take the lease, or renew it if ours; refused (no row changed) while another holds it.
+INSERT INTO maintenance_leases (name, holder, expires_at) VALUES (:name, :holder, :now + :ttl)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE maintenance_leases.holder = excluded.holder OR maintenance_leases.expires_at <= :now;
+
+-- name: prune_lease_release
+UPDATE maintenance_leases
+SET expires_at = 0,
+    last_finished_at = CASE WHEN :finished THEN :now ELSE last_finished_at END
+WHERE name = :name AND holder = :holder;
+
+-- name: prune_lease_read
+SELECT holder, expires_at, last_finished_at, :now AS now FROM maintenance_leases
+WHERE name = :name;
+
+-- name: prune_owners
+-- Every key that has generations: one index probe per key (generations_owner_seq).
+WITH RECURSIVE keys(owner) AS (
+    SELECT MIN(owner) FROM generations
+    UNION ALL
+    SELECT (SELECT MIN(owner) FROM generations WHERE owner > keys.owner)
+    FROM keys WHERE keys.owner IS NOT NULL
+)
+SELECT owner FROM keys WHERE owner IS NOT NULL;
+
+-- name: prune_owner_walk
+-- A key's generations after owner_seq :after, oldest first (generations_owner_seq).
+SELECT id, owner_seq, status, completed_at, enqueued_at, result_key, inputs
+FROM generations WHERE owner = :owner AND owner_seq > :after
+ORDER BY owner_seq LIMIT :limit;
+
+-- name: prune_delete_deliveries
+DELETE FROM webhook_deliveries WHERE generation_id IN (SELECT value FROM json_each(:ids));
+
+-- name: prune_delete_generations
+-- Only ended ones, ended before the cutoff (checked again here, in the transaction).
+DELETE FROM generations
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND status IN (SELECT value FROM json_each(:ended))
+  AND COALESCE(completed_at, enqueued_at) < :cutoff
+RETURNING id, result_key, inputs;
+
+-- name: prune_note_blob
+INSERT INTO prune_blobs (key, kind) VALUES (:key, :kind) ON CONFLICT (key) DO NOTHING;
+
+-- name: prune_count
+INSERT INTO pruned_totals (kind, n) VALUES (:kind, :n)
+ON CONFLICT (kind) DO UPDATE SET n = pruned_totals.n + excluded.n;
+
+-- name: prune_old_uploads
+-- Uploads made before the cutoff, oldest first, after (:after_at, :after_id).
+SELECT id, key, created_at FROM uploads
+WHERE created_at < :cutoff
+  AND (created_at > :after_at OR (created_at = :after_at AND id > :after_id))
+ORDER BY created_at, id LIMIT :limit;
+
+-- name: prune_delete_uploads
+DELETE FROM uploads
+WHERE id IN (SELECT value FROM json_each(:ids)) AND created_at < :cutoff
+RETURNING id, key;
+
+-- name: prune_event_walk
+-- Events after id :after, oldest first, with their generation's status (NULL: none).
+SELECT e.id, e.created_at, g.status
+FROM events AS e LEFT JOIN generations AS g ON g.id = e.generation_id
+WHERE e.id > :after ORDER BY e.id LIMIT :limit;
+
+-- name: prune_delete_events
+DELETE FROM events WHERE id IN (SELECT value FROM json_each(:ids)) AND created_at < :cutoff;
+
+-- name: prune_pending_blobs
+SELECT key, kind FROM prune_blobs ORDER BY key LIMIT :limit;
+
+-- name: prune_blob_in_use
+-- A blob some kept generation takes as an input, or some kept upload holds.
+SELECT (EXISTS (SELECT 1 FROM input_refs WHERE key = :key)
+        OR EXISTS (SELECT 1 FROM uploads WHERE key = :key)) AS n;
+
+-- name: prune_forget_blob
+DELETE FROM prune_blobs WHERE key = :key;
+
+-- name: prune_key_users
+-- Who uses these blobs (a dry run: what would still use them after the prune).
+SELECT key, generation_id AS used_by FROM input_refs
+WHERE key IN (SELECT value FROM json_each(:keys))
+UNION ALL
+SELECT key, id AS used_by FROM uploads WHERE key IN (SELECT value FROM json_each(:keys));
+
+-- name: pruned_totals
+SELECT kind, n FROM pruned_totals ORDER BY kind;
