@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3_support import S3Server, start_s3_server, stop_s3_server
 from support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 
 
@@ -38,3 +39,13 @@ def png_bytes() -> bytes:
 @pytest.fixture
 def png_data_uri() -> str:
     return "data:image/png;base64," + base64.b64encode(make_png()).decode()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server process (moto), shared by the session; make buckets."""
+    server = start_s3_server(tmp_path_factory.mktemp("s3-server"))
+    try:
+        yield server
+    finally:
+        stop_s3_server(server)

@@ -75,7 +75,8 @@ class BlobStorage(Protocol):
         ...
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        """Store ``data`` under ``key`` atomically, replacing any previous blob."""
+        """Store ``data`` under ``key`` atomically, replacing any previous blob; an empty
+        ``content_type`` means the one implied by the key's extension."""
         ...
 
     def get(self, key: str) -> bytes:

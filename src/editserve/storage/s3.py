@@ -26,8 +26,9 @@ MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MULTIPART_CHUNK = 8 * 1024 * 1024
 
 # The start-up check answers quickly when the endpoint is down instead of retrying for
-# minutes: one attempt, short timeouts.
-_CHECK_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 10, "retries": {"total_max_attempts": 1}}
+# minutes: one attempt, short timeouts (seconds).
+CHECK_CONNECT_TIMEOUT = 3
+CHECK_READ_TIMEOUT = 5
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -49,8 +50,11 @@ def make_s3_client(endpoint_url: str | None = None, *, quick: bool = False, **kw
 
     options: dict[str, Any] = {"retries": {"mode": "standard"}}
     if quick:
-        options.update(_CHECK_TIMEOUTS)
-        options["retries"] = {"mode": "standard", **_CHECK_TIMEOUTS["retries"]}
+        options = {
+            "retries": {"mode": "standard", "total_max_attempts": 1},
+            "connect_timeout": CHECK_CONNECT_TIMEOUT,
+            "read_timeout": CHECK_READ_TIMEOUT,
+        }
     # boto3 clients are thread-safe (sessions are not): one client per storage object.
     return boto3.session.Session().client(
         "s3",
@@ -74,8 +78,12 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint_url = endpoint_url
-        self._own_client = client is None
         self.client = client if client is not None else make_s3_client(endpoint_url)
+        # check() must answer fast when the endpoint is down: a twin with one attempt and
+        # short timeouts (same credentials chain, read now like the main client's).
+        self._check_client = (
+            self.client if client is not None else make_s3_client(endpoint_url, quick=True)
+        )
 
     @classmethod
     def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Storage:
@@ -89,7 +97,7 @@ class S3Storage:
     def check(self) -> None:
         """The bucket exists, the credentials are accepted, and they may write and delete
         (a probe object under a name no blob key can take, removed at once)."""
-        client = make_s3_client(self.endpoint_url, quick=True) if self._own_client else self.client
+        client = self._check_client
         where = f"s3://{self.bucket}/{self.prefix}"
         if self.endpoint_url:
             where += f" at {self.endpoint_url}"
@@ -192,12 +200,17 @@ def _is_missing(exc: Exception) -> bool:
 def _why(exc: Exception, bucket: str) -> str:
     """What went wrong with an S3 call and what to fix, without library text."""
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError, ReadTimeoutError
 
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return (
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
             "(or a profile or instance role)"
+        )
+    if isinstance(exc, ReadTimeoutError):
+        return (
+            "the endpoint took the connection but did not answer in time: check that "
+            "EDITSERVE_S3_ENDPOINT_URL points at an S3 service"
         )
     if isinstance(exc, BotoConnectionError):
         return (

@@ -95,3 +95,51 @@ def test_secret_creation_is_race_safe(tmp_path: Path) -> None:
         secrets = set(pool.map(lambda _: load_or_create_secret(settings), range(16)))
     assert len(secrets) == 1
     assert (tmp_path / "signing_secret").read_bytes().strip() == secrets.pop()
+
+
+# --- lasting links ---------------------------------------------------------------------------
+
+
+def test_lasting_path_verifies_with_no_expiry(signer: UrlSigner) -> None:
+    path = signer.lasting_path(KEY)
+    parts = urlsplit(path)
+    assert parts.path == f"/files/{KEY}"
+    query = parse_qs(parts.query)
+    assert set(query) == {"signature"}
+    [signature] = query["signature"]
+    assert len(signature) == 64
+    assert signer.verify_link(KEY, None, signature)
+    assert signer.verify_link(KEY, None, signature.upper())
+    # No clock is involved: the same link verifies years from now.
+    assert signer.verify_link(KEY, None, signature, now=time.time() + 20 * 365 * 86400)
+    assert signer.lasting_path(KEY) == path  # stable: one link per blob
+
+
+def test_lasting_links_refuse_tampering(signer: UrlSigner) -> None:
+    signature = signer.sign_lasting(KEY)
+    assert not signer.verify_link("outputs/other.webp", None, signature)
+    assert not signer.verify_link(
+        KEY, None, signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    )
+    assert not signer.verify_link(KEY, None, "")
+    assert not signer.verify_link(KEY, None, "é" * 64)
+    assert not UrlSigner(b"other").verify_link(KEY, None, signature)  # a rotated secret
+    # The two forms do not stand in for each other.
+    expires = int(time.time()) + 60
+    assert not signer.verify_link(KEY, expires, signature)
+    assert not signer.verify_link(KEY, None, signer.sign(KEY, expires))
+    assert signer.sign_lasting(KEY) != signer.sign(KEY, 0)
+
+
+def test_old_expiring_links_still_verify_until_they_expire(signer: UrlSigner) -> None:
+    now = 1_700_000_000
+    parts = urlsplit(signer.signed_path(KEY, 300, now=now))
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    assert signer.verify_link(KEY, query["expires"], query["signature"], now=now + 299)
+    assert not signer.verify_link(KEY, query["expires"], query["signature"], now=now + 300)
+    assert not signer.verify_link(KEY, str(now + 9999), query["signature"], now=now)
+
+
+def test_lasting_path_rejects_bad_keys(signer: UrlSigner) -> None:
+    with pytest.raises(InvalidKey):
+        signer.lasting_path("../etc/passwd")
