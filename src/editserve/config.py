@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveFloat, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 NATIVE_AREA = 1024 * 1024
@@ -46,7 +46,15 @@ class Settings(BaseSettings):
         default=None,
         description="HMAC secret for signed file URLs; default: generated into data_dir.",
     )
-    url_ttl_seconds: int = Field(default=3600, description="Lifetime of signed file URLs.")
+    url_ttl_seconds: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description=(
+            "Lifetime of the presigned S3 URL a /files link redirects to (at most 7 days); "
+            "result and file links themselves last as long as their file."
+        ),
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API cross-site (comma list; * = any).",
@@ -103,6 +111,9 @@ class Settings(BaseSettings):
     )
     webhook_poll_seconds: float = Field(
         default=1.0, description="How often an idle API node looks for due webhook deliveries."
+    )
+    retention_days: PositiveFloat | None = Field(
+        default=None, description="Days to keep what ended (API nodes prune hourly); unset: all."
     )
 
     # --- workers and the model -------------------------------------------------------------

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from editserve.catalog import WORKER_FRESH_SECONDS
 from editserve.generations.record import Status
 from editserve.models.registry import ModelRegistry
+from editserve.retention.metrics import retention_metrics
 from editserve.store import Store
 from editserve.store.observed import INF, LATENCY_BUCKETS, format_bound
 from editserve.store.rows import WorkerRow, WorkerState
@@ -68,6 +69,7 @@ class StoreCollector(Collector):
             restarts.add_metric([host], count)
         yield restarts
         yield self._stage_latency()
+        yield from retention_metrics(self.store)
 
     def _stage_latency(self) -> Metric:
         """Seconds each stage of a succeeded generation took (its `timings`), by model."""
