@@ -220,7 +220,8 @@ def test_run_with_live_progress_result_before_after_and_use_as_input(
     scroll_top(page)
     shot(page, "before-after")
 
-    # "Use output as input": the output is uploaded and becomes Picture 1.
+    # "Use output as input": the result URL itself becomes Picture 1 (the server reads its
+    # own links from storage): nothing is uploaded again, and the next run works with it.
     page.click("details.menu > summary")
     page.click("text=Replace the inputs")
     page.wait_for_function(
@@ -229,7 +230,15 @@ def test_run_with_live_progress_result_before_after_and_use_as_input(
     )
     assert page.get_attribute(".tile[data-id]", "title").startswith(f"output-{first[:8]}")
     upload_calls = [c for c in watch.api_calls if c == "POST /api/ai/uploads"]
-    assert len(upload_calls) == 3  # the two pictures, then the output
+    assert len(upload_calls) == 2  # the two pictures only
+    set_advanced(page, num_inference_steps=2)
+    page.click("#run-button")
+    chained = wait_succeeded(page, previous=first)
+    record = httpx.get(
+        f"{live_server.base_url}/api/ai/queue/{chained}",
+        headers={"Authorization": f"Bearer {browser_key}"},
+    ).json()
+    assert "/files/outputs/" in record["input_image"][0], record["input_image"]
 
     # History comes from the server: it survives a reload, and so does the key.
     page.reload()

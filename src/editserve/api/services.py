@@ -59,4 +59,4 @@ def own_base_urls(request: Request) -> list[str]:
 def url_builder(request: Request) -> UrlFor:
     """Links for this request's responses (their base is the URL the client used)."""
     svc = services(request)
-    return link_maker(svc.storage, svc.signer, svc.settings.url_ttl_seconds, base_url(request))
+    return link_maker(svc.signer, base_url(request))

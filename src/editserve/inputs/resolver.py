@@ -5,6 +5,9 @@ A reference is one of:
 * ``data:image/<type>;base64,<data>`` — decoded in place;
 * ``<base_url>/api/ai/uploads/<upload_id>`` where ``<base_url>`` is one of this server's
   own base URLs — looked up with ``lookup_upload(upload_id, owner)`` (already stored);
+* this cluster's own links on any host (:mod:`~editserve.inputs.own_links`): a signed
+  ``/files/<key>`` URL (a result URL) read from blob storage, or an existing upload's URL,
+  both owner-checked (another key's is a 404);
 * any other ``http(s)://`` URL — downloaded by :class:`~editserve.inputs.fetch.Fetcher`.
 
 Each image is then inspected (:func:`~editserve.inputs.decode.inspect_image`) and stored
@@ -32,9 +35,10 @@ import anyio.to_thread
 import httpx
 
 from editserve.config import Settings
-from editserve.errors import InvalidParams, PayloadTooLarge
+from editserve.errors import InvalidParams, NotFound, PayloadTooLarge
 from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image
 from editserve.inputs.fetch import Fetcher, FetchError
+from editserve.inputs.own_links import OwnLinks, upload_id_in
 from editserve.storage.base import BlobStorage
 
 UPLOADS_PATH = "/api/ai/uploads/"
@@ -104,10 +108,12 @@ class InputResolver:
         lookup_upload: LookupUpload,
         *,
         fetcher: Fetcher | None = None,
+        own_links: OwnLinks | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.lookup_upload = lookup_upload
+        self.own_links = own_links
         self.fetcher = fetcher or Fetcher.from_settings(settings)
         self._key_locks: dict[str, anyio.Lock] = {}
 
@@ -195,15 +201,55 @@ class InputResolver:
             )
         upload_id = _upload_id(field, ref, bases)
         if upload_id is not None:
-            stored = await self.lookup_upload(upload_id, owner)
-            if stored is None:
-                raise InvalidParams(f"{field}: upload not found: {upload_id}")
-            return FetchedInput(stored=stored, data=None, field=field)
+            own = await self._upload(field, upload_id, owner, on_own_base=True)
+        else:
+            own = await self._own_link(field, ref, owner)
+        if own is not None:
+            return own
         try:
             fetched = await self.fetcher.fetch(ref, client=client)
         except FetchError as exc:
             raise InvalidParams(f"{field}: {exc}") from None
         return await self._check(field, fetched.data)
+
+    async def _upload(
+        self, field: str, upload_id: str, owner: str, *, on_own_base: bool
+    ) -> FetchedInput | None:
+        """An upload of the caller; another key's is a 404; an unknown one is a 400 on
+        our own base URL and None (not ours: fetch it) elsewhere."""
+        stored = await self.lookup_upload(upload_id, owner)
+        if stored is not None:
+            return FetchedInput(stored=stored, data=None, field=field)
+        if self.own_links is not None and await self.own_links.upload_owner(upload_id):
+            raise NotFound(f"{field}: upload not found: {upload_id}")
+        if on_own_base:
+            raise InvalidParams(f"{field}: upload not found: {upload_id}")
+        return None
+
+    async def _own_link(self, field: str, ref: str, owner: str) -> FetchedInput | None:
+        """A signed /files link or an upload URL of this cluster on any host, read from
+        storage; None if the URL is not ours."""
+        if self.own_links is None:
+            return None
+        key = self.own_links.file_key(ref)
+        if key is None:
+            upload_id = upload_id_in(ref)
+            if upload_id is None:
+                return None
+            return await self._upload(field, upload_id, owner, on_own_base=False)
+        if not await self.own_links.owns(owner, key):
+            raise NotFound(f"{field}: file not found: {key}")
+        try:
+            data = await anyio.to_thread.run_sync(self.storage.get, key)
+        except NotFound:  # pruned meanwhile
+            raise NotFound(f"{field}: file not found: {key}") from None
+        limit = self.settings.max_input_bytes
+        if len(data) > limit:
+            raise InvalidParams(
+                f"{field}: image is {len(data)} bytes, over the limit of {limit} bytes "
+                "(max_input_bytes)"
+            )
+        return await self._check(field, data)
 
     def _decode_data_uri(self, field: str, ref: str) -> bytes:
         match = _DATA_URI_RE.fullmatch(ref)

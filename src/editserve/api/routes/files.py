@@ -1,42 +1,68 @@
-"""GET /files/{key}: stored inputs and outputs by signed, expiring URL (no Bearer header)."""
+"""GET/HEAD /files/{key}: stored inputs and outputs by signed link (no Bearer header).
+
+A lasting link (``?signature=``) works for as long as the blob exists; the first,
+expiring form (``?expires=&signature=``) is honoured until it expires. The local folder
+is served directly; object storage answers with a redirect to a fresh presigned URL
+(valid ``url_ttl_seconds``), so this node never carries the bytes. Blobs never change
+under a key (``outputs/<generation_id>.<ext>``, content-addressed ``inputs/<sha256>...``):
+what a client fetched it may keep.
+"""
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from editserve.api.openapi import ERROR_RESPONSES
 from editserve.api.services import services
 from editserve.errors import NotFound, Unauthenticated
+from editserve.storage.base import guess_content_type
 
 router = APIRouter(tags=["files"])
 
+# The bytes under a key never change; a link is a capability: keep it out of shared caches.
+IMMUTABLE = "private, max-age=31536000, immutable"
+
 _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The stored file", "content": {"image/*": {}}},
+    307: {"description": "Object storage: a fresh presigned URL of the file"},
     **{status: ERROR_RESPONSES[status] for status in (400, 401, 404)},
 }
 
 
 @router.get("/files/{key:path}", response_class=Response, responses=_FILE_RESPONSES)
+@router.head("/files/{key:path}", response_class=Response, include_in_schema=False)
 async def get_file(
     request: Request,
     key: str,
-    expires: int = Query(description="Unix time the link stops working"),
-    signature: str = Query(description="HMAC of key and expiry"),
+    signature: str = Query(description="HMAC of the key (and of expires, if given)"),
+    expires: str | None = Query(
+        None, description="Unix time an expiring link stops working; absent on lasting links"
+    ),
 ) -> Response:
     svc = services(request)
-    if not svc.signer.verify(key, expires, signature):
+    if not svc.signer.verify_link(key, expires, signature):
         raise Unauthenticated("signature: invalid or expired link; ask the API for a fresh URL")
-    media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-    headers = {"Cache-Control": "private, max-age=3600"}
-    path = svc.storage.local_path(key)
+    try:
+        path = svc.storage.local_path(key)
+    except NotFound:
+        raise NotFound(f"File not found: {key}") from None
     if path is not None:
-        if not path.exists():
+        if not path.is_file():
             raise NotFound(f"File not found: {key}")
-        return FileResponse(path, media_type=media_type, headers=headers)
+        return FileResponse(
+            path, media_type=guess_content_type(key), headers={"Cache-Control": IMMUTABLE}
+        )
+    if not await run_in_threadpool(svc.storage.exists, key):
+        raise NotFound(f"File not found: {key}")
+    ttl = svc.settings.url_ttl_seconds
+    presigned = svc.storage.presigned_url(key, ttl)
+    if presigned:
+        # Reusable while its target is valid, with a margin.
+        cache = f"private, max-age={max(0, ttl // 2)}"
+        return RedirectResponse(presigned, status_code=307, headers={"Cache-Control": cache})
     data = await run_in_threadpool(svc.storage.get, key)
-    return Response(data, media_type=media_type, headers=headers)
+    return Response(data, media_type=guess_content_type(key), headers={"Cache-Control": IMMUTABLE})

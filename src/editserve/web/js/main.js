@@ -679,24 +679,22 @@ class App {
     this.form.fields.get("prompt")?.focus();
   }
 
-  async useAsInput(gen, mode) {
+  useAsInput(gen, mode) {
     const images = this.form.imageField;
     if (!images || !gen.result_url) return;
     if (mode === "add" && images.isFull()) {
       toast(`All ${images.max} pictures are used — remove one first`, "error");
       return;
     }
-    try {
-      const blob = await this.api.fetchBlob(gen.result_url);
-      const name = `output-${shortId(gen.generation_id)}.${(blob.type.split("/")[1] || "png").replace("jpeg", "jpg")}`;
-      if (mode === "replace") images.setRemote([]);
-      const done = images.addBlob(blob, name);
-      this.showView("playground");
-      toast(mode === "replace" ? "The output is now Picture 1" : `Added as Picture ${images.items.length}`, "ok");
-      await done;
-    } catch (err) {
-      toast(`Could not use the output: ${err.message}`, "error");
-    }
+    // The result URL is the input as it is: the server reads its own links from storage
+    // (owner-checked), so nothing is downloaded or uploaded again, and the API tab shows a
+    // call that works from the shell too.
+    const ext = new URL(gen.result_url, location.href).pathname.split(".").pop() || "png";
+    const item = { url: gen.result_url, thumb: gen.result_url, name: `output-${shortId(gen.generation_id)}.${ext}` };
+    if (mode === "replace") images.setRemote([item]);
+    else images.addRemote(item);
+    this.showView("playground");
+    toast(mode === "replace" ? "The output is now Picture 1" : `Added as Picture ${images.items.length}`, "ok");
   }
 
   renderStage() {

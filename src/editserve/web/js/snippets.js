@@ -96,7 +96,7 @@ function curlPoll(ctx) {
     `  done`,
     `  echo "$GEN" | jq -c '{generation_id, status, seed, result_url, error_message}'`,
     `  if [ "$STATUS" = succeeded ]; then`,
-    `    curl -sS -o "$ID.${ext}" "$(echo "$GEN" | jq -r .result_url)" && echo "saved $ID.${ext}"`,
+    `    curl -sSL -o "$ID.${ext}" "$(echo "$GEN" | jq -r .result_url)" && echo "saved $ID.${ext}"`,
     `  fi`,
     `done`,
   ].join("\n");
