@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 from typing import Literal
 
 DeviceKind = Literal["cpu", "cuda"]
+
+# what worker processes import: the `gpu` extra (API-only installs leave it out)
+MODEL_LIBRARIES = ("torch", "diffusers", "transformers")
+
+
+def missing_model_libraries() -> str | None:
+    """Why worker processes cannot run in this install, or None (found without importing)."""
+    missing = [name for name in MODEL_LIBRARIES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"worker processes need {', '.join(missing)}, not installed here: "
+        "pip install 'editserve[gpu]' (or run an API-only node: serve --workers 0)"
+    )
 
 
 def count_gpus() -> int:

@@ -25,7 +25,10 @@ def check_cuda(found: Findings, *, wants_gpu: bool) -> None:
         import torch
     except Exception as exc:  # noqa: BLE001 - a broken install is a finding
         found.add(
-            "fail", "torch", f"cannot import torch: {exc}", "./dev setup (or pip install torch)"
+            "fail",
+            "torch",
+            f"cannot import torch: {exc}",
+            "./dev setup (or pip install -e '.[gpu]')",
         )
         return
     driver = f", driver {smi[0][1]}" if smi else ""
@@ -167,7 +170,7 @@ def check_versions(found: Findings) -> None:
         try:
             installed = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            found.add("fail", name, "not installed", "./dev setup (pip install -e .)")
+            found.add("fail", name, "not installed", "./dev setup (pip install -e '.[gpu]')")
             continue
         if requirement is None or not str(requirement.specifier):
             found.add("ok", name, f"{installed}")
