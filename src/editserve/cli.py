@@ -16,7 +16,9 @@ from typing import Any
 
 import click
 
+from editserve.cluster.commands import migrate as migrate_command
 from editserve.config import Settings, load_settings
+from editserve.retention.cli import prune as prune_command
 
 
 def _setup_logging(level: str, log_format: str = "text") -> None:
@@ -34,9 +36,11 @@ def _settings_or_exit(**overrides: Any) -> Settings:
 
 def _refuse_bad_model_options(settings: Settings, devices: list[str]) -> None:
     """Refuse option combinations that cannot work, before any process starts (no torch)."""
-    from editserve.devices import count_gpus, device_kind
+    from editserve.devices import count_gpus, device_kind, missing_model_libraries
     from editserve.models.registry import served_registry
 
+    if devices and (missing := missing_model_libraries()):
+        raise click.UsageError(missing)
     gpus = count_gpus() if any(d == "auto" for d in devices) else None
     kinds = {device_kind(d, gpus_visible=gpus) for d in devices} or {None}
     try:
@@ -85,7 +89,7 @@ def serve(**options: Any) -> None:
     import uvicorn
 
     from editserve.api.app import build_services, create_app
-    from editserve.keys import FIRST_KEY_FILE, ensure_first_key
+    from editserve.cluster.commands import announce_first_key, start_node_or_exit
     from editserve.worker.supervisor import Supervisor, plan_devices
 
     settings = _settings_or_exit(**options)
@@ -93,17 +97,9 @@ def serve(**options: Any) -> None:
     _refuse_bad_model_options(settings, devices)
     _setup_logging(settings.log_level, settings.log_format)
     log = logging.getLogger("editserve")
-    services = build_services(settings)
-    first = ensure_first_key(services.store, settings.data_dir)
-    if first is not None:
-        banner = "=" * 72
-        click.echo(
-            f"\n{banner}\nCreated the first API key (shown once; also saved to "
-            f"{settings.data_dir / FIRST_KEY_FILE}):\n\n    {first.secret}\n\n"
-            f"Use it as:  -H 'Authorization: Bearer {first.secret}'\n"
-            f"Its webhook signing secret (shown once): {first.webhook_secret}\n{banner}\n",
-            err=True,
-        )
+    node = start_node_or_exit(settings, "api")  # database, storage, agreed settings
+    services = build_services(settings, store=node.store, storage=node.storage)
+    announce_first_key(node)
     supervisor = Supervisor(settings, services.store, devices)
     log.info(
         "editserve on http://%s:%d  data: %s  workers: %s",
@@ -140,15 +136,18 @@ def worker(
     worker_id: str | None, model_id: str | None, parent_pid: int | None, **options: Any
 ) -> None:
     """Run one worker process in the foreground (claims jobs from the shared store)."""
+    from editserve.cluster.commands import start_node_or_exit
     from editserve.worker.loop import Worker
 
     device = options.get("device")
     settings = _settings_or_exit(**options)
     _refuse_bad_model_options(settings, [device or settings.device])
     _setup_logging(settings.log_level, settings.log_format)
+    node = start_node_or_exit(settings, "worker")  # database, storage, agreed settings
     runner = Worker(
-        settings, worker_id=worker_id, device=device, model=model_id, parent_pid=parent_pid
-    )
+        settings, worker_id=worker_id, device=device, model=model_id, parent_pid=parent_pid,
+        store=node.store, storage=node.storage,
+    )  # fmt: skip
     runner.install_signal_handlers()
     sys.exit(runner.run())
 
@@ -380,3 +379,5 @@ def _register_client_commands() -> None:
 
 
 _register_client_commands()
+main.add_command(prune_command)
+main.add_command(migrate_command)

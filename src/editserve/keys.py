@@ -33,7 +33,8 @@ class NewKey:
         return self.row.webhook_secret
 
 
-def create_key(store: Store, name: str) -> NewKey:
+def new_key(name: str) -> NewKey:
+    """A new key and its secret, not stored yet."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKeyRow(
         id="key_" + secrets.token_hex(6),
@@ -43,15 +44,26 @@ def create_key(store: Store, name: str) -> NewKey:
         created_at=time.time(),
         webhook_secret=new_webhook_secret(),
     )
-    store.insert_key(row)
     return NewKey(row=row, secret=secret)
 
 
-def ensure_first_key(store: Store, data_dir: Path) -> NewKey | None:
-    """On a first start with no keys, make one and write it to an owner-only file."""
+def create_key(store: Store, name: str) -> NewKey:
+    key = new_key(name)
+    store.insert_key(key.row)
+    return key
+
+
+def ensure_first_key(store: Store, data_dir: Path, made_by: str | None = None) -> NewKey | None:
+    """On a first start with no keys, make one and write it to an owner-only file.
+
+    Once per cluster: of nodes starting together on one database only one makes it
+    (Store.create_first_key), recorded as made by ``made_by`` (default: data_dir).
+    """
     if store.count_active_keys() > 0:
         return None
-    key = create_key(store, "default")
+    key = new_key("default")
+    if not store.create_first_key(key.row, made_by or str(Path(data_dir).resolve())):
+        return None
     path = data_dir / FIRST_KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

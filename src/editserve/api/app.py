@@ -29,34 +29,47 @@ from editserve.api.routes import (
 from editserve.api.routes.docs import install_docs
 from editserve.api.services import AppServices
 from editserve.catalog import ModelCatalog
+from editserve.cluster.secret import cluster_signing_secret
 from editserve.compat.openai_images import OpenAIImages
 from editserve.config import Settings
 from editserve.generations.service import GenerationService
+from editserve.inputs.own_links import OwnLinks
 from editserve.inputs.resolver import InputResolver
 from editserve.keys import KeyRing
 from editserve.metrics import StoreMetrics
 from editserve.models.registry import ModelRegistry, default_registry, served_registry
+from editserve.retention.auto import run_retention
 from editserve.storage import open_storage
 from editserve.storage.base import BlobStorage
 from editserve.storage.links import UrlFor, link_maker
-from editserve.storage.signing import UrlSigner, load_or_create_secret
-from editserve.store import open_store
+from editserve.storage.signing import UrlSigner
+from editserve.store import Store, open_store
 from editserve.uploads import UploadService, upload_lookup
 from editserve.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("editserve.api")
 
 
-def build_services(settings: Settings, registry: ModelRegistry | None = None) -> AppServices:
+def build_services(
+    settings: Settings,
+    registry: ModelRegistry | None = None,
+    *,
+    store: Store | None = None,
+    storage: BlobStorage | None = None,
+) -> AppServices:
+    """The services of one API process (store and storage: opened here unless given,
+    e.g. by the start-up check that proved them usable)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
-    storage = open_storage(settings)
-    signer = UrlSigner(load_or_create_secret(settings))
+    store = store or open_store(settings)
+    storage = storage or open_storage(settings)
+    # the cluster's shared secret (EDITSERVE_SIGNING_SECRET, else the cluster record)
+    signer = UrlSigner(cluster_signing_secret(settings, store))
     known = registry or default_registry()
     # What this server serves (EDITSERVE_MODELS, first = default): a registered model that
     # is not served answers 404 "Model not found", as an unknown one does.
     registry = served_registry(settings, known)
-    inputs = InputResolver(settings, storage, upload_lookup(store))
+    own_links = OwnLinks(signer, store)  # result URLs as input_image, on any node
+    inputs = InputResolver(settings, storage, upload_lookup(store), own_links=own_links)
     generations = GenerationService(settings, store, registry, inputs, storage)
     return AppServices(
         settings=settings,
@@ -70,31 +83,34 @@ def build_services(settings: Settings, registry: ModelRegistry | None = None) ->
         metrics=StoreMetrics(store, registry),
         keys=KeyRing(store),
         openai=OpenAIImages(settings, generations, registry, storage),
-        webhooks=WebhookDispatcher(settings, store, _background_links(settings, storage, signer)),
+        webhooks=WebhookDispatcher(settings, store, _background_links(settings, signer)),
         inputs=inputs,
     )
 
 
-def _background_links(settings: Settings, storage: BlobStorage, signer: UrlSigner) -> UrlFor:
+def _background_links(settings: Settings, signer: UrlSigner) -> UrlFor:
     """Links in what this node sends unasked (webhooks): its public URL, else its address."""
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    return link_maker(storage, signer, settings.url_ttl_seconds, base)
+    return link_maker(signer, base)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The process's one event hub (SSE, sync edits) and its webhook sender run while the
-    server does."""
+    """The process's one event hub (SSE, sync edits), its webhook sender and its periodic
+    prune (EDITSERVE_RETENTION_DAYS) run while the server does."""
     services: AppServices = app.state.services
     hub = services.generations.feed.hub
     await hub.start()
     stop = asyncio.Event()
     sender = asyncio.create_task(services.webhooks.run(stop), name="webhooks")
+    prune = run_retention(services.settings, services.store, services.storage, stop)
+    pruner = asyncio.create_task(prune, name="retention")
     try:
         yield
     finally:
         stop.set()
         await sender
+        await pruner
         await hub.stop()
 
 

@@ -1,0 +1,45 @@
+"""The URL-signing secret every API node shares, kept in the cluster record.
+
+``EDITSERVE_SIGNING_SECRET``, when set, is used as is. Otherwise the cluster record holds
+the secret: the first API node to start records it (insert-if-absent, so nodes starting
+together agree on one) and every other node reads it, so a link one node signs verifies
+on any other. A node that already has a ``data_dir/signing_secret`` file (a server from
+before the cluster record) offers that one, so the links it handed out stay valid.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from editserve.cluster.node import node_name
+from editserve.config import Settings
+from editserve.storage.signing import SECRET_FILE_NAME
+from editserve.store import Store
+
+SIGNING_SECRET = "signing_secret"
+
+
+def _data_dir_secret(settings: Settings) -> str | None:
+    """The secret a server before the cluster record made in its data dir, if any."""
+    path = Path(settings.data_dir) / SECRET_FILE_NAME
+    try:
+        value = path.read_bytes().strip().decode("utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return value or None
+
+
+def cluster_signing_secret(settings: Settings, store: Store, by: str | None = None) -> bytes:
+    """The secret this node signs and verifies links with (see the module doc)."""
+    if settings.signing_secret:
+        return settings.signing_secret.encode("utf-8")
+    recorded = store.cluster_facts().get(SIGNING_SECRET)
+    if recorded is None:
+        candidate = _data_dir_secret(settings) or secrets.token_hex(32)
+        facts = store.record_cluster_facts({SIGNING_SECRET: candidate}, by or node_name(settings))
+        recorded = facts[SIGNING_SECRET]
+    return recorded.value.encode("utf-8")
+
+
+__all__ = ["SIGNING_SECRET", "cluster_signing_secret"]
