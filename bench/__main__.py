@@ -9,10 +9,15 @@ Sections: ``events`` (SSE subscribers: the event hub vs per-subscriber polling),
 ``listing`` (every list and get call at 10^3 vs 10^N stored generations, SQLite and
 PostgreSQL), ``queue`` (claim + finish per second with 8 workers, vs procrastinate on
 the same PostgreSQL), ``images`` (input decode + resize and output encode vs plain
-Pillow, with PSNR). Every row compares two things measured in this run on this machine;
-"ratio" is how many times better ours is (above 1: better), "goal" the issue's target.
-PostgreSQL rows need a server (default EDITSERVE_TEST_POSTGRES_URL or the local one) and
-are skipped without one. The model's own speed options: bench/bench_options.py.
+Pillow, with PSNR), ``overhead`` (a sync edit over HTTP against a real server vs the
+adapter in-process on the same tiny weights; a bare ASGI endpoint as the HTTP floor),
+``store`` (database bytes per finished generation, SQLite and PostgreSQL), ``model`` (the
+tiny model's stages on the CPU at 1, 2 and 3 inputs). Every row compares two things
+measured in this run on this machine; "ratio" is how many times better ours is (above 1:
+better), "goal" the issue's target. PostgreSQL rows need a server (default
+EDITSERVE_TEST_POSTGRES_URL or the local one) and are skipped without one. The model's own
+speed options: bench/bench_options.py; the real architecture at full size on a GPU:
+``python -m bench.gpu``.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import argparse
 import resource
 import sys
 import time
+from pathlib import Path
 
 from bench import common, stores
 
-SECTIONS = ("events", "listing", "queue", "images")
+SECTIONS = ("events", "listing", "queue", "images", "overhead", "store", "model")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -37,13 +43,36 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, help="jobs the queue workers drain")
     parser.add_argument("--workers", type=int, default=8, help="queue worker processes")
     parser.add_argument("--repeat", type=int, help="repetitions per timing")
+    parser.add_argument("--generations", type=int, help="generations of the store-size rows")
+    parser.add_argument("--area", type=int, help="output pixels of the tiny-model rows")
     parser.add_argument("--postgres-url", help="admin URL of a PostgreSQL server")
     args = parser.parse_args(argv)
     size = "smoke" if args.smoke else "full" if args.full else "default"
     defaults = {
-        "smoke": {"history": 300, "subscribers": 5, "jobs": 40, "repeat": 2},
-        "default": {"history": 100_000, "subscribers": 1000, "jobs": 3000, "repeat": 15},
-        "full": {"history": 1_000_000, "subscribers": 1000, "jobs": 10_000, "repeat": 25},
+        "smoke": {
+            "history": 300,
+            "subscribers": 5,
+            "jobs": 40,
+            "repeat": 2,
+            "generations": 100,
+            "area": 64 * 64,
+        },
+        "default": {
+            "history": 100_000,
+            "subscribers": 1000,
+            "jobs": 3000,
+            "repeat": 15,
+            "generations": 1000,
+            "area": 256 * 256,
+        },
+        "full": {
+            "history": 1_000_000,
+            "subscribers": 1000,
+            "jobs": 10_000,
+            "repeat": 25,
+            "generations": 5000,
+            "area": 1024 * 1024,
+        },
     }[size]
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -83,9 +112,37 @@ def main(argv: list[str] | None = None) -> int:
         from bench import images
 
         rows += images.run(min(args.repeat, 5), scale=0.25 if args.smoke else 1.0)
+    rows += _tiny_model_rows(args, only, postgres)
     print(common.table(rows))
     print(f"(measured in one run, {time.perf_counter() - started:.0f} s)")
     return 0
+
+
+def _tiny_model_rows(args: argparse.Namespace, only: set[str], postgres: str | None) -> list:
+    """The store-size rows, then the two sections that share one in-process tiny model."""
+    rows: list[common.Row] = []
+    if "store" in only:
+        from bench import store_size
+
+        rows += store_size.run(args.generations, postgres)
+    if not {"overhead", "model"} & only:
+        return rows
+    import contextlib
+    import tempfile
+
+    from bench import model_stages, overhead, tiny_model
+
+    repeat = max(2, min(args.repeat, 8))
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        live = None
+        if "overhead" in only:  # the servers start while this process loads its model
+            live = stack.enter_context(overhead.servers(Path(folder), min(args.area, 256**2)))
+        adapter = tiny_model.load_adapter(tiny_model.tiny_settings(Path(folder), args.area))
+        if live is not None:
+            rows += overhead.run(adapter, live, 4, repeat)
+        if "model" in only:
+            rows += model_stages.run(adapter, args.area, 4, max(1, min(args.repeat, 3)))
+    return rows
 
 
 def _more_files() -> None:

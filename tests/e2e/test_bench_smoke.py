@@ -19,12 +19,18 @@ def test_bench_smoke_prints_one_table() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=540,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert out.startswith("machine: ")
     assert "| section | measure | ours | baseline | ratio | goal | note |" in out
-    for section in ("events", "listing", "queue", "images"):
+    for section in ("events", "listing", "queue", "images", "overhead", "store", "model"):
         assert f"| {section} |" in out, section
     assert "delivered 100%" in out  # every subscriber got every event, hub and legacy
+    # the server answered the sync edits the overhead rows time
+    assert "| overhead | sync edit over HTTP vs adapter in-process" in out
+    assert "| store | SQLite bytes per finished generation" in out
+    for stage in ("text_encode", "vae_encode", "denoise_step", "decode"):
+        for inputs in ("1 input ", "2 inputs", "3 inputs"):
+            assert f"| model | {stage}, {inputs}" in out, (stage, inputs)
