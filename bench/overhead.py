@@ -7,7 +7,8 @@ job (built from the same request fields as a worker builds it); the two are inte
 so other load on the machine hits both alike. What the server adds around the model is
 measured per request: its wall time less its own model call (the ``inference`` timing
 the worker returns): body parsing, the data-URI input, the enqueue, the worker's claim
-(an idle worker polls every ``worker_poll_seconds``), input decode, output encode and
+(an idle worker is woken by the enqueue: SQLite's data_version, PostgreSQL's NOTIFY; it
+polls every ``worker_poll_seconds`` only as a fallback), input decode, output encode and
 storage, the finish and the answer; and the same less the queue wait. A bare Starlette
 app under uvicorn answering a tiny JSON (bench/bare_asgi.py) is the floor of one HTTP
 round trip.
@@ -167,8 +168,8 @@ def run(adapter: Any, live: Live, steps: int, repeat: int) -> list[Row]:
     return [
         Row(SECTION, f"sync edit over HTTP vs adapter in-process (tiny, 1 input, {size}, "
                      f"{steps} steps)", got["http"], got["local"], "s",
-            note=f"medians; queue wait p50 {got['queue_wait'] * 1000:.0f} ms (an idle worker "
-                 f"polls every {got['poll']:g} s)"),
+            note=f"medians; queue wait p50 {got['queue_wait'] * 1000:.0f} ms (the enqueue "
+                 f"wakes the idle worker; fallback poll {got['poll']:g} s)"),
         Row(SECTION, "server overhead per sync edit vs one bare ASGI round trip",
             got["around"], got["bare"], "s",
             note="overhead: the request's wall time less its model call (worker's timings)"),

@@ -149,6 +149,14 @@ class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRe
                     webhook=gen.webhook,
                     webhook_events=_json_or_none(gen.webhook_events),
                 )
+        self.dialect.work_added()
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """An idle worker's wait: True as soon as a hint says a job may wait (an enqueue on
+        any node; PostgreSQL NOTIFY, SQLite's data_version), False after timeout."""
+        return self.dialect.wait_for_work(
+            timeout, lambda: self.dialect.one("any_queued", queued=Status.QUEUED.value) is not None
+        )
 
     # --- cancel --------------------------------------------------------------------------
     def request_cancel(self, generation_id: str, owner: str) -> Generation | None:

@@ -10,6 +10,7 @@ passes every status to SQL as a parameter.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
@@ -59,6 +60,15 @@ class Dialect(Protocol):
 
     async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
         """A hint of events after after_id, of owner (or of any key if owner is None)."""
+        ...
+
+    def work_added(self) -> None:
+        """Jobs were enqueued and committed: tell idle workers (on any host, if it can)."""
+        ...
+
+    def wait_for_work(self, timeout: float, queued: Callable[[], bool]) -> bool:
+        """Block up to timeout for a hint that work may wait; ``queued()`` is a cheap read
+        a dialect may use to confirm a vague hint. Only a hint: the claim decides."""
         ...
 
     def is_unavailable(self, exc: BaseException) -> bool:

@@ -41,7 +41,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -54,11 +54,13 @@ from editserve.generations.record import Generation
 from editserve.store.core import QueueStore
 from editserve.store.dialect import Row, event_row, fresh_schema, load_queries, migrations
 from editserve.store.hints import EventHints
+from editserve.store.pg_listen import Listener, WorkHints
 
 log = logging.getLogger("editserve.store")
 
 DIALECT = "postgres"
 NOTIFY_CHANNEL = "editserve_events"
+WORK_CHANNEL = "editserve_work"  # an enqueue committed: idle workers look now
 # pg_advisory_xact_lock keys; advisory locks are per database, so these never meet
 # another database's.
 MIGRATION_LOCK = 0x6564_6974_0001  # "edit" 1
@@ -151,7 +153,7 @@ class _Notifier:
 
     def __init__(self, pool: ConnectionPool[PgConnection]) -> None:
         self._pool = pool
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # hints; "" = work
         self._thread = threading.Thread(target=self._run, name="editserve-notify", daemon=True)
         self._thread.start()
 
@@ -159,21 +161,28 @@ class _Notifier:
         for row in rows:
             self._queue.put(f"{row['event_id']}:{row['event_owner']}")
 
+    def send_work(self) -> None:
+        self._queue.put("")
+
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
-            hints: list[str] = [first]
+            taken: list[str] = [first]
             more: str | None = first
             while not self._queue.empty() and (more := self._queue.get()) is not None:
-                hints.append(more)
+                taken.append(more)
+            hints = [hint for hint in taken if hint]
             try:
                 with self._pool.connection() as conn:
-                    conn.execute(_q("notify_events"), {"hints": hints})
-            except psycopg.Error as exc:  # only hints: readers poll anyway
-                log.warning("store: NOTIFY failed (%s); event readers fall back to polling", exc)
+                    if hints:
+                        conn.execute(_q("notify_events"), {"hints": hints})
+                    if len(hints) < len(taken):
+                        conn.execute(_q("notify_work"))
+            except psycopg.Error as exc:  # only hints: readers and workers poll anyway
+                log.warning("store: NOTIFY failed (%s); readers fall back to polling", exc)
             if more is None:
                 return
 
@@ -211,6 +220,7 @@ class PostgresDialect:
         self._hints: _EventHints | None = None
         self._hints_lock = threading.Lock()
         self._notifier: _Notifier | None = None
+        self._work: WorkHints | None = None
 
     def migrate(self) -> list[int]:
         """Apply pending migrations (own connection), then open the pool."""
@@ -242,13 +252,27 @@ class PostgresDialect:
         return rows
 
     def _notify(self, rows: list[Row]) -> None:
-        if not rows:
-            return
+        if rows:
+            self._sender().send(rows)
+
+    def _sender(self) -> _Notifier:
         if self._notifier is None:
             with self._hints_lock:
                 if self._notifier is None:
                     self._notifier = _Notifier(self._pool)
-        self._notifier.send(rows)
+        return self._notifier
+
+    def work_added(self) -> None:
+        """Jobs were enqueued (committed): NOTIFY idle workers on every host."""
+        self._sender().send_work()
+
+    def wait_for_work(self, timeout: float, queued: Callable[[], bool]) -> bool:
+        """Wait up to timeout for a NOTIFY of new work (see Dialect.wait_for_work)."""
+        if self._work is None:
+            with self._hints_lock:
+                if self._work is None:
+                    self._work = WorkHints(self.conninfo, WORK_CHANNEL)
+        return self._work.wait(timeout)
 
     def rowcount(self, name: str, /, **params: Any) -> int:
         with self._pool.connection() as conn:
@@ -279,8 +303,11 @@ class PostgresDialect:
         with self._hints_lock:
             hints, self._hints = self._hints, None
             notifier, self._notifier = self._notifier, None
+            work, self._work = self._work, None
         if hints is not None:
             hints.stop()
+        if work is not None:
+            work.stop()
         if notifier is not None:
             notifier.stop()
         self._pool.close()
@@ -308,44 +335,21 @@ class PostgresStore(QueueStore):
 
 
 class _EventHints:
-    """LISTEN editserve_events on one connection in a daemon thread; wake async waiters.
+    """LISTEN editserve_events (store/pg_listen.py) and wake async waiters.
 
     The waiting itself is :class:`~editserve.store.hints.EventHints`, as on SQLite.
     """
 
     def __init__(self, conninfo: str) -> None:
-        self._conninfo = conninfo
         self._hints = EventHints()
-        self._stopping = threading.Event()
-        self.listening = threading.Event()  # set while LISTEN is in effect
-        self._thread = threading.Thread(target=self._run, name="editserve-listen", daemon=True)
-        self._thread.start()
+        self._listener = Listener(conninfo, NOTIFY_CHANNEL, self._notified)
+        self.listening = self._listener.listening
 
     async def wait(self, owner: str | None, after_id: int, timeout: float) -> bool:
         return await self._hints.wait(owner, after_id, timeout)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    self.listening.set()
-                    backoff = 0.5
-                    while not self._stopping.is_set():
-                        for notify in conn.notifies(timeout=0.5):
-                            self._notified(notify.payload)
-            except psycopg.Error as exc:
-                self.listening.clear()
-                log.warning(
-                    "store: LISTEN %s failed (%s); SSE falls back to polling", NOTIFY_CHANNEL, exc
-                )
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+        self._listener.stop()
 
     def _notified(self, payload: str) -> None:
         event_id_text, _, owner = payload.partition(":")

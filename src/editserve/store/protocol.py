@@ -253,6 +253,11 @@ class Store(Protocol):
         """The id of owner's last event (of any key's if owner is None); 0 if none."""
         ...
 
+    def wait_for_work(self, timeout: float) -> bool:
+        """An idle worker's wait: True as soon as a hint says a job may be queued (an
+        enqueue on any node), False after timeout. Only a hint: the claim decides."""
+        ...
+
     async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
         """Wait up to timeout for a hint that owner (any key if None) has events after
         after_id.

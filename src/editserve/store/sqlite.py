@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ from editserve.store.dialect import (
 from editserve.store.hints import EventHints
 
 DIALECT = "sqlite"
+# How often an idle worker looks at PRAGMA data_version (a read of shared memory).
+WORK_TICK_SECONDS = 0.01
 
 
 def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
@@ -188,6 +190,26 @@ class SqliteDialect:
             for migration in pending:
                 self.run(conn, "record_migration", {"version": migration.version})
         return [migration.version for migration in pending]
+
+    def work_added(self) -> None:
+        """Nothing to send: other processes see the commit in ``PRAGMA data_version``."""
+
+    def wait_for_work(self, timeout: float, queued: Callable[[], bool]) -> bool:
+        """Watch ``PRAGMA data_version`` (it moves when another connection commits: an
+        enqueue, or any other write) every few milliseconds, and when it moves ask
+        ``queued()`` (one read on the queue index; never the write lock a claim takes)."""
+        conn = self._conn()
+        deadline = time.monotonic() + timeout
+        while True:
+            version = conn.execute("PRAGMA data_version").fetchone()["data_version"]
+            if version != getattr(self._local, "data_version", None):
+                self._local.data_version = version
+                if queued():
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(WORK_TICK_SECONDS, remaining))
 
     async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
         """Hints from this store object's own transactions only (see store/hints.py); events

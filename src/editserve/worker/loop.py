@@ -185,16 +185,14 @@ class Worker:
         log.info("worker %s: ready (%s)", self.worker_id, self._weights)
         while not self.stop_event.is_set():
             try:
-                busy = self.run_once()
+                if not self.run_once():  # idle: woken by an enqueue on any node, else polls
+                    self.store.wait_for_work(self.settings.worker_poll_seconds)
             except Exception as exc:
                 if not is_store_unavailable(exc):
                     raise
                 # The database is down or busy: keep the loaded model and try again.
                 log.warning("worker %s: job store unavailable (%s); retrying", self.worker_id, exc)
                 self.stop_event.wait(min(10.0, self.settings.worker_poll_seconds * 10))
-                continue
-            if not busy:
-                self.stop_event.wait(self.settings.worker_poll_seconds)
         self._register(WorkerState.STOPPED)
         return EXIT_OK
 

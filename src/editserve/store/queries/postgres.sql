@@ -371,6 +371,15 @@ INSERT INTO events (owner, generation_id, type, data, created_at)
 VALUES (%(owner)s, %(generation_id)s, %(type)s, %(data)s, date_part('epoch', clock_timestamp()))
 RETURNING id AS event_id, owner AS event_owner;
 
+-- name: any_queued
+-- Whether a job waits (an idle worker's look after a wake-up hint; the queue index).
+SELECT id FROM generations WHERE status = %(queued)s ORDER BY priority DESC, seq LIMIT 1;
+
+-- name: notify_work
+-- Idle workers on every host: an enqueue committed (sent after the commit, like the
+-- event hints below).
+SELECT pg_notify('editserve_work', '');
+
 -- name: notify_events
 -- Wake-up hints for event readers on any node, sent after the writes committed, in a
 -- statement of their own (a NOTIFY inside a writing transaction would serialise every

@@ -174,6 +174,10 @@ WHERE status = :held AND lease_expires_at < :now
   AND (cancel_requested = 1 OR attempts >= :max_attempts)
 ORDER BY seq;
 
+-- name: any_queued
+-- Whether a job waits (an idle worker's look after a wake-up hint; the queue index).
+SELECT id FROM generations WHERE status = :queued ORDER BY priority DESC, seq LIMIT 1;
+
 -- name: claim_next
 -- The claim: one UPDATE … RETURNING, serialised with every other writer by BEGIN IMMEDIATE.
 -- The first queued job and the first expired lease that may run again (attempts left, no
