@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     signing_secret: str | None = Field(
         default=None,
-        description="HMAC secret for signed file URLs; default: generated into data_dir.",
+        description="HMAC secret for file links; default: one per cluster, kept in the database.",
     )
     url_ttl_seconds: int = Field(
         default=3600,
