@@ -80,15 +80,7 @@ class ClusterRecord:
             row = tx.one("count_active_keys")
             if row is not None and int(row["n"]) > 0:
                 return False
-            tx.rowcount(
-                "insert_key",
-                id=key.id,
-                name=key.name,
-                prefix=key.prefix,
-                key_hash=key.key_hash,
-                created_at=key.created_at,
-                webhook_secret=key.webhook_secret,
-            )
+            tx.rowcount("insert_key", **key.insert_params())
             tx.rowcount("set_cluster_fact", name=FIRST_KEY, value=key.id, by=by)
         return True
 

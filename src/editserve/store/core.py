@@ -77,15 +77,7 @@ class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRe
 
     # --- keys ----------------------------------------------------------------------------
     def insert_key(self, key: ApiKeyRow) -> None:
-        self.dialect.rowcount(
-            "insert_key",
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            key_hash=key.key_hash,
-            created_at=key.created_at,
-            webhook_secret=key.webhook_secret,
-        )
+        self.dialect.rowcount("insert_key", **key.insert_params())
 
     def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
         row = self.dialect.one("key_by_hash", key_hash=key_hash)

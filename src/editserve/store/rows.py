@@ -38,6 +38,11 @@ class ApiKeyRow:
     def from_row(cls, row: Any) -> ApiKeyRow:
         return cls(**dict(row))
 
+    def insert_params(self) -> dict[str, Any]:
+        """The parameters of the ``insert_key`` statement."""
+        names = ("id", "name", "prefix", "key_hash", "created_at", "webhook_secret")
+        return {name: getattr(self, name) for name in names}
+
 
 @dataclass(frozen=True)
 class UploadRow:

@@ -11,6 +11,7 @@ Wire format (byte-exact for media_generation_completed)::
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -18,7 +19,7 @@ from starlette.responses import StreamingResponse
 
 from editserve.api.auth import require_key
 from editserve.api.openapi import ERROR_RESPONSES
-from editserve.api.services import services, url_builder
+from editserve.api.services import base_url, services, url_builder
 from editserve.generations.record import Event
 from editserve.protocol import EventData, UrlFor
 
@@ -33,6 +34,34 @@ def format_event(event: Event, url_for: UrlFor) -> str:
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
 
 
+class FormattedEvents:
+    """Each event formatted once per base URL, however many streams send it: a thousand
+    subscribers of one key share one serialisation (and one link signature) per event.
+    Events never change under their id, so a small LRU of recent ones is enough."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._lines: OrderedDict[tuple[int, str], str] = OrderedDict()
+
+    def get(self, event: Event, base: str, url_for: UrlFor) -> str:
+        key = (event.id, base)
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = format_event(event, url_for)
+            if len(self._lines) > self._size:
+                self._lines.popitem(last=False)
+        return line
+
+
+def formatted_events(request: Request) -> FormattedEvents:
+    """This app's cache (one per app: tests run several apps, each on its own store)."""
+    state = request.app.state
+    if getattr(state, "formatted_events", None) is None:
+        state.formatted_events = FormattedEvents()
+    cache: FormattedEvents = state.formatted_events
+    return cache
+
+
 @router.get("/api/events", response_class=StreamingResponse)
 async def events(
     request: Request,
@@ -41,12 +70,12 @@ async def events(
 ) -> StreamingResponse:
     """Stream the caller's generation events; replay after Last-Event-ID."""
     feed = services(request).generations.feed
-    url_for = url_builder(request)
+    url_for, base, formatted = url_builder(request), base_url(request), formatted_events(request)
     after = await feed.start_id(owner, last_event_id)
 
     async def stream() -> AsyncIterator[str]:
         async for event in feed.follow(owner, after, request.is_disconnected):
-            yield KEEP_ALIVE if event is None else format_event(event, url_for)
+            yield KEEP_ALIVE if event is None else formatted.get(event, base, url_for)
 
     return StreamingResponse(
         stream(),
