@@ -119,7 +119,9 @@ def test_a_job_that_keeps_killing_workers_fails_after_max_attempts(slow_server: 
 
 def test_sync_edit_times_out_with_504_and_the_generation_finishes(slow_server: LiveServer) -> None:
     with slow_server.client() as client:
-        response = client.post("/api/ai/images/edit", json=edit_body(uri(), num_inference_steps=6))
+        # Enough steps to outlast the 1 s limit: the job starts at once (the enqueue wakes
+        # the worker), so the denoising alone must take longer than the limit.
+        response = client.post("/api/ai/images/edit", json=edit_body(uri(), num_inference_steps=40))
         assert response.status_code == 504
         body = response.json()
         assert body["error"]["type"] == "timeout"

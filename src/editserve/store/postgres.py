@@ -31,8 +31,9 @@ and why:
   use them and would scan the history, so each connection plans every execution for its
   values (``plan_cache_mode = force_custom_plan``; parsing is still saved).
 - **A checked connection pool**: ``psycopg_pool.ConnectionPool`` (autocommit; explicit
-  transactions where atomicity matters), each connection checked before use, so a
-  restarted database is survived.
+  transactions where atomicity matters), each connection checked before use unless it
+  answered a statement in the last second (``TRUST_SECONDS``), so a restarted database is
+  survived without a check's round trip before every statement.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ import asyncio
 import logging
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -110,6 +113,29 @@ def migrate(conninfo: str, *, connect_timeout: int = 10, from_schema: bool = Tru
     return applied
 
 
+# A connection that answered a statement this recently is handed out without the pool's
+# check (an empty query: one more round trip per statement, which halved the queue's
+# throughput); an older one is checked, so a restarted database is still noticed before use.
+TRUST_SECONDS = 1.0
+_answered: weakref.WeakKeyDictionary[PgConnection, float] = weakref.WeakKeyDictionary()
+
+
+def _check_unless_recent(conn: PgConnection) -> None:
+    """The pool's check, for connections that have not answered in the last moment."""
+    answered = _answered.get(conn)
+    if answered is not None and time.monotonic() - answered < TRUST_SECONDS:
+        return
+    ConnectionPool.check_connection(conn)
+
+
+@contextmanager
+def _connection(pool: ConnectionPool[PgConnection]) -> Iterator[PgConnection]:
+    """A pool connection, marked as answering when the block ends without an error."""
+    with pool.connection() as conn:
+        yield conn
+        _answered[conn] = time.monotonic()
+
+
 def _configure(conn: PgConnection) -> None:
     """Plan every statement for its parameters (see the module doc): statuses are
     parameters and the queue's indexes are partial, which a generic plan cannot use."""
@@ -176,7 +202,7 @@ class _Notifier:
                 taken.append(more)
             hints = [hint for hint in taken if hint]
             try:
-                with self._pool.connection() as conn:
+                with _connection(self._pool) as conn:
                     if hints:
                         conn.execute(_q("notify_events"), {"hints": hints})
                     if len(hints) < len(taken):
@@ -211,7 +237,7 @@ class PostgresDialect:
             },
             min_size=min_connections,
             max_size=max_connections,
-            check=ConnectionPool.check_connection,
+            check=_check_unless_recent,
             configure=_configure,
             timeout=30.0,
             name="editserve-store",
@@ -230,7 +256,7 @@ class PostgresDialect:
 
     @contextmanager
     def tx(self) -> Iterator[_PgTx]:
-        with self._pool.connection() as conn, conn.transaction():
+        with _connection(self._pool) as conn, conn.transaction():
             tx = _PgTx(conn)
             yield tx
             tx.flush_events()
@@ -241,7 +267,7 @@ class PostgresDialect:
         return rows[0] if rows else None
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
-        with self._pool.connection() as conn:
+        with _connection(self._pool) as conn:
             if name in EVENT_READS:  # after the writers in flight: no late id is skipped
                 with conn.transaction():
                     conn.execute(_LOCK, (EVENTS_LOCK,))
@@ -275,7 +301,7 @@ class PostgresDialect:
         return self._work.wait(timeout)
 
     def rowcount(self, name: str, /, **params: Any) -> int:
-        with self._pool.connection() as conn:
+        with _connection(self._pool) as conn:
             return conn.execute(_q(name), params).rowcount
 
     async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
