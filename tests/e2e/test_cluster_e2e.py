@@ -291,6 +291,9 @@ def test_killed_worker_and_restarted_api_node_lose_nothing(cluster: Cluster) -> 
     assert quick["status"] == "succeeded", quick
     assert cluster.runs(long_id) == [(1, victim), (2, survivor)]
     assert cluster.runs(quick_id) == [(1, survivor)]
+    # The receipt says the same to API clients: who ran the result, on which attempt.
+    assert (final["receipt"]["worker_id"], final["receipt"]["attempt"]) == (survivor, 2)
+    assert (quick["receipt"]["worker_id"], quick["receipt"]["attempt"]) == (survivor, 1)
     with cluster.api_b.client() as b3:
         for gen_id in (long_id, quick_id):
             assert_image(b3.get(f"/api/ai/queue/{gen_id}").json()["result_url"])

@@ -200,7 +200,9 @@ class BatchRun:
         timings["encode_store"] = round(time.perf_counter() - t1, 3)
         # wall time of the run on the worker, from claim to stored result
         timings["total"] = round(time.perf_counter() - started, 3)
-        receipt = {**result.receipt, "weights": self.weights}
+        # Which worker ran it, on which attempt: an operator's first question about a result.
+        ran_by = {"worker_id": self.worker_id, "attempt": gen.attempts}
+        receipt = {**result.receipt, "weights": self.weights, **ran_by}
         self._finish(gen, Status.SUCCEEDED, result_key=key, timings=timings, receipt=receipt)
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:

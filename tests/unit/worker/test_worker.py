@@ -135,6 +135,7 @@ def test_a_job_runs_and_is_stored(settings, store, storage, output_format) -> No
         done.timings
     )
     assert done.receipt is not None and done.receipt["weights"]["is_tiny"] is True
+    assert (done.receipt["worker_id"], done.receipt["attempt"]) == ("w-test", 1)
     assert not worker.run_once()  # queue empty
 
 
