@@ -10,24 +10,13 @@ before the cluster record) offers that one, so the links it handed out stay vali
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from editserve.cluster.node import node_name
 from editserve.config import Settings
-from editserve.storage.signing import SECRET_FILE_NAME
+from editserve.storage.signing import read_secret_file
 from editserve.store import Store
 
 SIGNING_SECRET = "signing_secret"
-
-
-def _data_dir_secret(settings: Settings) -> str | None:
-    """The secret a server before the cluster record made in its data dir, if any."""
-    path = Path(settings.data_dir) / SECRET_FILE_NAME
-    try:
-        value = path.read_bytes().strip().decode("utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-    return value or None
 
 
 def cluster_signing_secret(settings: Settings, store: Store, by: str | None = None) -> bytes:
@@ -36,7 +25,7 @@ def cluster_signing_secret(settings: Settings, store: Store, by: str | None = No
         return settings.signing_secret.encode("utf-8")
     recorded = store.cluster_facts().get(SIGNING_SECRET)
     if recorded is None:
-        candidate = _data_dir_secret(settings) or secrets.token_hex(32)
+        candidate = read_secret_file(settings.data_dir) or secrets.token_hex(32)
         facts = store.record_cluster_facts({SIGNING_SECRET: candidate}, by or node_name(settings))
         recorded = facts[SIGNING_SECRET]
     return recorded.value.encode("utf-8")

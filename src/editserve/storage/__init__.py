@@ -4,8 +4,8 @@ Public API::
 
     open_storage(settings) -> BlobStorage          # by settings.resolved_storage_url
     BlobStorage, LocalStorage, S3Storage, InvalidKey, validate_key
-    UrlSigner(secret).signed_path(key, ttl) / .verify(key, expires, signature)
-    load_or_create_secret(settings) -> bytes
+    UrlSigner(secret).lasting_path(key) / .verify_link(key, expires, signature)
+    read_secret_file(data_dir) -> str | None     # a pre-cluster data_dir secret
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from editserve.storage.base import (
 )
 from editserve.storage.local import LocalStorage
 from editserve.storage.s3 import S3Storage
-from editserve.storage.signing import UrlSigner, load_or_create_secret
+from editserve.storage.signing import UrlSigner, read_secret_file
 
 __all__ = [
     "BlobStorage",
@@ -33,8 +33,8 @@ __all__ = [
     "StorageUnavailable",
     "UrlSigner",
     "guess_content_type",
-    "load_or_create_secret",
     "open_storage",
+    "read_secret_file",
     "validate_key",
 ]
 

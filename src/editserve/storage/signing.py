@@ -10,24 +10,19 @@ Two forms, both verified by every node that shares the secret:
   ``/files/<key>?expires=<unix>&signature=<hex>`` with
   ``HMAC-SHA256(secret, "<key>\\n<expires_at>")``, valid until ``expires``.
 
-The two messages can never collide (``lasting`` is not a number). Every API node must
-share the secret: set ``EDITSERVE_SIGNING_SECRET`` when running several nodes; a single
-node generates one into ``data_dir/signing_secret``.
+The two messages can never collide (``lasting`` is not a number). Every API node signs
+with the cluster's one secret: ``EDITSERVE_SIGNING_SECRET``, else the one kept in the
+cluster record (editserve.cluster.secret).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-from editserve.config import Settings
 from editserve.storage.base import validate_key
 
 SECRET_FILE_NAME = "signing_secret"
@@ -46,12 +41,13 @@ class UrlSigner:
         self._secret = bytes(secret)
 
     def sign(self, key: str, expires_at: int) -> str:
-        message = f"{key}\n{int(expires_at)}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return self._mac(f"{key}\n{int(expires_at)}")
 
     def sign_lasting(self, key: str) -> str:
-        message = f"{key}\n{LASTING}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return self._mac(f"{key}\n{LASTING}")
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
     def verify_link(
         self,
@@ -119,67 +115,12 @@ def _same(expected: str, signature: str) -> bool:
     return hmac.compare_digest(expected.encode(), signature.lower().encode("ascii", "replace"))
 
 
-def load_or_create_secret(settings: Settings) -> bytes:
-    """The signing secret: ``settings.signing_secret``, else ``data_dir/signing_secret``.
-
-    The file is created on first use with a random 256-bit secret and mode 0600. Creation
-    is race-safe across processes: the secret is written to a private temporary file that
-    is then hard-linked into place, which fails if another process got there first (we
-    then read theirs), so no process ever sees a partially written secret.
-    """
-    if settings.signing_secret:
-        return settings.signing_secret.encode("utf-8")
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / SECRET_FILE_NAME
-    existing = _read_secret(path)
-    if existing:
-        return existing
-    _create_secret(path, secrets.token_hex(32).encode("ascii"))
-    secret = _read_secret(path, wait=True)
-    if not secret:
-        raise RuntimeError(f"could not read the signing secret from {path}")
-    return secret
-
-
-def _read_secret(path: Path, *, wait: bool = False) -> bytes | None:
-    # Only the O_EXCL fallback can expose an empty file briefly; wait it out.
-    deadline = time.monotonic() + (2.0 if wait else 0.0)
-    while True:
-        try:
-            value = path.read_bytes().strip()
-        except FileNotFoundError:
-            value = b""
-        if value or time.monotonic() >= deadline:
-            return value or None
-        time.sleep(0.01)
-
-
-def _create_secret(path: Path, secret: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".signing_secret-")
+def read_secret_file(data_dir: Path) -> str | None:
+    """The secret an editserve from before the cluster record kept in
+    ``data_dir/signing_secret``, if there is one (the cluster record adopts it, so the links
+    that server handed out stay valid; see editserve.cluster.secret)."""
     try:
-        with os.fdopen(fd, "wb") as handle:  # mkstemp creates it 0600
-            handle.write(secret + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return
-        except OSError:
-            # A filesystem without hard links: exclusive create instead.
-            _create_exclusive(path, secret)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _create_exclusive(path: Path, secret: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        value = (Path(data_dir) / SECRET_FILE_NAME).read_bytes().strip().decode("utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return value or None

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import os
-import stat
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from editserve.config import Settings
-from editserve.storage import InvalidKey, UrlSigner, load_or_create_secret
+from editserve.storage import InvalidKey, UrlSigner, read_secret_file
 
 KEY = "outputs/6f1c0d3e-9b1a-4b8e-8a0e-1f2d3c4b5a69.webp"
 
@@ -73,28 +69,12 @@ def test_empty_secret_is_refused() -> None:
         UrlSigner(b"")
 
 
-def test_secret_from_settings(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, signing_secret="configured")
-    assert load_or_create_secret(settings) == b"configured"
-    assert not (tmp_path / "signing_secret").exists()
-
-
-def test_secret_is_created_once_with_private_mode(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
-    first = load_or_create_secret(settings)
-    path = tmp_path / "data" / "signing_secret"
-    assert len(first) == 64
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert load_or_create_secret(settings) == first
-    assert [p.name for p in path.parent.iterdir()] == ["signing_secret"]  # no temp files
-
-
-def test_secret_creation_is_race_safe(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
-    with ThreadPoolExecutor(8) as pool:
-        secrets = set(pool.map(lambda _: load_or_create_secret(settings), range(16)))
-    assert len(secrets) == 1
-    assert (tmp_path / "signing_secret").read_bytes().strip() == secrets.pop()
+def test_a_data_dir_secret_from_before_the_cluster_record_is_read(tmp_path: Path) -> None:
+    assert read_secret_file(tmp_path) is None  # none there
+    (tmp_path / "signing_secret").write_text("old-secret\n")
+    assert read_secret_file(tmp_path) == "old-secret"
+    (tmp_path / "signing_secret").write_bytes(b"\xff\xfe")
+    assert read_secret_file(tmp_path) is None  # not a secret editserve wrote
 
 
 # --- lasting links ---------------------------------------------------------------------------
