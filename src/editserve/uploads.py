@@ -9,13 +9,12 @@ import time
 from anyio import to_thread
 
 from editserve.errors import NotFound
+from editserve.inputs.own_links import UPLOADS_PATH
 from editserve.inputs.resolver import InputResolver, LookupUpload, StoredInput
 from editserve.protocol import UploadResponse, UrlFor
 from editserve.storage.base import BlobStorage
 from editserve.store import Store
 from editserve.store.rows import UploadRow
-
-UPLOAD_PATH = "/api/ai/uploads/"
 
 
 class UploadService:
@@ -38,7 +37,7 @@ class UploadService:
         await to_thread.run_sync(self.store.insert_upload, row)
         return UploadResponse(
             id=row.id,
-            url=f"{base_url}{UPLOAD_PATH}{row.id}",
+            url=f"{base_url}{UPLOADS_PATH}{row.id}",
             preview_url=url_for(row.key),
             content_type=row.content_type,
             format=row.format,

@@ -23,8 +23,8 @@ from editserve.storage.base import InvalidKey, validate_key
 from editserve.storage.signing import UrlSigner
 
 FILES_SEGMENT = "/files/"
-UPLOADS_SEGMENT = "/api/ai/uploads/"
-_UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+UPLOADS_PATH = "/api/ai/uploads/"  # an upload's URL is <base> + UPLOADS_PATH + <id>
+UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class BlobOwners(Protocol):
@@ -74,11 +74,11 @@ def upload_id_in(ref: str) -> str | None:
         path = urlsplit(ref).path
     except ValueError:
         return None
-    start = path.rfind(UPLOADS_SEGMENT)
+    start = path.rfind(UPLOADS_PATH)
     if start < 0:
         return None
-    upload_id = path[start + len(UPLOADS_SEGMENT) :].rstrip("/")
-    return upload_id if _UPLOAD_ID_RE.fullmatch(upload_id) else None
+    upload_id = path[start + len(UPLOADS_PATH) :].rstrip("/")
+    return upload_id if UPLOAD_ID_RE.fullmatch(upload_id) else None
 
 
 def _valid_key(key: str) -> bool:
@@ -89,4 +89,4 @@ def _valid_key(key: str) -> bool:
     return True
 
 
-__all__ = ["BlobOwners", "OwnLinks", "upload_id_in"]
+__all__ = ["UPLOADS_PATH", "UPLOAD_ID_RE", "BlobOwners", "OwnLinks", "upload_id_in"]

@@ -38,10 +38,9 @@ from editserve.config import Settings
 from editserve.errors import InvalidParams, NotFound, PayloadTooLarge
 from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image
 from editserve.inputs.fetch import Fetcher, FetchError
-from editserve.inputs.own_links import OwnLinks, upload_id_in
+from editserve.inputs.own_links import UPLOAD_ID_RE, UPLOADS_PATH, OwnLinks, upload_id_in
 from editserve.storage.base import BlobStorage
 
-UPLOADS_PATH = "/api/ai/uploads/"
 FIELD = "input_image"
 
 _DATA_URI_RE = re.compile(
@@ -58,7 +57,6 @@ _DATA_MIME_TYPES = {
     "image/x-bmp",
     "image/x-ms-bmp",
 }
-_UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -356,7 +354,7 @@ def _upload_id(field: str, ref: str, bases: list[tuple[str, str]]) -> str | None
         prefix = base_path + UPLOADS_PATH
         if origin == base_origin and parts.path.startswith(prefix):
             upload_id = parts.path[len(prefix) :].rstrip("/")
-            if not _UPLOAD_ID_RE.fullmatch(upload_id):
+            if not UPLOAD_ID_RE.fullmatch(upload_id):
                 raise InvalidParams(f"{field}: upload not found: malformed upload id")
             return upload_id
     return None
