@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from editserve.cluster.commands import migrate as migrate_command
-from editserve.config import Settings, load_settings
+from editserve.commandline import settings_or_exit, store_or_exit
+from editserve.config import Settings
 from editserve.retention.cli import prune as prune_command
 
 
@@ -25,13 +26,6 @@ def _setup_logging(level: str, log_format: str = "text") -> None:
     from editserve.logs import setup_logging
 
     setup_logging(level, log_format)
-
-
-def _settings_or_exit(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except Exception as exc:  # pydantic ValidationError: show it, no traceback
-        raise click.UsageError(f"invalid settings: {exc}") from None
 
 
 def _refuse_bad_model_options(settings: Settings, devices: list[str]) -> None:
@@ -92,7 +86,7 @@ def serve(**options: Any) -> None:
     from editserve.cluster.commands import announce_first_key, start_node_or_exit
     from editserve.worker.supervisor import Supervisor, plan_devices
 
-    settings = _settings_or_exit(**options)
+    settings = settings_or_exit(**options)
     devices = plan_devices(settings)
     _refuse_bad_model_options(settings, devices)
     _setup_logging(settings.log_level, settings.log_format)
@@ -140,7 +134,7 @@ def worker(
     from editserve.worker.loop import Worker
 
     device = options.get("device")
-    settings = _settings_or_exit(**options)
+    settings = settings_or_exit(**options)
     _refuse_bad_model_options(settings, [device or settings.device])
     _setup_logging(settings.log_level, settings.log_format)
     node = start_node_or_exit(settings, "worker")  # database, storage, agreed settings
@@ -183,7 +177,7 @@ def smoke(**options: Any) -> None:
         warmup=not options.pop("no_warmup"),
     )
     device = options.get("device")
-    settings = _settings_or_exit(**options)
+    settings = settings_or_exit(**options)
     _refuse_bad_model_options(settings, [device or settings.device])
     _setup_logging(settings.log_level, settings.log_format)
     try:
@@ -199,11 +193,7 @@ def keys() -> None:
 
 
 def _store(data_dir: Path | None, database_url: str | None) -> Any:
-    from editserve.store import open_store
-
-    settings = _settings_or_exit(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_store(settings)
+    return store_or_exit(settings_or_exit(data_dir=data_dir, database_url=database_url))
 
 
 _key_store_options = [
@@ -251,7 +241,7 @@ def keys_webhook(
     if not (url or clear or rotate_secret):
         raise click.UsageError("say what to change: --url URL, --clear or --rotate-secret")
     store = _store(data_dir, database_url)
-    allow = _settings_or_exit(data_dir=data_dir, database_url=database_url).fetch_allow_hosts
+    allow = settings_or_exit(data_dir=data_dir, database_url=database_url).fetch_allow_hosts
     key_id = find_key_id(store, key)
     if key_id is None:
         raise click.ClickException(f"no active key matches {key!r}")
@@ -320,7 +310,7 @@ def pull(
 
     if allow_downloads() and not as_json:
         click.echo("HF_HUB_OFFLINE is set: lifted for this pull.", err=True)
-    settings = _settings_or_exit(**options)
+    settings = settings_or_exit(**options)
     try:
         reserve = parse_size(keep_free)
     except ValueError:
@@ -349,7 +339,7 @@ def status(
     from editserve.status import run_status
 
     store = _store(data_dir, database_url)
-    served = served_registry(_settings_or_exit(data_dir=data_dir, database_url=database_url))
+    served = served_registry(settings_or_exit(data_dir=data_dir, database_url=database_url))
     sys.exit(
         run_status(
             store, watch=watch, interval=max(0.2, interval), as_json=as_json, registry=served
@@ -367,7 +357,7 @@ def doctor(as_json: bool, **options: Any) -> None:
     """
     from editserve.doctor import run_doctor
 
-    sys.exit(run_doctor(_settings_or_exit(**options), as_json_output=as_json))
+    sys.exit(run_doctor(settings_or_exit(**options), as_json_output=as_json))
 
 
 def _register_client_commands() -> None:

@@ -118,12 +118,9 @@ def migrate(accept_settings: bool, as_json: bool, **options: Any) -> None:
     """
     from editserve.cluster.migrate import run_migrate
     from editserve.cluster.node import NodeRefused
-    from editserve.config import load_settings
+    from editserve.commandline import settings_or_exit
 
-    try:
-        settings = load_settings(**options)
-    except Exception as exc:  # pydantic ValidationError: show it, no traceback
-        raise click.UsageError(f"invalid settings: {exc}") from None
+    settings = settings_or_exit(**options)
     try:
         report = run_migrate(settings, accept_settings=accept_settings)
     except NodeRefused as exc:
@@ -138,14 +135,9 @@ def migrate(accept_settings: bool, as_json: bool, **options: Any) -> None:
         click.echo(first_key_banner(report.first_key, report.key_file))
 
 
-def register(main: click.Group) -> None:
-    main.add_command(migrate)
-
-
 __all__ = [
     "announce_first_key",
     "first_key_banner",
     "migrate",
-    "register",
     "start_node_or_exit",
 ]

@@ -44,22 +44,17 @@ def prune(
     --older-than days ago, with their images, in small batches; never anything a queued or
     running generation uses. One node prunes at a time: if another is pruning, this says
     so and exits 0."""
-    from editserve.config import load_settings
+    from editserve.commandline import settings_or_exit, store_or_exit
     from editserve.retention.prune import Pruner
     from editserve.storage import open_storage
-    from editserve.store import open_store
 
-    try:
-        settings = load_settings(data_dir=data_dir, database_url=database_url)
-    except Exception as exc:  # noqa: BLE001 - a settings error is the user's to fix
-        raise click.UsageError(f"settings: {exc}") from None
+    settings = settings_or_exit(data_dir=data_dir, database_url=database_url)
     days = older_than if older_than is not None else settings.retention_days
     if days is None:
         raise click.UsageError(
             "--older-than: required when EDITSERVE_RETENTION_DAYS is not set (days, e.g. 30)"
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
+    store = store_or_exit(settings)
     try:
         report = Pruner(store, open_storage(settings)).run(days, dry_run=dry_run)
     finally:
