@@ -79,11 +79,7 @@ class S3Storage:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint_url = endpoint_url
         self.client = client if client is not None else make_s3_client(endpoint_url)
-        # check() must answer fast when the endpoint is down: a twin with one attempt and
-        # short timeouts (same credentials chain, read now like the main client's).
-        self._check_client = (
-            self.client if client is not None else make_s3_client(endpoint_url, quick=True)
-        )
+        self._given_client = client is not None
 
     @classmethod
     def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Storage:
@@ -97,7 +93,11 @@ class S3Storage:
     def check(self) -> None:
         """The bucket exists, the credentials are accepted, and they may write and delete
         (a probe object under a name no blob key can take, removed at once)."""
-        client = self._check_client
+        # Answer fast when the endpoint is down: a twin with one attempt and short
+        # timeouts, made only here (check runs once, at start-up).
+        client = (
+            self.client if self._given_client else make_s3_client(self.endpoint_url, quick=True)
+        )
         where = f"s3://{self.bucket}/{self.prefix}"
         if self.endpoint_url:
             where += f" at {self.endpoint_url}"
