@@ -183,18 +183,24 @@ class Pruner:
             if not pending:
                 return True
             for key, kind in pending:
-                deleted = self._delete_blob(key)
+                deleted = self._delete_blob(key, kind)
                 self.store.forget_blob(key, kind, deleted)
                 if deleted:
                     report.add(kind, 1)
         return False
 
-    def _delete_blob(self, key: str) -> bool:
+    def _delete_blob(self, key: str, kind: str) -> bool:
         """Delete the blob unless something kept uses it. A request may reuse an input
-        (same bytes, same key) at this very moment: the bytes are read first and put
-        back if a use appeared meanwhile."""
+        (same bytes, same key) at this very moment: its bytes are read first and put
+        back if a use appeared meanwhile. An output (``outputs/<generation id>``) is
+        never taken up again, so it is deleted without reading it."""
         if self.store.blob_in_use(key):
             return False
+        if kind == OUTPUTS:
+            if not self.storage.exists(key):
+                return False  # gone already (a run that died after deleting it): not counted
+            self.storage.delete(key)
+            return True
         try:
             data = self.storage.get(key)
             content_type = self.storage.content_type(key)

@@ -19,7 +19,7 @@ from editserve.retention.auto import run_retention
 from editserve.retention.cli import prune
 from editserve.retention.prune import LeaseLost, Pruner
 from editserve.storage import LocalStorage
-from editserve.store.retention import input_keys
+from editserve.store.retention import INPUTS, input_keys
 from editserve.store.sqlite import SqliteStore
 
 MODEL = "qwen-image-edit-plus"
@@ -101,7 +101,7 @@ def test_a_blob_reused_while_it_is_deleted_is_put_back(tmp_path: Path, store: Sq
     storage.put("inputs/a.png", b"bytes", "image/png")
     pruner = Pruner(ReusedMeanwhile(store), storage)  # type: ignore[arg-type]
 
-    assert pruner._delete_blob("inputs/a.png") is False
+    assert pruner._delete_blob("inputs/a.png", INPUTS) is False
     assert storage.get("inputs/a.png") == b"bytes"
     assert storage.content_type("inputs/a.png") == "image/png"
 
