@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import psycopg
@@ -18,7 +19,7 @@ from store_helpers import MODELS, make_gen
 from store_targets import StoreTarget
 
 from editserve.generations.record import Status
-from editserve.store.dialect import load_queries, migrations
+from editserve.store.dialect import FIXED_STATUSES, load_queries, migrations
 from editserve.store.postgres import migrate
 from editserve.store.sqlite import SqliteDialect, split_statements
 
@@ -151,11 +152,18 @@ def test_query_files_define_the_same_statements_with_the_same_parameters() -> No
 
 
 def test_query_files_spell_no_status() -> None:
-    """The state machine is store/core.py: statuses reach SQL only as parameters."""
+    """The state machine is store/core.py: statuses reach SQL only as parameters, and the
+    fixed ones (queued, held) are written in as literals when the file is read."""
     for dialect in DIALECTS:
+        text = resources.files("editserve.store").joinpath(f"queries/{dialect}.sql").read_text()
+        code = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+        for status in Status:
+            assert f"'{status.value}'" not in code, (dialect, status)
+        claim = load_queries(dialect)["any_queued"]
+        assert f"status = '{FIXED_STATUSES['queued']}'" in claim, (dialect, claim)
         for name, sql in load_queries(dialect).items():
-            for status in Status:
-                assert f"'{status.value}'" not in sql, (dialect, name, status)
+            for fixed in FIXED_STATUSES:
+                assert f"%({fixed})s" not in sql and not re.search(rf":{fixed}\b", sql), name
 
 
 def test_sqlite_users_never_import_psycopg() -> None:

@@ -4,12 +4,17 @@ A dialect only knows connections and transactions. It runs *named* statements, r
 ``queries/<dialect>.sql`` (the two files hold the same ``-- name:`` blocks), applies the
 migrations at open, and hints at new events if it can. The state machine itself (which
 status a generation moves to, which event it emits) lives once, in ``store/core.py``, and
-passes every status to SQL as a parameter.
+passes every status to SQL as a parameter. The two statuses the queue's partial indexes are
+built on (``queued``, and ``held`` = processing) are also written into the statements as
+literals when the file is read (``FIXED_STATUSES``): a planner can use a partial index
+(``WHERE status = 'queued'``) only for a literal, and a statement without a status
+parameter can keep one plan for all its executions.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,9 +23,14 @@ from importlib import resources
 from typing import Any, Protocol
 
 from editserve.generations.events import GenerationEvent, stored_payload
-from editserve.generations.record import Generation
+from editserve.generations.record import Generation, Status
 
 Row = dict[str, Any]
+
+# Parameters with one value for ever, inlined as SQL literals when the queries are read.
+FIXED_STATUSES = {"queued": Status.QUEUED.value, "held": Status.PROCESSING.value}
+# The placeholder of a named parameter, per dialect.
+_PLACEHOLDER = {"postgres": r"%\({name}\)s", "sqlite": r":{name}\b"}
 
 
 class Tx(Protocol):
@@ -95,8 +105,9 @@ def event_row(gen: Generation, event: GenerationEvent) -> Row:
 
 @cache
 def load_queries(dialect: str) -> dict[str, str]:
-    """The named statements of queries/<dialect>.sql (comment lines dropped)."""
-    text = _read(f"queries/{dialect}.sql")
+    """The named statements of queries/<dialect>.sql (comment lines dropped), with the
+    ``FIXED_STATUSES`` parameters written in as literals."""
+    text = _inline_fixed(dialect, _read(f"queries/{dialect}.sql"))
     queries: dict[str, str] = {}
     name: str | None = None
     lines: list[str] = []
@@ -138,6 +149,12 @@ def fresh_schema(dialect: str) -> str:
     database applies the migrations it lacks. tests/contract checks the two build the same.
     """
     return _read(f"schema/{dialect}.sql")
+
+
+def _inline_fixed(dialect: str, text: str) -> str:
+    for name, value in FIXED_STATUSES.items():
+        text = re.sub(_PLACEHOLDER[dialect].format(name=name), f"'{value}'", text)
+    return text
 
 
 def _read(path: str) -> str:

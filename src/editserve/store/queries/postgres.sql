@@ -195,7 +195,10 @@ FOR UPDATE SKIP LOCKED;
 -- The claim, its batch siblings and their started events: one statement, one round trip.
 -- `queued` and `expired` each lock the first free row of their kind in queue order (an
 -- ordered index step; rows other claimers hold are skipped); the earlier of the two is
--- claimed. An expired lease is claimed again only with attempts left and no cancel asked
+-- claimed. `queued` takes the head of each served model's queue (generations_claim, one
+-- ordered step per model; `model = ANY(...)` instead would read and sort every queued row
+-- of those models on each claim: a deep backlog made each claim slower); the other
+-- heads it locked are free again when the statement ends. An expired lease is claimed again only with attempts left and no cancel asked
 -- (the reaper ends the others). MATERIALIZED keeps each locking SELECT evaluated once.
 -- The events are inserted under the events lock in shared mode (taken once the rows are
 -- ours, released at commit; event readers take it exclusively: see store/postgres.py). Their JSON is the
@@ -204,11 +207,16 @@ FOR UPDATE SKIP LOCKED;
 -- equal priority the loaded model's job, unless another model's job was enqueued at or
 -- before %(starved_before)s (NULL: none starves); then the earlier (see sqlite.sql).
 WITH queued AS MATERIALIZED (
-    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
-    WHERE status = %(queued)s AND model = ANY(%(models)s::text[])
-    ORDER BY priority DESC, seq
+    SELECT head.* FROM unnest(%(models)s::text[]) AS served(model)
+    CROSS JOIN LATERAL (
+        SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+        WHERE status = %(queued)s AND model = served.model
+        ORDER BY priority DESC, seq
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) AS head
+    ORDER BY head.priority DESC, head.seq
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
 ), expired AS MATERIALIZED (
     SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
     WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
