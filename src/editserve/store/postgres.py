@@ -19,17 +19,20 @@ and why:
 - **The hot path in one round trip**: a claim (with its batch siblings) and a finish are
   each one statement that also inserts its events (``claim_started``, ``finish_ended``).
 - **LISTEN/NOTIFY hints**: after a write that inserted events commits, the store sends
-  ``'<event id>:<owner>'`` on ``editserve_events`` (a :class:`_Notifier` thread, in
-  batches, off the writer's path: a NOTIFY inside the writing transaction would make all
-  such commits wait on one lock, WAL flush included); :class:`_EventHints` listens on one
-  connection in a daemon thread and wakes ``wait_for_events``. Only a hint: readers poll.
+  each key's newest ``<event id>:<owner>`` on ``editserve_events`` (store/pg_notify.py:
+  a thread off the writer's path, at most one NOTIFY per 10 ms per process);
+  :class:`_EventHints` listens on one connection in a daemon thread and wakes
+  ``wait_for_events``. Only a hint: readers poll.
 - **Migrations under an advisory lock** (``MIGRATION_LOCK``), all pending ones in one
   transaction, so any number of processes may start at once and a failing script leaves
   the database as it was. An empty database gets schema/postgres.sql instead.
-- **Custom plans**: statuses are parameters (queries/postgres.sql) and the queue's indexes
-  are partial (``WHERE status = 'queued'``); a prepared statement's generic plan could not
-  use them and would scan the history, so each connection plans every execution for its
-  values (``plan_cache_mode = force_custom_plan``; parsing is still saved).
+- **Prepared statements, planned once where they can be**: psycopg prepares a statement
+  run more than a few times; the queue's statuses are literals in the statements (they are
+  inlined when the file is read: store/dialect.py ``FIXED_STATUSES``), so a plan kept for
+  all executions still uses the partial queue indexes (``WHERE status = 'queued'``), and
+  PostgreSQL's own choice between a kept plan and one per execution applies
+  (``plan_cache_mode = auto``; forcing a plan per execution cost the claim ~0.5 ms of
+  planning each time).
 - **A checked connection pool**: ``psycopg_pool.ConnectionPool`` (autocommit; explicit
   transactions where atomicity matters), each connection checked before use unless it
   answered a statement in the last second (``TRUST_SECONDS``), so a restarted database is
@@ -40,12 +43,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -58,6 +60,7 @@ from editserve.store.core import QueueStore
 from editserve.store.dialect import Row, event_row, fresh_schema, load_queries, migrations
 from editserve.store.hints import EventHints
 from editserve.store.pg_listen import Listener, WorkHints
+from editserve.store.pg_notify import Notifier, parse_event_payload
 
 log = logging.getLogger("editserve.store")
 
@@ -136,12 +139,6 @@ def _connection(pool: ConnectionPool[PgConnection]) -> Iterator[PgConnection]:
         _answered[conn] = time.monotonic()
 
 
-def _configure(conn: PgConnection) -> None:
-    """Plan every statement for its parameters (see the module doc): statuses are
-    parameters and the queue's indexes are partial, which a generic plan cannot use."""
-    conn.execute("SET plan_cache_mode = force_custom_plan")
-
-
 class _PgTx:
     """One transaction; its events are inserted last, under EVENTS_LOCK (shared)."""
 
@@ -174,45 +171,6 @@ class _PgTx:
         self._events.clear()
 
 
-class _Notifier:
-    """Sends the hints of committed events in a daemon thread, many per statement."""
-
-    def __init__(self, pool: ConnectionPool[PgConnection]) -> None:
-        self._pool = pool
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # hints; "" = work
-        self._thread = threading.Thread(target=self._run, name="editserve-notify", daemon=True)
-        self._thread.start()
-
-    def send(self, rows: list[Row]) -> None:
-        for row in rows:
-            self._queue.put(f"{row['event_id']}:{row['event_owner']}")
-
-    def send_work(self) -> None:
-        self._queue.put("")
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            taken: list[str] = [first]
-            more: str | None = first
-            while not self._queue.empty() and (more := self._queue.get()) is not None:
-                taken.append(more)
-            hints = [hint for hint in taken if hint]
-            try:
-                with _connection(self._pool) as conn:
-                    if hints:
-                        conn.execute(_q("notify_events"), {"hints": hints})
-                    if len(hints) < len(taken):
-                        conn.execute(_q("notify_work"))
-            except psycopg.Error as exc:  # only hints: readers and workers poll anyway
-                log.warning("store: NOTIFY failed (%s); readers fall back to polling", exc)
-            if more is None:
-                return
-
-
 class PostgresDialect:
     """A checked connection pool over one database, and LISTEN hints started on demand."""
 
@@ -238,14 +196,13 @@ class PostgresDialect:
             min_size=min_connections,
             max_size=max_connections,
             check=_check_unless_recent,
-            configure=_configure,
             timeout=30.0,
             name="editserve-store",
             open=False,
         )
         self._hints: _EventHints | None = None
         self._hints_lock = threading.Lock()
-        self._notifier: _Notifier | None = None
+        self._notifier: Notifier | None = None
         self._work: WorkHints | None = None
 
     def migrate(self) -> list[int]:
@@ -279,18 +236,20 @@ class PostgresDialect:
 
     def _notify(self, rows: list[Row]) -> None:
         if rows:
-            self._sender().send(rows)
+            self._sender().events((row["event_owner"], row["event_id"]) for row in rows)
 
-    def _sender(self) -> _Notifier:
+    def _sender(self) -> Notifier:
         if self._notifier is None:
             with self._hints_lock:
                 if self._notifier is None:
-                    self._notifier = _Notifier(self._pool)
+                    self._notifier = Notifier(
+                        lambda: _connection(self._pool), load_queries(DIALECT)
+                    )
         return self._notifier
 
     def work_added(self) -> None:
         """Jobs were enqueued (committed): NOTIFY idle workers on every host."""
-        self._sender().send_work()
+        self._sender().work()
 
     def wait_for_work(self, timeout: float, queued: Callable[[], bool]) -> bool:
         """Wait up to timeout for a NOTIFY of new work (see Dialect.wait_for_work)."""
@@ -378,9 +337,7 @@ class _EventHints:
         self._listener.stop()
 
     def _notified(self, payload: str) -> None:
-        event_id_text, _, owner = payload.partition(":")
-        with suppress(ValueError):
-            self._hints.written([(owner, int(event_id_text))])
+        self._hints.written(parse_event_payload(payload))
 
 
 __all__ = ["PostgresDialect", "PostgresStore", "migrate"]
