@@ -15,10 +15,12 @@ class WebhookOutbox:
     dialect: Dialect
 
     def claim_deliveries(self, limit: int, lease_seconds: float) -> list[DeliveryRow]:
-        """Due deliveries nobody is sending, leased to the caller for ``lease_seconds``."""
+        """Due deliveries nobody is sending, leased to the caller for ``lease_seconds``, in
+        the order they fell due and, at the same moment, were written."""
         rows = self.dialect.all(
             "claim_deliveries", pending=PENDING, limit=limit, lease_seconds=float(lease_seconds)
         )
+        rows.sort(key=lambda row: (row["next_attempt_at"], row["seq"]))  # RETURNING: any order
         return [DeliveryRow.from_row(row) for row in rows]
 
     def finish_delivery(

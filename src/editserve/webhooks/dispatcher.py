@@ -72,10 +72,23 @@ class WebhookDispatcher:
             return 0
         if client is None:
             async with self._client() as own:
-                await asyncio.gather(*(self._deliver(own, row) for row in due))
+                await self._send(own, due)
         else:
-            await asyncio.gather(*(self._deliver(client, row) for row in due))
+            await self._send(client, due)
         return len(due)
+
+    async def _send(self, client: httpx.AsyncClient, due: list[DeliveryRow]) -> None:
+        """Generations side by side; one generation's deliveries one after another, in the
+        order their events were written (started before completed)."""
+        by_generation: dict[str, list[DeliveryRow]] = {}
+        for row in due:  # the store hands them out in that order
+            by_generation.setdefault(row.generation_id, []).append(row)
+
+        async def in_order(rows: list[DeliveryRow]) -> None:
+            for row in rows:
+                await self._deliver(client, row)
+
+        await asyncio.gather(*(in_order(rows) for rows in by_generation.values()))
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(

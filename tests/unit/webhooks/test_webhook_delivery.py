@@ -5,6 +5,7 @@ bad URLs are a 400 at enqueue."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -173,3 +174,26 @@ def test_bad_webhooks_are_a_400_naming_the_field(
     assert detail.startswith("webhook") and rule in detail, detail
     owner = server.services.store.list_keys()[0].id
     assert server.services.store.list_generations(owner)[1] == 0
+
+
+def test_a_generations_deliveries_go_in_order_even_when_the_first_is_slow(
+    server: App, http: httpx.Client, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver = dispatcher_module.WebhookDispatcher._deliver
+
+    async def slow_start(self: Any, client: httpx.AsyncClient, row: Any) -> None:
+        if row.event_type == "generation.started":
+            await asyncio.sleep(0.3)  # side by side, the completed one would overtake it
+        await deliver(self, client, row)
+
+    monkeypatch.setattr(dispatcher_module.WebhookDispatcher, "_deliver", slow_start)
+    http.post(
+        "/api/ai/queue",
+        json=body(webhook=receiver.url, webhook_events_filter=["start", "completed"]),
+    )
+    server.run_worker(steps=1).join(10)
+    deliver_all(server, rounds=1)
+    assert [json.loads(b)["type"] for _, b in receiver.received] == [
+        "generation.started",
+        "generation.completed",
+    ]
