@@ -9,9 +9,12 @@ truncated and corrupt files at enqueue time rather than in the worker.
 Speed (bench/ measures it against plain Pillow, with PSNR): a JPEG is checked at 1/8 scale
 (libjpeg still reads every scan, so truncation and corruption are still caught, at a
 fraction of the work), and ``load_rgb(max_area=...)`` decodes a JPEG at the smallest DCT
-scale that still covers the area the model will use, then shrinks with Pillow's
-``reducing_gap`` (a box reduce by a whole factor, then bicubic); ``load_rgb_many`` decodes several
-inputs at once on threads (Pillow's decoders release the GIL).
+scale that still covers the area the model will use, then shrinks with ``resize_rgb``
+(inputs/resize.py: torch's uint8 antialiased bicubic where torch is installed, Pillow's
+bicubic otherwise). The decoded pixels are not copied before the resize (EXIF turns
+happen in place, an RGB image is used as decoded, torch reads Pillow's memory in place).
+``load_rgb_many`` decodes several inputs at once on threads (Pillow's decoders and torch's
+resize release the GIL).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from editserve.inputs.resize import resize_rgb
 
 # Pillow format name → (our format name, extension, content type). MPO is what Pillow calls
 # the multi-picture JPEGs many cameras and phones write: it is a JPEG.
@@ -38,8 +43,6 @@ _FORMATS: dict[str, tuple[str, str, str]] = {
 # What Pillow is allowed to try (its JPEG opener returns MPO files by itself).
 PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 SUPPORTED = "PNG, JPEG, WebP, GIF or BMP"
-# Resizing: shrink by a whole factor (box) to within this factor of the size, then bicubic.
-REDUCING_GAP = 2.0
 
 
 class ImageDecodeError(ValueError):
@@ -102,7 +105,7 @@ def load_rgb(data: bytes, *, max_area: int | None = None) -> Image.Image:
     Transparency (RGBA, LA, PA, P/L with a transparent colour) is composited on white;
     grey, palette, CMYK and 16-bit images are converted to RGB. With ``max_area``, an
     image larger than that is shrunk to it (``fit_area``): a JPEG is decoded at a reduced
-    DCT scale that still covers the area, and the resize uses ``REDUCING_GAP``.
+    DCT scale that still covers the area, and the resize is ``resize_rgb``'s.
     """
     image = _open(data, None)
     with image:
@@ -113,19 +116,18 @@ def load_rgb(data: bytes, *, max_area: int | None = None) -> Image.Image:
                 # the smallest DCT scale (1/1, 1/2, 1/4, 1/8) still covering the target
                 image.draft("RGB", target)
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            rgb = _to_rgb(upright)
+            decoded = image.size
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = _to_rgb(image)  # ``image`` itself when it is already RGB
         except ImageDecodeError:
             raise
         except Exception as exc:
             raise ImageDecodeError(f"cannot decode image ({_reason(exc)})") from None
-    if target is None:
-        return rgb
-    if upright.size != image.size:  # EXIF turned it by 90 degrees: so is the target
+    if target is not None and image.size != decoded:  # EXIF turned it by 90 degrees
         target = (target[1], target[0])
-    if rgb.size == target:
-        return rgb
-    return rgb.resize(target, Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
+    if target is None or rgb.size == target:
+        return rgb.copy() if rgb is image else rgb  # a plain Image, not the file's
+    return resize_rgb(rgb, target)
 
 
 def load_rgb_many(items: Sequence[bytes], *, max_area: int | None = None) -> list[Image.Image]:
@@ -170,9 +172,10 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    """``image`` in 8-bit RGB: itself when it already is (no copy), else a new image."""
     mode = image.mode
     if mode == "RGB":
-        return image.copy()
+        return image
     if mode.startswith("I"):
         # Only 16-bit grey PNGs decode to these modes: scale to 8 bits instead of letting
         # convert() clip everything above 255 to white.

@@ -1,5 +1,6 @@
-"""Decoding inputs at the size the model uses: JPEG draft decoding and reducing_gap resizes
-give the plain Pillow result (by PSNR) at the same size; EXIF turns are respected."""
+"""Decoding inputs at the size the model uses: JPEG draft decoding and the resize give the
+plain Pillow result (by PSNR) at the same size; EXIF turns are respected. (The resize
+itself and the reduced JPEG scale: test_decode_resize.py.)"""
 
 from __future__ import annotations
 
@@ -51,23 +52,6 @@ def test_shrunk_decode_matches_plain_pillow(fmt: str) -> None:
     plain = plain.resize(fit_area(plain.size, area))
     assert ours.mode == "RGB" and ours.size == plain.size == (300, 225)
     assert psnr(ours, plain) > 35
-
-
-def test_jpeg_is_decoded_at_a_reduced_scale() -> None:
-    data = encoded(photo(1600, 1200), "JPEG")
-    seen: list[tuple[int, int]] = []
-    original = Image.Image.resize
-
-    def spy(self: Image.Image, size: tuple[int, int], *args: object, **kw: object) -> Image.Image:
-        seen.append(self.size)
-        return original(self, size, *args, **kw)  # type: ignore[arg-type]
-
-    Image.Image.resize = spy  # type: ignore[method-assign]
-    try:
-        load_rgb(data, max_area=300 * 225)
-    finally:
-        Image.Image.resize = original  # type: ignore[method-assign]
-    assert seen == [(400, 300)]  # 1/4 scale still covers 300x225; 1/8 would not
 
 
 def test_exif_turned_jpeg_gets_the_turned_size() -> None:
