@@ -2,7 +2,8 @@
 
 Inputs: a 12 MP JPEG and a 4 MP PNG (photo-like: smooth colour, texture and sensor-like
 noise), decoded and resized to the model's ~1 MP, one and three at a time. Outputs: a
-1 MP image encoded as PNG, JPEG and WebP. The baseline is what a plain Pillow user writes:
+1 MP image encoded as PNG, JPEG and WebP with the product's defaults, and WebP at the
+quality where its PSNR passes the baseline's. The baseline is what a plain Pillow user writes:
 open, convert, resize (Pillow's default filter), save with Pillow's defaults. Quality is
 checked by PSNR: ours against the baseline's pixels for decoding, each encoding against
 the original for encoding (PNG is lossless: inf).
@@ -80,21 +81,25 @@ def run(repeat: int, scale: float = 1.0) -> list[Row]:
                     note=f"PSNR vs plain {quality:.1f} dB")
             )  # fmt: skip
     output = photo(int(1024 * scale), int(1024 * scale), seed=2)
-    for fmt in FORMATS:
+    # The product's defaults (output_quality 95 for jpg and webp), and webp at the quality
+    # where its PSNR first passes the baseline's (the settings' speed at equal quality).
+    encodes = [(fmt, None, f"encode 1 MP {fmt}") for fmt in FORMATS]
+    encodes.append(("webp", 85, "encode 1 MP webp, quality 85 (PSNR ≥ the baseline's)"))
+    for fmt, quality, label in encodes:
         pil_format = FORMATS[fmt][0]
 
         def base_run(f: str = pil_format) -> bytes:
             return _encoded(output.convert("RGB"), f)
 
-        def ours_run(f: str = fmt) -> bytes:
-            return encode_image(output, f)[0]
+        def ours_run(f: str = fmt, q: int | None = quality) -> bytes:
+            return encode_image(output, f, q)[0]
 
         t_base, t_ours = paired(base_run, ours_run, repeat)
         ours_bytes, base_bytes = ours_run(), base_run()
         q_ours = psnr(output, Image.open(io.BytesIO(ours_bytes)))
         q_base = psnr(output, Image.open(io.BytesIO(base_bytes)))
         rows.append(
-            Row(SECTION, f"encode 1 MP {fmt}", t_ours, t_base, "s", goal=3.0,
+            Row(SECTION, label, t_ours, t_base, "s", goal=3.0,
                 note=f"PSNR {q_ours:.1f} vs {q_base:.1f} dB; "
                      f"{len(ours_bytes) // 1024} vs {len(base_bytes) // 1024} KiB")
         )  # fmt: skip

@@ -2,27 +2,40 @@
 
 Encoder settings (bench/ measures them against Pillow's defaults, with PSNR):
 
-- **PNG** at zlib level 1: lossless all the same; a few % more bytes for much less time
-  than Pillow's level 6.
+- **PNG**: our own writer (``_png``, numpy and zlib): each row gets the None, Sub or Up
+  filter that leaves the smallest bytes (Pillow's heuristic, without Paeth, which costs
+  more in numpy than it saves), then zlib at level 1. Lossless; ~5x faster than Pillow's
+  default (level 6) and ~2x faster than Pillow at level 1, whose remaining time is its
+  per-row filter trials in C, which no option turns off; within ~2% of Pillow's level-1
+  size on photos, text and flat graphics. (Pillow's faster zlib strategies are not safe
+  bets: ``Z_RLE`` grew text 4x and a tiled pattern 100x, ``Z_HUFFMAN_ONLY`` flat graphics
+  20x.) Without numpy, or for an image with an ICC profile or a transparent colour,
+  Pillow writes it at level 1.
 - **JPEG** at quality 95 (Pillow's default is 75): libjpeg-turbo is already as fast as
-  JPEG gets; we spend its few milliseconds on quality.
-- **WebP** at quality 90, method 0 (Pillow's default: quality 80, method 4): the fastest
-  method, at a quality above the default's.
+  JPEG gets, whatever the settings; we spend its few milliseconds on quality.
+- **WebP** at method 0, the fastest (Pillow's default: quality 80, method 4), at the
+  request's ``output_quality`` (default 95, as for JPEG): ~2x faster than Pillow's
+  default at +2.7 dB PSNR; at quality 85, which already beats the default's PSNR (bench
+  photo: 37.5 against 36.6 dB), ~3x faster.
 """
 
 from __future__ import annotations
 
 import errno
 import io
+import struct
+import zlib
 from typing import Any
 
 from editserve.models.base import JobRefused
 
+# The Pillow settings (PNG: where our writer does not apply).
 FORMATS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "png": ("PNG", "image/png", {"compress_level": 1}),
     "jpg": ("JPEG", "image/jpeg", {"quality": 95}),
-    "webp": ("WEBP", "image/webp", {"quality": 90, "method": 0}),
+    "webp": ("WEBP", "image/webp", {"quality": 95, "method": 0}),
 }
+PNG_LEVEL = 1  # zlib level of our PNG writer
 
 
 def encode_image(image: Any, output_format: str, quality: int | None = None) -> tuple[bytes, str]:
@@ -34,10 +47,52 @@ def encode_image(image: Any, output_format: str, quality: int | None = None) -> 
     pil_format, content_type, options = FORMATS[output_format]
     if quality is not None and "quality" in options:
         options = {**options, "quality": max(1, min(100, int(quality)))}
-    buffer = io.BytesIO()
     rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if output_format == "png" and (data := _png(rgb)) is not None:
+        return data, content_type
+    buffer = io.BytesIO()
     rgb.save(buffer, format=pil_format, **options)
     return buffer.getvalue(), content_type
+
+
+def _png(image: Any) -> bytes | None:
+    """``image`` (RGB) as a PNG file: 8-bit RGB, no interlacing, no other chunks; None
+    where Pillow must write it (no numpy; an ICC profile or transparent colour to keep)."""
+    if image.info.get("icc_profile") or "transparency" in image.info:
+        return None
+    try:
+        import numpy
+    except ImportError:
+        return None
+    width, height = image.size
+    rows = _filtered_rows(numpy.asarray(image).reshape(height, width * 3), numpy)
+    compressor = zlib.compressobj(PNG_LEVEL)
+    idat = compressor.compress(rows) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB
+    chunks = ((b"IHDR", header), (b"IDAT", idat), (b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(kind, body) for kind, body in chunks)
+
+
+def _filtered_rows(rows: Any, np: Any) -> Any:
+    """PNG's filtered scanlines of ``rows`` ((height, width * 3) uint8): a filter type byte
+    and the row, each with the filter (0 None, 1 Sub, 2 Up) whose bytes, read as signed,
+    are smallest in absolute sum."""
+    sub = rows.copy()
+    sub[:, 3:] -= rows[:, :-3]  # uint8 arithmetic wraps modulo 256, as PNG's does
+    up = rows.copy()
+    up[1:] -= rows[:-1]
+    candidates = (rows, sub, up)
+    costs = [np.abs(c.view(np.int8), dtype=np.int16).sum(axis=1) for c in candidates]
+    choice = np.argmin(np.stack(costs), axis=0)
+    out = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+    out[:, 0] = choice
+    out[:, 1:] = np.where((choice == 1)[:, None], sub, np.where((choice == 2)[:, None], up, rows))
+    return out
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(body, zlib.crc32(kind))
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
 
 def describe_failure(exc: BaseException, stage: str | None = None) -> str:
