@@ -1,8 +1,10 @@
 """The queue: claim + finish of no-op jobs per second, editserve against a widely used peer.
 
 8 worker processes (``--workers``) drain a queue of ``--jobs`` jobs: each claims one job
-(lease, started event), does nothing, and finishes it (completed event), until the queue
-is empty. Timed from the moment every worker is ready until the last job is done.
+(lease, started event), does nothing, and finishes it (completed event) together with its
+next claim, as editserve's worker does (``Store.finish_and_claim``: one statement on
+PostgreSQL, one transaction on SQLite), until the queue is empty. Timed from the moment
+every worker is ready until the last job is done.
 
 The peer is procrastinate (a PostgreSQL task queue for Python, maintained and widely
 used), on the same PostgreSQL server, doing the same no-op work with the same number of
@@ -22,6 +24,7 @@ from typing import Any
 from bench.common import Row
 from bench.stores import MODEL, new_gen, open_store, pg_database
 from editserve.generations.record import Status
+from editserve.store.rows import NextClaim
 
 SECTION = "queue"
 LEASE = 300.0
@@ -32,10 +35,16 @@ def _editserve_worker(kind: str, where: str, ready: Any, go: Any, done: Any) -> 
         store.last_event_id()  # connected
         ready.release()
         go.wait()
-        count = 0
-        while (gen := store.claim(f"w{mp.current_process().pid}", [MODEL], LEASE, 3)) is not None:
-            assert store.finish(gen, gen.worker_id or "", Status.SUCCEEDED, result_key="k")
+        count, worker_id = 0, f"w{mp.current_process().pid}"
+        then = NextClaim(models=(MODEL,), lease_seconds=LEASE, max_attempts=3)
+        gen = store.claim(worker_id, [MODEL], LEASE, 3)
+        while gen is not None:  # as the worker does: a finish brings the next claim
+            finished, claimed = store.finish_and_claim(
+                gen, worker_id, Status.SUCCEEDED, then, result_key="k"
+            )
+            assert finished
             count += 1
+            gen = claimed[0] if claimed else None
         done.put(count)
 
 

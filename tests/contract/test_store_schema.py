@@ -137,7 +137,13 @@ def test_an_existing_v1_database_is_upgraded_in_place(
 
 # The hot path is one statement on PostgreSQL (it writes its events itself) and a short
 # BEGIN IMMEDIATE transaction of these statements on SQLite (store/core.py picks).
-POSTGRES_ONLY = {"claim_started", "finish_ended", "notify_events", "notify_work"}
+POSTGRES_ONLY = {
+    "claim_started",
+    "finish_ended",
+    "finish_claim",
+    "notify_events",
+    "notify_work",
+}
 SQLITE_ONLY = {"claim_next", "claim_siblings", "finish"}
 
 

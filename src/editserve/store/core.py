@@ -24,47 +24,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from editserve.generations import events
-from editserve.generations.record import TERMINAL, Generation, Status
+from editserve.generations.record import Generation, Status
 from editserve.store.cluster import ClusterRecord
-from editserve.store.dialect import Dialect, Tx, dumps, event_row
+from editserve.store.dialect import Dialect, Tx, dumps
 from editserve.store.links import LinkReads
 from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
 from editserve.store.observed import Observations
 from editserve.store.outbox import WebhookOutbox
 from editserve.store.retention import Retention
-from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
+from editserve.store.rows import ApiKeyRow, NextClaim, UploadRow
+from editserve.store.statements import (
+    HELD,
+    QUEUED,
+    claim_terms,
+    claimed_part,
+    ended_params,
+    finish_change,
+    json_or_none,
+    started_template,
+)
+from editserve.store.worker_rows import WorkerRegistry
 
-QUEUED = Status.QUEUED.value
-HELD = Status.PROCESSING.value  # the status of a generation a worker holds a lease on
-CLAIMED_STAGE = "starting"  # the stage of a job just claimed, before its first progress
 REAP_EVERY_SECONDS = 2.0  # expired leases are looked for at most this often per store
-# Where claim_started puts the claimed row's attempt, model and id into the started event.
-_MARKS = {"attempt_mark": "-999999937", "model_mark": '"@model"', "id_mark": '"@id"'}
 
 
-def _json_or_none(value: Any) -> str | None:
-    return dumps(value) if value is not None else None
-
-
-@cache
-def started_template() -> dict[str, str]:
-    """The started event as the store writes it, with marks for the one-statement claim to
-    replace by the claimed row's values: one event format, written here for both paths."""
-    mark = Generation(
-        id="@id", owner="", model="@model", status=Status.PROCESSING, params={}, inputs=[],
-        batch_id="", batch_index=0, seed=0, width=0, height=0, area=0, enqueued_at=0.0,
-    )  # fmt: skip
-    started = events.Started(int(_MARKS["attempt_mark"]))
-    data = dumps(events.stored_payload(mark, started))
-    assert all(data.count(text) == 1 for text in _MARKS.values()), data
-    return {"event_type": started.type, "event_data": data, **_MARKS}
-
-
-class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRecord, Retention):
+class QueueStore(
+    ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRecord, Retention, WorkerRegistry
+):
     """The Store protocol over one dialect; thread-safe as far as its dialect is."""
 
     def __init__(self, dialect: Dialect) -> None:
@@ -139,7 +128,7 @@ class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRe
                     request_hash=gen.request_hash,
                     enqueued_at=gen.enqueued_at,
                     webhook=gen.webhook,
-                    webhook_events=_json_or_none(gen.webhook_events),
+                    webhook_events=json_or_none(gen.webhook_events),
                 )
         self.dialect.work_added()
 
@@ -196,47 +185,72 @@ class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRe
         priority the loaded model's jobs go first, unless another model's job was enqueued
         at or before starved_before (see the Store protocol)."""
         self._reap_if_due(max_attempts)
-        lease: dict[str, Any] = {
-            "worker_id": worker_id,
-            "lease_seconds": float(lease_seconds),
-            "queued": QUEUED,
-            "held": HELD,
-            "stage": CLAIMED_STAGE,
-            "models": list(models),
-            "max_attempts": max_attempts,
-            "loaded": loaded,
-            "starved_before": None if starved_before is None else float(starved_before),
-        }
+        lease = claim_terms(worker_id, models, lease_seconds, max_attempts, loaded, starved_before)
         if self.dialect.emits_in_statement:  # claim, siblings and events: one round trip
             rows = self.dialect.all(
                 "claim_started", **lease, **started_template(), siblings=max_batch - 1
             )
             claimed = gens_of(rows)
         else:
-            claimed = self._claim_in_tx(lease, max_batch)
+            with self.dialect.tx() as tx:
+                claimed = self._claim_in(tx, lease, max_batch)
         if not claimed:  # nothing to do: a good moment to look for expired leases
             self._reap_if_due(max_attempts, force=True)
         return claimed
 
-    def _claim_in_tx(self, lease: dict[str, Any], max_batch: int) -> list[Generation]:
-        with self.dialect.tx() as tx:
-            row = tx.one("claim_next", **lease)
-            if row is None:
-                return []
-            first = gen_of(row)
-            claimed = [first]
-            if max_batch > 1:
-                siblings = tx.all(
-                    "claim_siblings",
-                    **lease,
-                    batch_id=first.batch_id,
-                    id=first.id,
-                    limit=max_batch - 1,
-                )
-                claimed += sorted(gens_of(siblings), key=lambda gen: gen.batch_index)
-            for gen in claimed:
-                tx.emit(gen, events.Started(gen.attempts))
-            return claimed
+    def _claim_in(self, tx: Tx, lease: dict[str, Any], max_batch: int) -> list[Generation]:
+        row = tx.one("claim_next", **lease)
+        if row is None:
+            return []
+        first = gen_of(row)
+        claimed = [first]
+        if max_batch > 1:
+            siblings = tx.all(
+                "claim_siblings",
+                **lease,
+                batch_id=first.batch_id,
+                id=first.id,
+                limit=max_batch - 1,
+            )
+            claimed += sorted(gens_of(siblings), key=lambda gen: gen.batch_index)
+        for gen in claimed:
+            tx.emit(gen, events.Started(gen.attempts))
+        return claimed
+
+    def finish_and_claim(
+        self, gen: Generation, worker_id: str, status: Status, then: NextClaim, **fields: Any
+    ) -> tuple[bool, list[Generation]]:
+        """``finish`` and then ``claim_batch`` with ``then``'s terms, in one transaction
+        (on PostgreSQL one statement): a busy worker's hand-in and next job in one round
+        trip. Returns (finished: the job was still ours, the claimed jobs)."""
+        self._reap_if_due(then.max_attempts)
+        change, event = finish_change(gen, worker_id, status, **fields)
+        lease = claim_terms(worker_id, then.models, then.lease_seconds, then.max_attempts,
+                       then.loaded, then.starved_before)  # fmt: skip
+        if self.dialect.emits_in_statement:
+            finish = {
+                key: change[key] for key in ("result_key", "error_message", "timings", "receipt")
+            }
+            rows = self.dialect.all(
+                "finish_claim",
+                **finish,
+                **{**lease, "finishing": gen.id},
+                **started_template(),
+                **ended_params(gen, event, "ended"),
+                siblings=then.max_batch - 1,
+                finish_status=status.value,
+            )
+            finished = int(rows[0]["finished"]) > 0
+            claimed = gens_of([claimed_part(row) for row in rows if row["id"] is not None])
+        else:
+            with self.dialect.tx() as tx:
+                finished = tx.rowcount("finish", **change) > 0
+                if finished:
+                    tx.emit(gen, event)
+                claimed = self._claim_in(tx, lease, then.max_batch)
+        if not claimed:
+            self._reap_if_due(then.max_attempts, force=True)
+        return finished, claimed
 
     def _reap_if_due(self, max_attempts: int, *, force: bool = False) -> None:
         """Expired leases that must not run again: cancelled if a cancel was asked, failed
@@ -320,21 +334,12 @@ class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRe
         receipt: dict[str, Any] | None = None,
     ) -> bool:
         """Move a held job to a terminal state and emit its event, if still ours."""
-        assert status in TERMINAL
-        event = events.ended(status, result_key, error_message)
-        change: dict[str, Any] = {
-            "id": gen.id,
-            "worker_id": worker_id,
-            "held": HELD,
-            "status": status.value,
-            "result_key": result_key,
-            "error_message": error_message,
-            "timings": _json_or_none(timings),
-            "receipt": _json_or_none(receipt),
-        }
+        change, event = finish_change(
+            gen, worker_id, status, result_key=result_key, error_message=error_message,
+            timings=timings, receipt=receipt,
+        )  # fmt: skip
         if self.dialect.emits_in_statement:  # the change and its event: one round trip
-            row = event_row(gen, event)
-            ended = {"event_type": row["type"], "event_data": row["data"]}
+            ended = ended_params(gen, event, "event")
             return count_of(self.dialect.one("finish_ended", **change, **ended)) > 0
         with self.dialect.tx() as tx:
             if tx.rowcount("finish", **change) == 0:
@@ -350,43 +355,6 @@ class QueueStore(ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRe
     def release_worker_leases(self, worker_id: str) -> int:
         """The worker is known dead: let its jobs be claimed now instead of at lease end."""
         return self.dialect.rowcount("release_worker_leases", worker_id=worker_id, held=HELD)
-
-    # --- workers -------------------------------------------------------------------------
-    def upsert_worker(self, worker: WorkerRow) -> None:
-        self.dialect.rowcount(
-            "upsert_worker",
-            id=worker.id,
-            host=worker.host,
-            pid=worker.pid,
-            device=worker.device,
-            state=WorkerState(worker.state).value,
-            model=worker.model,
-            weights=_json_or_none(worker.weights),
-            error=worker.error,
-            started_at=worker.started_at,
-            heartbeat_at=worker.heartbeat_at,
-            stage=worker.stage,
-            stage_detail=_json_or_none(worker.stage_detail),
-            models=_json_or_none(worker.models),
-            swaps=worker.swaps,
-        )
-
-    def worker_heartbeat(self, worker_id: str, state: WorkerState | None = None) -> None:
-        value = WorkerState(state).value if state is not None else None
-        self.dialect.rowcount("worker_heartbeat", id=worker_id, state=value)
-
-    def report_worker_stage(
-        self, worker_id: str, stage: str, detail: dict[str, Any] | None = None
-    ) -> None:
-        stage_detail = _json_or_none(detail)
-        self.dialect.rowcount(
-            "report_worker_stage", id=worker_id, stage=stage, stage_detail=stage_detail
-        )
-
-    def list_workers(self, fresh_within: float | None = None) -> list[WorkerRow]:
-        fresh = float(fresh_within) if fresh_within is not None else None
-        rows = self.dialect.all("list_workers", fresh_within=fresh)
-        return [WorkerRow.from_row(row) for row in rows]
 
 
 __all__ = ["QueueStore"]

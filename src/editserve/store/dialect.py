@@ -106,22 +106,30 @@ def event_row(gen: Generation, event: GenerationEvent) -> Row:
 @cache
 def load_queries(dialect: str) -> dict[str, str]:
     """The named statements of queries/<dialect>.sql (comment lines dropped), with the
-    ``FIXED_STATUSES`` parameters written in as literals."""
+    ``FIXED_STATUSES`` parameters written in as literals, and each ``{{name}}`` replaced
+    by the ``-- fragment: name`` block (CTEs two statements share)."""
     text = _inline_fixed(dialect, _read(f"queries/{dialect}.sql"))
-    queries: dict[str, str] = {}
+    blocks: dict[str, str] = {}
     name: str | None = None
     lines: list[str] = []
     for line in [*text.splitlines(), "-- name: <end>"]:
         stripped = line.strip()
-        if stripped.startswith("-- name:"):
+        if stripped.startswith(("-- name:", "-- fragment:")):
             if name is not None:
-                if name in queries:
+                if name in blocks:
                     raise ValueError(f"queries/{dialect}.sql: {name!r} defined twice")
-                queries[name] = "\n".join(lines).strip().rstrip(";").strip()
-            name, lines = stripped.removeprefix("-- name:").strip(), []
+                blocks[name] = "\n".join(lines).strip().rstrip(";").strip()
+            kind, _, rest = stripped.removeprefix("-- ").partition(":")
+            label = rest.strip()
+            name, lines = ("{{" + label + "}}" if kind == "fragment" else label), []
         elif name is not None and not stripped.startswith("--"):
             lines.append(line)
-    return queries
+    fragments = {key: blocks.pop(key) for key in [key for key in blocks if key.startswith("{{")]}
+    for key, statement in blocks.items():
+        for mark, fragment in fragments.items():
+            statement = statement.replace(mark, fragment)
+        blocks[key] = statement
+    return blocks
 
 
 @dataclass(frozen=True)

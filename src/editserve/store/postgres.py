@@ -76,7 +76,9 @@ _SHARED = "SELECT pg_advisory_xact_lock_shared(%s)"
 # Reads of the events table: each runs after EVENTS_LOCK in exclusive mode (module doc).
 EVENT_READS = frozenset({"events_after", "events_after_any", "last_event_id", "last_event_id_any"})
 # Statements that insert events themselves: their rows name the events (event_owner/_id).
-EVENT_WRITES = frozenset({"claim_started", "finish_ended"})
+EVENT_WRITES = frozenset({"claim_started", "finish_ended", "finish_claim"})
+# Where those rows name their events: (id column, owner column); finish_claim has both.
+_EVENT_COLUMNS = (("event_id", "event_owner"), ("finish_event_id", "finish_owner"))
 
 PgConnection = psycopg.Connection[dict[str, Any]]
 
@@ -235,8 +237,14 @@ class PostgresDialect:
         return rows
 
     def _notify(self, rows: list[Row]) -> None:
-        if rows:
-            self._sender().events((row["event_owner"], row["event_id"]) for row in rows)
+        written = [
+            (row[owner], row[event_id])
+            for row in rows
+            for event_id, owner in _EVENT_COLUMNS
+            if row.get(event_id) is not None
+        ]
+        if written:
+            self._sender().events(written)
 
     def _sender(self) -> Notifier:
         if self._notifier is None:

@@ -13,7 +13,14 @@ from typing import Any, Protocol
 from editserve.generations.record import Event, Generation, Status
 from editserve.store.cluster import ClusterFact
 from editserve.store.retention import OldGeneration, PruneLease
-from editserve.store.rows import ApiKeyRow, DeliveryRow, UploadRow, WorkerRow, WorkerState
+from editserve.store.rows import (
+    ApiKeyRow,
+    DeliveryRow,
+    NextClaim,
+    UploadRow,
+    WorkerRow,
+    WorkerState,
+)
 
 
 class Store(Protocol):
@@ -193,6 +200,13 @@ class Store(Protocol):
         receipt: dict[str, Any] | None = None,
     ) -> bool:
         """Move a held job to a terminal status and emit its event; False if not held."""
+        ...
+
+    def finish_and_claim(
+        self, gen: Generation, worker_id: str, status: Status, then: NextClaim, **fields: Any
+    ) -> tuple[bool, list[Generation]]:
+        """``finish`` (with the same keyword fields), then ``claim_batch`` on ``then``'s
+        terms, in one transaction: (False if the job was not held, the claimed jobs)."""
         ...
 
     def requeue(self, gen: Generation, worker_id: str) -> bool:

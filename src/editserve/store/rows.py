@@ -100,7 +100,20 @@ class WorkerRow:
         return cls(**data)
 
 
-__all__ = ["ApiKeyRow", "UploadRow", "WorkerRow", "WorkerState"]
+@dataclass(frozen=True)
+class NextClaim:
+    """What a worker would claim next (Store.claim_batch's terms), given with a finish so
+    that the two go in one round trip (Store.finish_and_claim)."""
+
+    models: tuple[str, ...]
+    lease_seconds: float
+    max_attempts: int
+    max_batch: int = 1
+    loaded: str | None = None
+    starved_before: float | None = None
+
+
+__all__ = ["ApiKeyRow", "NextClaim", "UploadRow", "WorkerRow", "WorkerState"]
 
 
 class DeliveryStatus(StrEnum):

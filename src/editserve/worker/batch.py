@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from editserve.models.base import EditJob, EditResult, GenerationCancelled, Mode
 from editserve.models.spec import ModelSpec
 from editserve.storage.base import BlobStorage
 from editserve.store import Store, is_store_unavailable
+from editserve.store.rows import NextClaim
 from editserve.worker.output import describe_failure, encode_image
 
 log = logging.getLogger("editserve.worker")
@@ -73,8 +75,13 @@ class BatchRun:
     weights: dict[str, Any] | None
     stopping: threading.Event
     batch: BatchInHand
+    # What to claim next, asked when the batch's last job finishes: the finish and that
+    # claim then go in one round trip (Store.finish_and_claim); None: claim nothing.
+    then: Callable[[], NextClaim | None] | None = None
+    next_gens: list[Generation] = field(default_factory=list)  # what that claim took
     timings: dict[str, float] = field(default_factory=dict)
     steps: int = 0
+    finished: int = 0
 
     def run(self) -> None:
         ids = ",".join(g.id for g in self.batch.gens)
@@ -235,7 +242,16 @@ class BatchRun:
             self._finish(gen, status, timings=self._timings_of(gen), **fields)
 
     def _finish(self, gen: Generation, status: Status, **fields: Any) -> None:
-        if not self.store.finish(gen, self.worker_id, status, **fields):
+        self.finished += 1
+        last = self.finished == len(self.batch.gens)
+        then = self.then() if last and self.then is not None else None
+        if then is None:
+            held = self.store.finish(gen, self.worker_id, status, **fields)
+        else:
+            held, self.next_gens = self.store.finish_and_claim(
+                gen, self.worker_id, status, then, **fields
+            )
+        if not held:
             log.warning("worker %s: %s ended after losing its lease", self.worker_id, gen.id)
         elif status is Status.SUCCEEDED and fields.get("timings"):
             try:  # the stage latency histograms of /metrics; never fails the job

@@ -38,7 +38,7 @@ from editserve.startup import Stage, StageReporter, describe, fraction
 from editserve.storage import open_storage
 from editserve.storage.base import BlobStorage
 from editserve.store import Store, is_store_unavailable, open_store
-from editserve.store.rows import WorkerRow, WorkerState
+from editserve.store.rows import NextClaim, WorkerRow, WorkerState
 from editserve.worker.batch import BatchInHand, BatchRun
 from editserve.worker.output import describe_failure
 
@@ -86,6 +86,7 @@ class Worker:
         # releases its leases and starts another.
         self.exit: Callable[[int], None] = _exit_now
         self._batch: BatchInHand | None = None
+        self._next_gens: list[Generation] = []  # claimed with a finish, to run next
         self._lock = threading.Lock()
         self._started_at = time.time()
         self._load_began = self._started_at  # of the model in memory (a swap loads again)
@@ -193,6 +194,8 @@ class Worker:
                 # The database is down or busy: keep the loaded model and try again.
                 log.warning("worker %s: job store unavailable (%s); retrying", self.worker_id, exc)
                 self.stop_event.wait(min(10.0, self.settings.worker_poll_seconds * 10))
+        for gen in self._next_gens:  # claimed with the last finish, not started: back
+            self.store.requeue(gen, self.worker_id)
         self._register(WorkerState.STOPPED)
         return EXIT_OK
 
@@ -222,22 +225,31 @@ class Worker:
             return None
         return time.time() - wait
 
-    def run_once(self) -> bool:
-        """Claim and run one job (or one batch), swapping models first if the job is
-        another model's. False when the queue was empty."""
+    def claim_terms(self) -> NextClaim | None:
+        """What this worker claims next (None once it is stopping): its models, loaded first."""
+        if self.stop_event.is_set():
+            return None
         adapter = self._adapter
-        batch_size = (
-            self.settings.max_batch_size if adapter is None or adapter.supports_batch else 1
-        )
-        gens = self.store.claim_batch(
-            self.worker_id,
-            [spec.id for spec in self.specs],
-            self.settings.lease_seconds,
-            self.settings.max_attempts,
-            max(1, batch_size),
+        size = self.settings.max_batch_size if adapter is None or adapter.supports_batch else 1
+        return NextClaim(
+            models=tuple(spec.id for spec in self.specs),
+            lease_seconds=self.settings.lease_seconds,
+            max_attempts=self.settings.max_attempts,
+            max_batch=max(1, size),
             loaded=self.spec.id if adapter is not None else None,
             starved_before=self.starved_before(),
         )
+
+    def run_once(self) -> bool:
+        """Claim and run one job (or one batch), swapping models first if the job is
+        another model's. False when the queue was empty."""
+        gens, self._next_gens = self._next_gens, []  # claimed with the last finish
+        terms = None if gens else self.claim_terms()
+        if terms is not None:
+            gens = self.store.claim_batch(
+                self.worker_id, list(terms.models), terms.lease_seconds, terms.max_attempts,
+                terms.max_batch, loaded=terms.loaded, starved_before=terms.starved_before,
+            )  # fmt: skip
         if not gens:
             return False
         batch = BatchInHand(gens)
@@ -254,7 +266,7 @@ class Worker:
         self.store.worker_heartbeat(self.worker_id, WorkerState.BUSY)
         assert self._adapter is not None, "load() first"
         try:
-            BatchRun(
+            run = BatchRun(
                 settings=self.settings,
                 store=self.store,
                 storage=self.storage,
@@ -269,7 +281,10 @@ class Worker:
                 },
                 stopping=self.stop_event,
                 batch=batch,
-            ).run()
+                then=self.claim_terms,
+            )
+            run.run()
+            self._next_gens = run.next_gens
         finally:
             with self._lock:
                 self._batch = None

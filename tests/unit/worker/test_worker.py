@@ -251,3 +251,38 @@ def test_a_store_outage_does_not_stop_the_worker(settings, store, storage, monke
     assert not thread.is_alive()
     assert calls["n"] >= 2
     assert store.get_generation(gen.id).status is Status.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_finish_brings_the_next_job_in_the_same_round_trip(
+    settings, store, storage, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    gens = [enqueue(store) for _ in range(3)]
+    calls: list[str] = []
+    for name in ("claim_batch", "finish", "finish_and_claim"):
+        method = getattr(store, name)
+        monkeypatch.setattr(
+            store, name, lambda *a, _m=method, _n=name, **k: (calls.append(_n), _m(*a, **k))[1]
+        )
+    worker = make_worker(settings, store, storage, Paints())
+    for _ in gens:
+        assert worker.run_once()
+    assert not worker.run_once()
+    assert calls == ["claim_batch"] + ["finish_and_claim"] * 3 + ["claim_batch"]
+    done = [store.get_generation(gen.id) for gen in gens]
+    assert all(gen is not None and gen.status is Status.SUCCEEDED for gen in done)
+    assert [gen.attempts for gen in done] == [1, 1, 1]  # type: ignore[union-attr]
+
+
+def test_a_job_claimed_with_a_finish_goes_back_if_the_worker_stops(
+    settings, store, storage
+) -> None:  # type: ignore[no-untyped-def]
+    first, second = enqueue(store), enqueue(store)
+    worker = make_worker(settings, store, storage, Paints())
+    assert worker.run_once()
+    held = store.get_generation(second.id)
+    assert held is not None and held.status is Status.PROCESSING  # claimed with the finish
+    worker.stop_event.set()
+    worker.run()
+    back = store.get_generation(second.id)
+    assert back is not None and back.status is Status.QUEUED and back.attempts == 0
+    assert store.get_generation(first.id).status is Status.SUCCEEDED  # type: ignore[union-attr]

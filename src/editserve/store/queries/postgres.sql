@@ -191,22 +191,25 @@ WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
 ORDER BY seq
 FOR UPDATE SKIP LOCKED;
 
--- name: claim_started
--- The claim, its batch siblings and their started events: one statement, one round trip.
+-- fragment: claim
+-- The claim, its batch siblings and their started events (the CTEs of claim_started and
+-- finish_claim; its result is `claimed` joined to `started`).
 -- `queued` and `expired` each lock the first free row of their kind in queue order (an
 -- ordered index step; rows other claimers hold are skipped); the earlier of the two is
 -- claimed. `queued` takes the head of each served model's queue (generations_claim, one
 -- ordered step per model; `model = ANY(...)` instead would read and sort every queued row
--- of those models on each claim: a deep backlog made each claim slower); the other
--- heads it locked are free again when the statement ends. An expired lease is claimed again only with attempts left and no cancel asked
--- (the reaper ends the others). MATERIALIZED keeps each locking SELECT evaluated once.
--- The events are inserted under the events lock in shared mode (taken once the rows are
--- ours, released at commit; event readers take it exclusively: see store/postgres.py). Their JSON is the
--- store's own (core.started_template): the statement fills in id, model and attempt.
+-- of those models on each claim: a deep backlog made each claim slower); the other heads
+-- it locked are free again when the statement ends. An expired lease is claimed again only
+-- with attempts left and no cancel asked (the reaper ends the others), and never the one
+-- %(finishing)s (finish_claim's own job; NULL: none). MATERIALIZED keeps each locking
+-- SELECT evaluated once. The events are inserted under the events lock in shared mode
+-- (taken once the rows are ours, released at commit; event readers take it exclusively:
+-- see store/postgres.py). Their JSON is the store's own (core.started_template): the
+-- statement fills in id, model and attempt.
 -- Candidates of the %(loaded)s model (NULL: none) join them: the highest priority wins; at
 -- equal priority the loaded model's job, unless another model's job was enqueued at or
 -- before %(starved_before)s (NULL: none starves); then the earlier (see sqlite.sql).
-WITH queued AS MATERIALIZED (
+queued AS MATERIALIZED (
     SELECT head.* FROM unnest(%(models)s::text[]) AS served(model)
     CROSS JOIN LATERAL (
         SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
@@ -222,6 +225,7 @@ WITH queued AS MATERIALIZED (
     WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
       AND model = ANY(%(models)s::text[])
       AND attempts < %(max_attempts)s AND NOT cancel_requested
+      AND id IS DISTINCT FROM %(finishing)s::text
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -237,6 +241,7 @@ WITH queued AS MATERIALIZED (
     WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
       AND model = %(loaded)s::text AND model = ANY(%(models)s::text[])
       AND attempts < %(max_attempts)s AND NOT cancel_requested
+      AND id IS DISTINCT FROM %(finishing)s::text
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -279,9 +284,42 @@ WITH queued AS MATERIALIZED (
     ORDER BY c.is_first DESC, c.batch_index
     RETURNING id, generation_id
 )
+
+-- name: claim_started
+-- The claim, its batch siblings and their started events: one statement, one round trip.
+WITH {{claim}}
 SELECT claimed.*, claimed.owner AS event_owner, started.id AS event_id
 FROM claimed JOIN started ON started.generation_id = claimed.id
 ORDER BY is_first DESC, batch_index;
+
+-- name: finish_claim
+-- A worker's finish and its next claim: one statement, one commit (store/core.py
+-- finish_and_claim). The finish is finish_ended's; one row comes back even when nothing
+-- was claimed: `finished` (1 if the job was still ours), the finish's event, and the
+-- claimed rows as claim_started returns them (NULLs when none).
+WITH done AS (
+    UPDATE generations
+    SET status = %(finish_status)s, completed_at = date_part('epoch', now()),
+        result_key = %(result_key)s, error_message = %(error_message)s,
+        timings = %(timings)s, receipt = %(receipt)s,
+        worker_id = NULL, lease_expires_at = NULL, stage = %(finish_status)s
+    WHERE id = %(finishing)s AND worker_id = %(worker_id)s AND status = %(held)s
+    RETURNING id, owner
+), finish_lock AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock_shared(%(events_lock)s) FROM done
+), ended AS (
+    INSERT INTO events (owner, generation_id, type, data, created_at)
+    SELECT done.owner, done.id, %(ended_type)s, %(ended_data)s,
+           date_part('epoch', clock_timestamp())
+    FROM done, finish_lock
+    RETURNING id, owner
+), {{claim}}
+SELECT finish.finished, finish.finish_event_id, finish.finish_owner, next.*
+FROM (SELECT count(*) AS finished, max(id) AS finish_event_id, max(owner) AS finish_owner
+      FROM ended) AS finish
+LEFT JOIN (SELECT claimed.*, claimed.owner AS event_owner, started.id AS event_id
+           FROM claimed JOIN started ON started.generation_id = claimed.id) AS next ON true
+ORDER BY next.is_first DESC, next.batch_index;
 
 -- name: renew_lease
 UPDATE generations SET lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s

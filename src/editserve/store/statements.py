@@ -1,0 +1,112 @@
+"""The parameters of the state machine's statements (store/core.py runs them): a claim's
+terms, a finish's change and its ended event, the started event's template that the
+one-statement claim fills in, and the columns a finish_claim row adds to a claim's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from editserve.generations import events
+from editserve.generations.record import TERMINAL, Generation, Status
+from editserve.store.dialect import dumps, event_row
+
+QUEUED = Status.QUEUED.value
+HELD = Status.PROCESSING.value  # the status of a generation a worker holds a lease on
+CLAIMED_STAGE = "starting"  # the stage of a job just claimed, before its first progress
+# Where claim_started puts the claimed row's attempt, model and id into the started event.
+_MARKS = {"attempt_mark": "-999999937", "model_mark": '"@model"', "id_mark": '"@id"'}
+
+
+def json_or_none(value: Any) -> str | None:
+    return dumps(value) if value is not None else None
+
+
+@cache
+def started_template() -> dict[str, str]:
+    """The started event as the store writes it, with marks for the one-statement claim to
+    replace by the claimed row's values: one event format, written here for both paths."""
+    mark = Generation(
+        id="@id", owner="", model="@model", status=Status.PROCESSING, params={}, inputs=[],
+        batch_id="", batch_index=0, seed=0, width=0, height=0, area=0, enqueued_at=0.0,
+    )  # fmt: skip
+    started = events.Started(int(_MARKS["attempt_mark"]))
+    data = dumps(events.stored_payload(mark, started))
+    assert all(data.count(text) == 1 for text in _MARKS.values()), data
+    return {"event_type": started.type, "event_data": data, **_MARKS}
+
+
+def claim_terms(
+    worker_id: str,
+    models: Sequence[str],
+    lease_seconds: float,
+    max_attempts: int,
+    loaded: str | None,
+    starved_before: float | None,
+) -> dict[str, Any]:
+    """The parameters of a claim."""
+    return {
+        "worker_id": worker_id,
+        "lease_seconds": float(lease_seconds),
+        "queued": QUEUED,
+        "held": HELD,
+        "stage": CLAIMED_STAGE,
+        "models": list(models),
+        "max_attempts": max_attempts,
+        "loaded": loaded,
+        "starved_before": None if starved_before is None else float(starved_before),
+        "finishing": None,
+    }
+
+
+def finish_change(
+    gen: Generation,
+    worker_id: str,
+    status: Status,
+    *,
+    result_key: str | None = None,
+    error_message: str | None = None,
+    timings: dict[str, float] | None = None,
+    receipt: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], events.GenerationEvent]:
+    """The parameters of a finish, and the event it emits."""
+    assert status in TERMINAL
+    change = {
+        "id": gen.id,
+        "worker_id": worker_id,
+        "held": HELD,
+        "status": status.value,
+        "result_key": result_key,
+        "error_message": error_message,
+        "timings": json_or_none(timings),
+        "receipt": json_or_none(receipt),
+    }
+    return change, events.ended(status, result_key, error_message)
+
+
+def ended_params(gen: Generation, event: events.GenerationEvent, prefix: str) -> dict[str, Any]:
+    """The ended event as finish_ended (prefix event_) and finish_claim (ended_) insert it."""
+    row = event_row(gen, event)
+    return {f"{prefix}_type": row["type"], f"{prefix}_data": row["data"]}
+
+
+def claimed_part(row: dict[str, Any]) -> dict[str, Any]:
+    """A finish_claim row without the finish's columns: a claim_started row."""
+    return {key: value for key, value in row.items() if key not in _FINISH_COLUMNS}
+
+
+_FINISH_COLUMNS = ("finished", "finish_event_id", "finish_owner")
+
+
+__all__ = [
+    "CLAIMED_STAGE",
+    "HELD",
+    "QUEUED",
+    "claimed_part",
+    "ended_params",
+    "finish_change",
+    "json_or_none",
+    "claim_terms",
+    "started_template",
+]
