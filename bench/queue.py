@@ -31,7 +31,8 @@ LEASE = 300.0
 
 
 def _editserve_worker(kind: str, where: str, ready: Any, go: Any, done: Any) -> None:
-    with open_store(kind, where, max_connections=1, min_connections=1) as store:
+    worker = {"plans_kept": True} if kind == "postgres" else {}  # as a worker's store
+    with open_store(kind, where, max_connections=1, min_connections=1, **worker) as store:
         store.last_event_id()  # connected
         ready.release()
         go.wait()

@@ -53,13 +53,16 @@ def _claim_params(store: PostgresStore) -> tuple[dict[str, Any], str]:
     return {**seen, "events_lock": EVENTS_LOCK}, claimed.id
 
 
-def _index_tuples_of_one_claim(url: str, params: dict[str, Any]) -> tuple[int, str]:
-    """Rows one claim reads, and the id it took (rolled back)."""
+def _index_tuples_of_one_claim(url: str, params: dict[str, Any], plans: str) -> tuple[int, str]:
+    """Rows one claim reads, and the id it took (rolled back), planned as ``plans`` says
+    (a worker's store keeps one plan per statement: force_generic_plan)."""
     with (
         psycopg.connect(url, row_factory=dict_row) as conn,
         conn.transaction(force_rollback=True),
     ):
-        row = conn.execute(load_queries("postgres")["claim_started"], params).fetchone()
+        conn.execute(f"SET LOCAL plan_cache_mode = {plans}")
+        claim = load_queries("postgres")["claim_started"]
+        row = conn.execute(claim, params, prepare=True).fetchone()
         assert row is not None
         read = conn.execute(TUPLES_READ).fetchone()
         assert read is not None
@@ -72,23 +75,41 @@ def _enqueue(store: PostgresStore, count: int) -> list[Generation]:
     return gens
 
 
-def test_a_claims_work_does_not_grow_with_the_queue(url: str) -> None:
+@pytest.mark.parametrize("loaded", [None, "model-b"])
+@pytest.mark.parametrize("plans", ["auto", "force_generic_plan"])
+def test_a_claims_work_does_not_grow_with_the_queue(
+    url: str, plans: str, loaded: str | None
+) -> None:
     store = PostgresStore(url)
     try:
         # a history, a short queue, and the statistics of that moment (autovacuum's)
         store.insert_generations([make_gen(status=Status.SUCCEEDED) for _ in range(2000)])
         queued = _enqueue(store, 11)
         params, taken = _claim_params(store)
+        params["loaded"] = loaded  # a worker holding that model prefers its jobs
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("ANALYZE generations")
-        shallow, _ = _index_tuples_of_one_claim(url, params)
+        shallow, _ = _index_tuples_of_one_claim(url, params, plans)
         queued += _enqueue(store, 400)  # a burst, before the statistics catch up
-        deep, claimed = _index_tuples_of_one_claim(url, params)
+        deep, claimed = _index_tuples_of_one_claim(url, params, plans)
         assert deep <= shallow + 2, (shallow, deep)
         assert deep < 20
         # and it still claims the right one: the highest priority, then the oldest
         waiting = [gen for gen in queued if gen.id != taken]
-        top = max(gen.priority for gen in waiting)
-        assert claimed == next(gen.id for gen in waiting if gen.priority == top)
+        top = [gen for gen in waiting if gen.priority == max(g.priority for g in waiting)]
+        preferred = [gen for gen in top if gen.model == loaded] or top
+        assert claimed == preferred[0].id
     finally:
         store.close()
+
+
+def test_a_workers_store_keeps_one_plan_per_statement(url: str) -> None:
+    worker, api = PostgresStore(url, plans_kept=True), PostgresStore(url)
+    try:
+        for store, expected in ((worker, "force_generic_plan"), (api, "auto")):
+            with store.dialect._pool.connection() as conn:  # type: ignore[attr-defined]
+                row = conn.execute("SHOW plan_cache_mode").fetchone()
+            assert row is not None and next(iter(row.values())) == expected
+    finally:
+        worker.close()
+        api.close()

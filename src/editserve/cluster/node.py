@@ -91,12 +91,12 @@ def database_problem(url: str, exc: BaseException) -> str:
     return f"cannot open the database {redact(url)}: {_reason(exc)}; {fix}"
 
 
-def open_store_checked(settings: Settings) -> Store:
+def open_store_checked(settings: Settings, *, worker: bool = False) -> Store:
     """The store (migrations applied), or NodeRefused naming the database and the fix."""
     url = settings.resolved_database_url
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return open_store(settings)
+        return open_store(settings, worker=worker)
     except Exception as exc:
         if not is_database_error(exc):
             raise
@@ -156,7 +156,7 @@ def start_node(settings: Settings, role: Role) -> Node:
 
     Raises NodeRefused (the message says what to fix), having closed what it opened.
     """
-    store = open_store_checked(settings)
+    store = open_store_checked(settings, worker=role == "worker")
     try:
         storage = open_storage_checked(settings)
         name = node_name(settings)

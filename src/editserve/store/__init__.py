@@ -41,8 +41,11 @@ def is_store_unavailable(exc: BaseException) -> bool:
     return postgres is not None and bool(postgres.PostgresDialect.is_unavailable(exc))
 
 
-def open_store(settings: Settings) -> Store:
-    """Open the store named by settings.database_url: sqlite:///… or postgresql://…."""
+def open_store(settings: Settings, *, worker: bool = False) -> Store:
+    """Open the store named by settings.database_url: sqlite:///… or postgresql://….
+
+    ``worker``: a worker's store (PostgreSQL keeps one plan per statement: store/postgres.py).
+    """
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
         from editserve.store.sqlite import SqliteStore
@@ -52,7 +55,7 @@ def open_store(settings: Settings) -> Store:
     if url.startswith(("postgresql://", "postgres://")):
         from editserve.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, plans_kept=worker)
     raise ValueError(
         f"database_url: unsupported scheme in {url!r} "
         "(use sqlite:///path.db or postgresql://user@host/db)"

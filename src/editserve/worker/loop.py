@@ -78,7 +78,7 @@ class Worker:
         self.spec: ModelSpec = self.specs[0]
         self.swaps = 0  # times it unloaded one model to load another
         self._loaded_since = time.monotonic()
-        self.store = store or open_store(settings)
+        self.store = store or open_store(settings, worker=True)
         self.storage = storage or open_storage(settings)
         self._adapter = adapter
         self.stop_event = threading.Event()

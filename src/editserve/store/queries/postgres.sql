@@ -206,7 +206,8 @@ FOR UPDATE SKIP LOCKED;
 -- (taken once the rows are ours, released at commit; event readers take it exclusively:
 -- see store/postgres.py). Their JSON is the store's own (core.started_template): the
 -- statement fills in id, model and attempt.
--- Candidates of the %(loaded)s model (NULL: none) join them: the highest priority wins; at
+-- Candidates of the %(loaded)s model (NULL: none; `loaded` is then empty, so a plan kept
+-- for all values reads nothing for it) join them: the highest priority wins; at
 -- equal priority the loaded model's job, unless another model's job was enqueued at or
 -- before %(starved_before)s (NULL: none starves); then the earlier (see sqlite.sql).
 queued AS MATERIALIZED (
@@ -229,22 +230,27 @@ queued AS MATERIALIZED (
     ORDER BY priority DESC, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), loaded AS (
+    SELECT %(loaded)s::text AS model WHERE %(loaded)s::text = ANY(%(models)s::text[])
 ), loaded_queued AS MATERIALIZED (
-    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
-    WHERE status = %(queued)s AND model = %(loaded)s::text
-      AND model = ANY(%(models)s::text[])
-    ORDER BY priority DESC, seq
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
+    SELECT head.* FROM loaded CROSS JOIN LATERAL (
+        SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+        WHERE status = %(queued)s AND model = loaded.model
+        ORDER BY priority DESC, seq
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) AS head
 ), loaded_expired AS MATERIALIZED (
-    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
-    WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
-      AND model = %(loaded)s::text AND model = ANY(%(models)s::text[])
-      AND attempts < %(max_attempts)s AND NOT cancel_requested
-      AND id IS DISTINCT FROM %(finishing)s::text
-    ORDER BY priority DESC, seq
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
+    SELECT head.* FROM loaded CROSS JOIN LATERAL (
+        SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+        WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
+          AND model = loaded.model
+          AND attempts < %(max_attempts)s AND NOT cancel_requested
+          AND id IS DISTINCT FROM %(finishing)s::text
+        ORDER BY priority DESC, seq
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) AS head
 ), first AS MATERIALIZED (
     SELECT * FROM (
         SELECT * FROM queued UNION ALL SELECT * FROM expired
