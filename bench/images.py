@@ -75,15 +75,17 @@ def run(repeat: int, scale: float = 1.0) -> list[Row]:
                 return load_rgb_many(items, max_area=area)
 
             t_base, t_ours = paired(base, ours, repeat)
-            quality = psnr(base()[0], ours()[0])
+            closeness = psnr(base()[0], ours()[0])
             rows.append(
                 Row(SECTION, f"decode+resize {name} x{count}", t_ours, t_base, "s", goal=3.0,
-                    note=f"PSNR vs plain {quality:.1f} dB")
+                    note=f"PSNR vs plain {closeness:.1f} dB")
             )  # fmt: skip
     output = photo(int(1024 * scale), int(1024 * scale), seed=2)
     # The product's defaults (output_quality 95 for jpg and webp), and webp at the quality
     # where its PSNR first passes the baseline's (the settings' speed at equal quality).
-    encodes = [(fmt, None, f"encode 1 MP {fmt}") for fmt in FORMATS]
+    encodes: list[tuple[str, int | None, str]] = [
+        (fmt, None, f"encode 1 MP {fmt}") for fmt in FORMATS
+    ]
     encodes.append(("webp", 85, "encode 1 MP webp, quality 85 (PSNR ≥ the baseline's)"))
     for fmt, quality, label in encodes:
         pil_format = FORMATS[fmt][0]

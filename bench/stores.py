@@ -110,16 +110,16 @@ def bulk_history(kind: str, where: Path | str, owner: str, count: int) -> None:
         finally:
             conn.close()
         return
-    with psycopg.connect(str(where), autocommit=True) as conn:
-        with conn.transaction():
+    with psycopg.connect(str(where), autocommit=True) as pg:
+        with pg.transaction():
             # the triggers would count row by row: count once after, as migration 004 does
-            conn.execute("SET LOCAL session_replication_role = replica")
-            with conn.cursor().copy(
+            pg.execute("SET LOCAL session_replication_role = replica")
+            with pg.cursor().copy(
                 f"COPY generations ({', '.join(COLUMNS)}) FROM STDIN"  # type: ignore[arg-type]
             ) as copy:
                 for row in history_rows(owner, count):
                     copy.write_row(row)
-            conn.execute(
+            pg.execute(
                 "INSERT INTO generation_counts (owner, model, status, shard, n) "
                 "SELECT owner, model, status, abs(hashtext(id) %% 16), COUNT(*) "
                 "FROM generations WHERE owner = %s AND status = 'succeeded' "
@@ -127,7 +127,7 @@ def bulk_history(kind: str, where: Path | str, owner: str, count: int) -> None:
                 "DO UPDATE SET n = excluded.n",
                 (owner,),
             )
-        conn.execute("VACUUM ANALYZE generations")
+        pg.execute("VACUUM ANALYZE generations")
 
 
 def new_gen(owner: str = OWNER, **overrides: Any) -> Generation:
