@@ -356,45 +356,7 @@ class Settings(BaseSettings):
         return env
 
 
-Environment = Literal["sqlite", "postgres"]
-
-
-def settings_table() -> str:
-    """The settings as a Markdown table (the README's copy is checked against this)."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        shown = "" if default is None or default in ([], {}) else f"`{default}`"
-        meaning = (field.description or "").replace("|", "\\|")
-        rows.append(f"| `EDITSERVE_{name.upper()}` | {shown} | {meaning} |")
-    return "\n".join(rows)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment, with explicit overrides (CLI flags) on top."""
     clean = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**clean)
-
-
-def update_readme(path: Path) -> None:
-    """Rewrite the settings table between the README's markers."""
-    import re
-
-    text = path.read_text()
-    table = settings_table()
-    updated = re.sub(
-        r"(<!-- settings-table:start -->\n).*?(\n<!-- settings-table:end -->)",
-        lambda match: match.group(1) + table + match.group(2),
-        text,
-        flags=re.S,
-    )
-    path.write_text(updated)
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["--update"]:  # python -m editserve.config --update README.md
-        update_readme(Path(sys.argv[2]))
-    else:
-        print(settings_table())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from editserve.config import settings_table
+from editserve.settings_doc import settings_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -22,5 +22,5 @@ def readme_table() -> str:
 def test_readme_settings_table_is_current() -> None:
     assert readme_table() == settings_table(), (
         "README settings table is stale; regenerate it with "
-        "`python -m editserve.config --update README.md`"
+        "`python -m editserve.settings_doc --update README.md`"
     )

@@ -16,8 +16,9 @@ is spelled in SQL. Events are emitted in the transaction of the change they repo
 The hot path (a claim, a finish, or a busy worker's finish with its next claim) is one
 round trip where the dialect can write the events in the statement of the change
 (PostgreSQL: ``claim_started``, ``finish_ended``, ``finish_claim``); SQLite runs each as a
-short BEGIN IMMEDIATE transaction. The statements' parameters are ``store/statements.py``. Expired leases are reaped at most every
-``REAP_EVERY_SECONDS`` (and whenever a claim finds nothing to do), not on every claim.
+short BEGIN IMMEDIATE transaction. The statements' parameters are ``store/statements.py``.
+Expired leases are reaped at most every ``REAP_EVERY_SECONDS`` (and whenever a claim finds
+nothing to do), not on every claim.
 The reads (lists, counts, events) are ``store/listing.py``.
 """
 
