@@ -39,12 +39,10 @@ from editserve.store.outbox import WebhookOutbox
 from editserve.store.retention import Retention
 from editserve.store.rows import ApiKeyRow, NextClaim, UploadRow
 from editserve.store.statements import (
-    HELD,
-    QUEUED,
     claim_terms,
     claimed_part,
-    ended_params,
     finish_change,
+    finish_terms,
     json_or_none,
     started_template,
 )
@@ -138,7 +136,7 @@ class QueueStore(
         """An idle worker's wait: True as soon as a hint says a job may wait (an enqueue on
         any node; PostgreSQL NOTIFY, SQLite's data_version), False after timeout."""
         return self.dialect.wait_for_work(
-            timeout, lambda: self.dialect.one("any_queued", queued=Status.QUEUED.value) is not None
+            timeout, lambda: self.dialect.one("any_queued") is not None
         )
 
     # --- cancel --------------------------------------------------------------------------
@@ -230,17 +228,9 @@ class QueueStore(
         lease = claim_terms(worker_id, then.models, then.lease_seconds, then.max_attempts,
                        then.loaded, then.starved_before)  # fmt: skip
         if self.dialect.emits_in_statement:
-            finish = {
-                key: change[key] for key in ("result_key", "error_message", "timings", "receipt")
-            }
+            both = {**lease, **finish_terms(change, gen, event)}  # finishing: this job
             rows = self.dialect.all(
-                "finish_claim",
-                **finish,
-                **{**lease, "finishing": gen.id},
-                **started_template(),
-                **ended_params(gen, event, "ended"),
-                siblings=then.max_batch - 1,
-                finish_status=status.value,
+                "finish_claim", **both, **started_template(), siblings=then.max_batch - 1
             )
             finished = int(rows[0]["finished"]) > 0
             claimed = gens_of([claimed_part(row) for row in rows if row["id"] is not None])
@@ -266,7 +256,7 @@ class QueueStore(
             self._reap_expired(tx, max_attempts)
 
     def _reap_expired(self, tx: Tx, max_attempts: int) -> None:
-        for row in tx.all("expired_to_reap", held=HELD, max_attempts=max_attempts):
+        for row in tx.all("expired_to_reap", max_attempts=max_attempts):
             gen = gen_of(row)
             if gen.cancel_requested:
                 self._end_unheld(tx, gen, Status.CANCELLED)
@@ -288,7 +278,7 @@ class QueueStore(
         tx.emit(gen, events.ended(status, None, error_message))
 
     def renew_lease(self, generation_id: str, worker_id: str, lease_seconds: float) -> bool:
-        held = {"id": generation_id, "worker_id": worker_id, "held": HELD}
+        held = {"id": generation_id, "worker_id": worker_id}
         return self.dialect.rowcount("renew_lease", **held, lease_seconds=float(lease_seconds)) > 0
 
     def report_progress(
@@ -308,7 +298,6 @@ class QueueStore(
         params: dict[str, Any] = {
             "ids": [gen.id for gen in gens],
             "worker_id": worker_id,
-            "held": HELD,
             "step": step,
             "total": total,
             "stage": stage,
@@ -341,8 +330,8 @@ class QueueStore(
             timings=timings, receipt=receipt,
         )  # fmt: skip
         if self.dialect.emits_in_statement:  # the change and its event: one round trip
-            ended = ended_params(gen, event, "event")
-            return count_of(self.dialect.one("finish_ended", **change, **ended)) > 0
+            terms = finish_terms(change, gen, event)
+            return count_of(self.dialect.one("finish_ended", **terms)) > 0
         with self.dialect.tx() as tx:
             if tx.rowcount("finish", **change) == 0:
                 return False
@@ -351,12 +340,11 @@ class QueueStore(
 
     def requeue(self, gen: Generation, worker_id: str) -> bool:
         """Give a job back without counting the attempt (the worker is shutting down)."""
-        held = {"id": gen.id, "worker_id": worker_id, "held": HELD}
-        return self.dialect.rowcount("requeue", **held, queued=QUEUED) > 0
+        return self.dialect.rowcount("requeue", id=gen.id, worker_id=worker_id) > 0
 
     def release_worker_leases(self, worker_id: str) -> int:
         """The worker is known dead: let its jobs be claimed now instead of at lease end."""
-        return self.dialect.rowcount("release_worker_leases", worker_id=worker_id, held=HELD)
+        return self.dialect.rowcount("release_worker_leases", worker_id=worker_id)
 
 
 __all__ = ["QueueStore"]

@@ -4,11 +4,11 @@ A dialect only knows connections and transactions. It runs *named* statements, r
 ``queries/<dialect>.sql`` (the two files hold the same ``-- name:`` blocks), applies the
 migrations at open, and hints at new events if it can. The state machine itself (which
 status a generation moves to, which event it emits) lives once, in ``store/core.py``, and
-passes every status to SQL as a parameter. The two statuses the queue's partial indexes are
-built on (``queued``, and ``held`` = processing) are also written into the statements as
-literals when the file is read (``FIXED_STATUSES``): a planner can use a partial index
-(``WHERE status = 'queued'``) only for a literal, and a statement without a status
-parameter can keep one plan for all its executions.
+passes the statuses it chooses to SQL as parameters. The two statuses the queue's partial
+indexes are built on (``%(queued)s``, and ``%(held)s`` = processing) are written into the
+statements as literals when the file is read (``FIXED_STATUSES``, from the Status enum): a
+planner can use a partial index (``WHERE status = 'queued'``) only for a literal, and a
+statement without a status parameter can keep one plan for all its executions.
 """
 
 from __future__ import annotations

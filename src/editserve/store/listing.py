@@ -24,7 +24,6 @@ from typing import Any
 from editserve.generations.record import ACTIVE, TERMINAL, Event, Generation, Status
 from editserve.store.dialect import Dialect, Row
 
-QUEUED = Status.QUEUED.value
 # Columns the store keeps for itself; a Generation record does not have them.
 _STORE_COLUMNS = ("owner_seq", "is_first", "event_owner", "event_id")
 
@@ -142,7 +141,7 @@ class ListingReads:
 
     def queue_position(self, gen: Generation) -> int:
         """How many queued generations run before this one (0 = next)."""
-        row = self.dialect.one("queue_position", queued=QUEUED, priority=gen.priority, id=gen.id)
+        row = self.dialect.one("queue_position", priority=gen.priority, id=gen.id)
         return count_of(row)
 
     def recent_run_seconds(self, model: str, limit: int = 20) -> float | None:

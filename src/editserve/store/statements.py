@@ -1,6 +1,7 @@
 """The parameters of the state machine's statements (store/core.py runs them): a claim's
 terms, a finish's change and its ended event, the started event's template that the
-one-statement claim fills in, and the columns a finish_claim row adds to a claim's."""
+one-statement claim fills in, and the columns a finish_claim row adds to a claim's. (The
+queue's fixed statuses are no parameters: store/dialect.py writes them into the SQL.)"""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from editserve.generations import events
 from editserve.generations.record import TERMINAL, Generation, Status
 from editserve.store.dialect import dumps, event_row
 
-QUEUED = Status.QUEUED.value
-HELD = Status.PROCESSING.value  # the status of a generation a worker holds a lease on
 CLAIMED_STAGE = "starting"  # the stage of a job just claimed, before its first progress
 # Where claim_started puts the claimed row's attempt, model and id into the started event.
 _MARKS = {"attempt_mark": "-999999937", "model_mark": '"@model"', "id_mark": '"@id"'}
@@ -49,8 +48,6 @@ def claim_terms(
     return {
         "worker_id": worker_id,
         "lease_seconds": float(lease_seconds),
-        "queued": QUEUED,
-        "held": HELD,
         "stage": CLAIMED_STAGE,
         "models": list(models),
         "max_attempts": max_attempts,
@@ -75,7 +72,6 @@ def finish_change(
     change = {
         "id": gen.id,
         "worker_id": worker_id,
-        "held": HELD,
         "status": status.value,
         "result_key": result_key,
         "error_message": error_message,
@@ -85,10 +81,20 @@ def finish_change(
     return change, events.ended(status, result_key, error_message)
 
 
-def ended_params(gen: Generation, event: events.GenerationEvent, prefix: str) -> dict[str, Any]:
-    """The ended event as finish_ended (prefix event_) and finish_claim (ended_) insert it."""
+def finish_terms(
+    change: dict[str, Any], gen: Generation, event: events.GenerationEvent
+) -> dict[str, Any]:
+    """A finish's parameters as PostgreSQL's finish fragment takes them (finish_ended,
+    finish_claim): the change, and its ended event as the store writes it."""
     row = event_row(gen, event)
-    return {f"{prefix}_type": row["type"], f"{prefix}_data": row["data"]}
+    kept = ("worker_id", "result_key", "error_message", "timings", "receipt")
+    return {
+        **{key: change[key] for key in kept},
+        "finishing": change["id"],
+        "finish_status": change["status"],
+        "ended_type": row["type"],
+        "ended_data": row["data"],
+    }
 
 
 def claimed_part(row: dict[str, Any]) -> dict[str, Any]:
@@ -101,11 +107,9 @@ _FINISH_COLUMNS = ("finished", "finish_event_id", "finish_owner")
 
 __all__ = [
     "CLAIMED_STAGE",
-    "HELD",
-    "QUEUED",
     "claimed_part",
-    "ended_params",
     "finish_change",
+    "finish_terms",
     "json_or_none",
     "claim_terms",
     "started_template",

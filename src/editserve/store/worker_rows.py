@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from editserve.store.dialect import Dialect, dumps
+from editserve.store.dialect import Dialect
 from editserve.store.rows import WorkerRow, WorkerState
-
-
-def _json_or_none(value: Any) -> str | None:
-    return dumps(value) if value is not None else None
+from editserve.store.statements import json_or_none
 
 
 class WorkerRegistry:
@@ -25,13 +22,13 @@ class WorkerRegistry:
             device=worker.device,
             state=WorkerState(worker.state).value,
             model=worker.model,
-            weights=_json_or_none(worker.weights),
+            weights=json_or_none(worker.weights),
             error=worker.error,
             started_at=worker.started_at,
             heartbeat_at=worker.heartbeat_at,
             stage=worker.stage,
-            stage_detail=_json_or_none(worker.stage_detail),
-            models=_json_or_none(worker.models),
+            stage_detail=json_or_none(worker.stage_detail),
+            models=json_or_none(worker.models),
             swaps=worker.swaps,
         )
 
@@ -42,7 +39,7 @@ class WorkerRegistry:
     def report_worker_stage(
         self, worker_id: str, stage: str, detail: dict[str, Any] | None = None
     ) -> None:
-        stage_detail = _json_or_none(detail)
+        stage_detail = json_or_none(detail)
         self.dialect.rowcount(
             "report_worker_stage", id=worker_id, stage=stage, stage_detail=stage_detail
         )

@@ -10,7 +10,9 @@
 -- heartbeats written on one host compare correctly on another (the :now SQLite gets is not
 -- used here). Times a caller passes in (enqueued_at, created_at, a worker's started_at)
 -- are stored as given. Statuses and stages are parameters too: the state machine lives in
--- store/core.py, not here.
+-- store/core.py, not here; %(queued)s and %(held)s become literals when the file is read
+-- (store/dialect.py FIXED_STATUSES). Blocks marked `-- fragment: x` are CTEs that the
+-- statements using {{x}} share.
 
 -- name: create_schema_migrations
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -303,23 +305,7 @@ ORDER BY is_first DESC, batch_index;
 -- finish_and_claim). The finish is finish_ended's; one row comes back even when nothing
 -- was claimed: `finished` (1 if the job was still ours), the finish's event, and the
 -- claimed rows as claim_started returns them (NULLs when none).
-WITH done AS (
-    UPDATE generations
-    SET status = %(finish_status)s, completed_at = date_part('epoch', now()),
-        result_key = %(result_key)s, error_message = %(error_message)s,
-        timings = %(timings)s, receipt = %(receipt)s,
-        worker_id = NULL, lease_expires_at = NULL, stage = %(finish_status)s
-    WHERE id = %(finishing)s AND worker_id = %(worker_id)s AND status = %(held)s
-    RETURNING id, owner
-), finish_lock AS MATERIALIZED (
-    SELECT pg_advisory_xact_lock_shared(%(events_lock)s) FROM done
-), ended AS (
-    INSERT INTO events (owner, generation_id, type, data, created_at)
-    SELECT done.owner, done.id, %(ended_type)s, %(ended_data)s,
-           date_part('epoch', clock_timestamp())
-    FROM done, finish_lock
-    RETURNING id, owner
-), {{claim}}
+WITH {{finish}}, {{claim}}
 SELECT finish.finished, finish.finish_event_id, finish.finish_owner, next.*
 FROM (SELECT count(*) AS finished, max(id) AS finish_event_id, max(owner) AS finish_owner
       FROM ended) AS finish
@@ -337,27 +323,32 @@ UPDATE generations SET progress_step = %(step)s, progress_total = %(total)s, sta
 WHERE id = ANY(%(ids)s::text[]) AND worker_id = %(worker_id)s AND status = %(held)s
 RETURNING id, cancel_requested;
 
--- name: finish_ended
--- Finish a held job and insert its event: one statement, one round trip (no row: the job
--- was not ours). The event is
--- inserted only if the row was ours, under the events lock, shared (see claim_started).
-WITH done AS (
+-- fragment: finish
+-- Finish a held job (%(finishing)s) and insert its ended event (the CTEs of finish_ended
+-- and finish_claim; `ended` holds the event, none if the job was not ours). The event is
+-- inserted only if the row was ours, under the events lock, shared (see the claim).
+done AS (
     UPDATE generations
-    SET status = %(status)s, completed_at = date_part('epoch', now()),
+    SET status = %(finish_status)s, completed_at = date_part('epoch', now()),
         result_key = %(result_key)s, error_message = %(error_message)s,
         timings = %(timings)s, receipt = %(receipt)s,
-        worker_id = NULL, lease_expires_at = NULL, stage = %(status)s
-    WHERE id = %(id)s AND worker_id = %(worker_id)s AND status = %(held)s
+        worker_id = NULL, lease_expires_at = NULL, stage = %(finish_status)s
+    WHERE id = %(finishing)s AND worker_id = %(worker_id)s AND status = %(held)s
     RETURNING id, owner
-), events_lock AS MATERIALIZED (
+), finish_lock AS MATERIALIZED (
     SELECT pg_advisory_xact_lock_shared(%(events_lock)s) FROM done
 ), ended AS (
     INSERT INTO events (owner, generation_id, type, data, created_at)
-    SELECT done.owner, done.id, %(event_type)s, %(event_data)s,
+    SELECT done.owner, done.id, %(ended_type)s, %(ended_data)s,
            date_part('epoch', clock_timestamp())
-    FROM done, events_lock
+    FROM done, finish_lock
     RETURNING id, owner
 )
+
+-- name: finish_ended
+-- Finish a held job and insert its event: one statement, one round trip (no row: the job
+-- was not ours).
+WITH {{finish}}
 SELECT id AS event_id, owner AS event_owner, 1 AS n FROM ended;
 
 -- name: requeue

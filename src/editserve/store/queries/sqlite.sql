@@ -7,7 +7,8 @@
 -- Parameters are sqlite3's :name placeholders. Lists
 -- (models, ids, statuses) arrive as JSON arrays, read with json_each. :now is supplied by
 -- the dialect to every statement (unix seconds, this host's clock: one machine). Statuses
--- and stages are parameters too: the state machine lives in store/core.py, not here.
+-- and stages are parameters too: the state machine lives in store/core.py, not here;
+-- :queued and :held become literals when the file is read (store/dialect.py).
 
 -- name: create_schema_migrations
 CREATE TABLE IF NOT EXISTS schema_migrations (
