@@ -12,9 +12,24 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 from PIL import Image
 
 from editserve.config import Settings
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """``image`` saved as ``fmt`` with Pillow."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    """Peak signal-to-noise ratio of two images of one size, in dB (inf: identical)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    mse = float(((x - y) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def make_image(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from inputs_helpers import encoded, psnr
 from PIL import Image
 
 from editserve.inputs import decode, resize
@@ -31,18 +32,6 @@ def photo(width: int, height: int, seed: int = 0) -> Image.Image:
     pixels += (((xx // 5 + yy // 7) % 2) * 16)[..., None].astype(np.int16)
     pixels += rng.normal(0, 3, pixels.shape).astype(np.int16)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    mse = float(((x - y) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def pillow_bicubic(image: Image.Image, size: tuple[int, int]) -> Image.Image:

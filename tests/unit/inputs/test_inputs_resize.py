@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 import pytest
+from inputs_helpers import encoded, psnr
 from PIL import Image
 
 from editserve.inputs.decode import (
@@ -23,18 +24,6 @@ def photo(width: int, height: int) -> Image.Image:
     yy, xx = np.mgrid[0:height, 0:width]
     pixels = np.stack([xx * 255 // width, yy * 255 // height, (xx + yy) % 256], axis=-1)
     return Image.fromarray(pixels.astype(np.uint8))
-
-
-def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    mse = float(((x - y) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def test_fit_area_keeps_the_ratio_and_never_enlarges() -> None:
