@@ -32,7 +32,7 @@ from typing import Any
 
 from PIL import Image
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.base import EditJob
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
 from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights

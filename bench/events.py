@@ -26,8 +26,8 @@ import httpx
 
 from bench.common import Row, percentile
 from bench.stores import MODEL, new_gen
-from editserve.generations.record import Status
-from editserve.keys import create_key
+from editserve.domain.record import Status
+from editserve.services.keys import create_key
 from editserve.store.sqlite import SqliteStore
 
 SECTION = "events"

@@ -16,10 +16,10 @@ from typing import Any
 
 from bench.common import Row
 from bench.stores import OWNER, bulk_history, new_gen, open_store, pg_database
-from editserve.config import Settings
-from editserve.generations.record import Generation
-from editserve.generations.service import GenerationService
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation
 from editserve.models.registry import default_registry
+from editserve.services.generations.service import GenerationService
 from editserve.store import Store
 
 SECTION = "listing"

@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.common import Row
 from bench.stores import MODEL, new_gen, open_store, pg_database
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store.rows import NextClaim
 
 SECTION = "queue"

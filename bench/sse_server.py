@@ -25,9 +25,9 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from editserve.api.app import create_app
 from editserve.api.auth import require_key
+from editserve.api.context import url_builder
 from editserve.api.routes.events import format_event
-from editserve.api.services import url_builder
-from editserve.config import Settings
+from editserve.core.settings import Settings
 
 
 def counting(dialect: Any, counter: list[int]) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from editserve.generations.record import Generation, Status
+from editserve.domain.record import Generation, Status
 from editserve.store import Store
 from editserve.store.postgres import PostgresStore
 from editserve.store.sqlite import SqliteStore

@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.base import EditJob
 from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
 from editserve.models.registry import default_registry

@@ -12,8 +12,8 @@ import sys
 
 
 def main() -> int:
-    from editserve.catalog import WORKER_FRESH_SECONDS
-    from editserve.config import load_settings
+    from editserve.services.catalog import WORKER_FRESH_SECONDS
+    from editserve.core.settings import load_settings
     from editserve.store import open_store
     from editserve.store.rows import WorkerState
 

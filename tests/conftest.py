@@ -1,4 +1,4 @@
-"""Shared fixtures (helpers live in tests/support.py)."""
+"""Shared fixtures (helpers live in tests/fixtures/)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s3_support import S3Server, start_s3_server, stop_s3_server
-from support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
+from fixtures.s3 import S3Server, start_s3_server, stop_s3_server
+from fixtures.support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """`python -m editserve` is the `editserve` command."""
 
-from editserve.cli import main
+from editserve.commands.main import main
 
 if __name__ == "__main__":
     main()

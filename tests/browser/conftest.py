@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, PageWatch, open_context
-from pictures import landscape, product
-from support import LiveServer
+from fixtures.browser import CHROMIUM, CHROMIUM_ARGS, PageWatch, open_context
+from fixtures.pictures import landscape, product
+from fixtures.support import LiveServer
 
 
 @pytest.fixture(scope="module")  # Playwright's sync loop must not outlive these tests

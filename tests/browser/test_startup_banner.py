@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 import pytest
-from browser_helpers import shot
-from support import LiveServer
+from fixtures.browser import shot
+from fixtures.support import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

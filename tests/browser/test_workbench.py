@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_helpers import PHONE, shot
-from support import LiveServer
+from fixtures.browser import PHONE, shot
+from fixtures.support import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

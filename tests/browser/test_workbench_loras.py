@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_helpers import shot
-from support import LiveServer, start_server, stop_server
+from fixtures.browser import shot
+from fixtures.support import LiveServer, start_server, stop_server
 from test_workbench import (
     add_pictures,
     connect,
@@ -55,7 +55,7 @@ def lora_server(
 
 @pytest.fixture
 def lora_page(browser: object, lora_server: LiveServer) -> Iterator[object]:
-    from browser_helpers import open_context
+    from fixtures.browser import open_context
 
     context, watch = open_context(browser, lora_server)
     page = context.new_page()  # type: ignore[attr-defined]
@@ -143,7 +143,7 @@ def test_a_pasted_lora_that_is_not_there_is_shown_on_its_row(
 
 
 def test_lora_rows_at_phone_width(browser: object, lora_server: LiveServer) -> None:
-    from browser_helpers import PHONE, open_context
+    from fixtures.browser import PHONE, open_context
 
     context, watch = open_context(browser, lora_server, viewport=PHONE, color_scheme="light")
     page = context.new_page()  # type: ignore[attr-defined]

@@ -12,8 +12,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from postgres_support import fresh_database, migrated_template, require_postgres
-from store_targets import StoreTarget
+from fixtures.postgres import fresh_database, migrated_template, require_postgres
+from fixtures.store_targets import StoreTarget
 
 from editserve.store import Store
 

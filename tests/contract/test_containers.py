@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
-from support import REPO
+from fixtures.support import REPO
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 
 API_DOCKERFILE = REPO / "docker" / "api.Dockerfile"
 WORKER_DOCKERFILE = REPO / "docker" / "worker.Dockerfile"
@@ -363,7 +363,7 @@ def run_worker_healthcheck(tmp_path: Path) -> subprocess.CompletedProcess[str]:
 def test_worker_healthcheck_follows_this_hosts_heartbeat(
     tmp_path: Path, host: str, state: str, age: float, healthy: bool
 ) -> None:
-    from editserve.config import load_settings
+    from editserve.core.settings import load_settings
     from editserve.store import open_store
     from editserve.store.rows import WorkerRow, WorkerState
 

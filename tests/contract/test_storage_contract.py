@@ -15,17 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from s3_support import SECRET_KEY, S3Server, aws_env, presigned_verdict
+from fixtures.s3 import SECRET_KEY, S3Server, aws_env, presigned_verdict
 
-from editserve.errors import NotFound
-from editserve.storage import (
+from editserve.blobs import (
     BlobStorage,
     InvalidKey,
     LocalStorage,
     S3Storage,
     StorageUnavailable,
 )
-from editserve.storage.s3 import MULTIPART_THRESHOLD
+from editserve.blobs.s3 import MULTIPART_THRESHOLD
+from editserve.core.errors import NotFound
 
 KINDS = ["local", "s3"]
 PREFIX = "node/files"  # S3 objects live under a prefix, as EDITSERVE_STORAGE_URL allows

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from s3_support import S3Server, aws_env, start_s3_server, stop_s3_server
-from support import free_port
+from fixtures.s3 import S3Server, aws_env, start_s3_server, stop_s3_server
+from fixtures.support import free_port
 
-from editserve.storage import S3Storage, StorageUnavailable
-from editserve.storage.s3 import MULTIPART_CHUNK, MULTIPART_THRESHOLD
+from editserve.blobs import S3Storage, StorageUnavailable
+from editserve.blobs.s3 import MULTIPART_CHUNK, MULTIPART_THRESHOLD
 
 PREFIX = "node/files"
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_targets import StoreTarget
+from fixtures.store_targets import StoreTarget
 
-from editserve.cluster.node import CLUSTER_ID, NodeRefused, agree_with_cluster
-from editserve.cluster.secret import SIGNING_SECRET, cluster_signing_secret
-from editserve.config import Settings
-from editserve.keys import ensure_first_key, new_key
+from editserve.core.settings import Settings
+from editserve.services.cluster.node import CLUSTER_ID, NodeRefused, agree_with_cluster
+from editserve.services.cluster.secret import SIGNING_SECRET, cluster_signing_secret
+from editserve.services.keys import ensure_first_key, new_key
 from editserve.store.cluster import FIRST_KEY
 
 

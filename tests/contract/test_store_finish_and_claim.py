@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 
-from store_helpers import MODEL, MODELS, make_gen, payloads, reload
-from store_targets import StoreTarget
+from fixtures.store import MODEL, MODELS, make_gen, payloads, reload
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store import Store
 from editserve.store.rows import NextClaim
 

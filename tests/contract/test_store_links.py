@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from store_helpers import MODELS, make_gen
+from fixtures.store import MODELS, make_gen
 
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store import Store
 from editserve.store.rows import UploadRow
 

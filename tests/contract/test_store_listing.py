@@ -9,10 +9,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from store_helpers import MODELS, make_gen
-from store_targets import StoreTarget
+from fixtures.store import MODELS, make_gen
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store import Store
 
 

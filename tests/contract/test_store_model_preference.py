@@ -3,9 +3,9 @@ has loaded, swaps when only other models' jobs wait, and lets a starving job go 
 
 from __future__ import annotations
 
-from store_helpers import make_gen
+from fixtures.store import make_gen
 
-from editserve.generations.record import Generation
+from editserve.domain.record import Generation
 from editserve.store import Store
 from editserve.store.rows import WorkerRow, WorkerState
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from store_helpers import MODELS, make_gen, reload
-from store_targets import StoreTarget
+from fixtures.store import MODELS, make_gen, reload
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store import Store
 from editserve.store.observed import bucket_of
 from editserve.store.rows import WorkerRow, WorkerState

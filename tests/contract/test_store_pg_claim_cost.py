@@ -9,11 +9,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from postgres_support import fresh_database, require_postgres
+from fixtures.postgres import fresh_database, require_postgres
+from fixtures.store import make_gen
 from psycopg.rows import dict_row
-from store_helpers import make_gen
 
-from editserve.generations.record import Generation, Status
+from editserve.domain.record import Generation, Status
 from editserve.store.dialect import load_queries
 from editserve.store.postgres import EVENTS_LOCK, PostgresStore
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from postgres_support import fresh_database, require_postgres
+from fixtures.postgres import fresh_database, require_postgres
 
 from editserve.store import postgres
 from editserve.store.postgres import PostgresStore

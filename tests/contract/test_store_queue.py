@@ -8,10 +8,10 @@ import threading
 import time
 import uuid
 
-from store_helpers import MODEL, MODELS, make_gen, payloads, reload
-from store_targets import StoreTarget
+from fixtures.store import MODEL, MODELS, make_gen, payloads, reload
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Event, Status
+from editserve.domain.record import Event, Status
 from editserve.store import Store
 
 # --- claims --------------------------------------------------------------------------------

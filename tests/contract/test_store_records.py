@@ -11,11 +11,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from postgres_support import fresh_database
-from store_helpers import MODEL, MODELS, make_gen
-from store_targets import StoreTarget
+from fixtures.postgres import fresh_database
+from fixtures.store import MODEL, MODELS, make_gen
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Generation, Status
+from editserve.domain.record import Generation, Status
 from editserve.store import Store, is_store_unavailable, open_store
 from editserve.store.rows import ApiKeyRow, UploadRow, WorkerRow, WorkerState
 
@@ -270,7 +270,7 @@ def test_workers_register_beat_and_go_stale(store: Store) -> None:
 
 
 def test_open_store_picks_the_store_by_url_scheme(tmp_path: Path, pg_template: str) -> None:
-    from editserve.config import Settings
+    from editserve.core.settings import Settings
     from editserve.store.postgres import PostgresStore
     from editserve.store.sqlite import SqliteStore
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from fixtures.s3 import S3Server, aws_env
+from fixtures.store import MODELS, make_gen
+from fixtures.store_targets import StoreTarget
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
-from s3_support import S3Server, aws_env
-from store_helpers import MODELS, make_gen
-from store_targets import StoreTarget
 
-from editserve.generations.record import Generation, Status
-from editserve.retention.metrics import retention_metrics
-from editserve.retention.prune import Pruner
-from editserve.storage import BlobStorage, LocalStorage, S3Storage
+from editserve.blobs import BlobStorage, LocalStorage, S3Storage
+from editserve.domain.record import Generation, Status
+from editserve.services.retention.metrics import retention_metrics
+from editserve.services.retention.prune import Pruner
 from editserve.store import Store
 from editserve.store.rows import UploadRow
 

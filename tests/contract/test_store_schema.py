@@ -13,12 +13,12 @@ from importlib import resources
 from pathlib import Path
 
 import psycopg
-from postgres_support import fresh_database
-from schema_dump import full_schema, migration_versions, schema_of
-from store_helpers import MODELS, make_gen
-from store_targets import StoreTarget
+from fixtures.postgres import fresh_database
+from fixtures.schema_dump import full_schema, migration_versions, schema_of
+from fixtures.store import MODELS, make_gen
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store.dialect import FIXED_STATUSES, load_queries, migrations
 from editserve.store.postgres import migrate
 from editserve.store.sqlite import SqliteDialect, split_statements

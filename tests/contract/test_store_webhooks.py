@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-from store_helpers import MODELS, make_gen
-from store_targets import StoreTarget
+from fixtures.store import MODELS, make_gen
+from fixtures.store_targets import StoreTarget
 
-from editserve.generations.record import Status
+from editserve.domain.record import Status
 from editserve.store.rows import ApiKeyRow, DeliveryStatus
 
 

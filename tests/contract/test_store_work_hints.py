@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from store_helpers import MODEL, make_gen
-from store_targets import StoreTarget
+from fixtures.store import MODEL, make_gen
+from fixtures.store_targets import StoreTarget
 
 from editserve.store.rows import WorkerRow, WorkerState
 

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from e2e_helpers import edit_body, read_sse, wait_for, wait_for_status
+from fixtures.e2e import edit_body, read_sse, wait_for, wait_for_status
+from fixtures.support import LiveServer, make_png
 from PIL import Image
-from support import LiveServer, make_png
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import edit_body
-from support import REPO, free_port, make_png, stop_server
+from fixtures.e2e import edit_body
+from fixtures.support import REPO, free_port, make_png, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_png
+from fixtures.support import make_png
 
 from editserve.client import Client
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.support import make_png
 from PIL import Image
-from support import make_png
 
 from editserve.client import (
     AsyncClient,

@@ -29,11 +29,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from e2e_helpers import edit_body, read_sse, wait_for
+from fixtures.e2e import edit_body, read_sse, wait_for
+from fixtures.postgres import fresh_database, require_postgres
+from fixtures.s3 import S3Server
+from fixtures.support import LiveServer, fast_server_env, make_png, start_server, stop_server
 from PIL import Image
-from postgres_support import fresh_database, require_postgres
-from s3_support import S3Server
-from support import LiveServer, fast_server_env, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import edit_body
-from support import REPO, free_port, make_png
+from fixtures.e2e import edit_body
+from fixtures.support import REPO, free_port, make_png
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import edit_body, read_sse, wait_for, wait_for_status
-from support import LiveServer, make_png, start_server, stop_server
+from fixtures.e2e import edit_body, read_sse, wait_for, wait_for_status
+from fixtures.support import LiveServer, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

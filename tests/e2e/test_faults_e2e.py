@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 import pytest
-from e2e_helpers import TERMINAL, edit_body
-from postgres_support import fresh_database, require_postgres
-from support import LiveServer, free_port, make_png, start_server, stop_server
+from fixtures.e2e import TERMINAL, edit_body
+from fixtures.postgres import fresh_database, require_postgres
+from fixtures.support import LiveServer, free_port, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from support import REPO, LiveServer, start_server, stop_server
+from fixtures.support import REPO, LiveServer, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

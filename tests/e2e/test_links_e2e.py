@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from e2e_helpers import edit_body
+from fixtures.e2e import edit_body
+from fixtures.s3 import SECRET_KEY, S3Server, presigned_verdict
+from fixtures.support import LiveServer, make_png, start_server, stop_server
 from PIL import Image
-from s3_support import SECRET_KEY, S3Server, presigned_verdict
-from support import LiveServer, make_png, start_server, stop_server
 
 from editserve.client import Client
 

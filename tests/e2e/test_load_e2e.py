@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import TERMINAL, edit_body
-from support import LiveServer, make_png, start_server, stop_server
+from fixtures.e2e import TERMINAL, edit_body
+from fixtures.support import LiveServer, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import wait_for
+from fixtures.e2e import wait_for
+from fixtures.support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 from PIL import Image
 from safetensors.torch import load_file, save_file
-from support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 
 from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
 

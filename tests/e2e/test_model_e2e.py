@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from e2e_helpers import wait_for
+from fixtures.e2e import wait_for
+from fixtures.support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 from PIL import Image
-from support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import edit_body, read_sse, wait_for
-from postgres_support import fresh_database, require_postgres
-from support import LiveServer, fast_server_env, make_png, start_server, stop_server
+from fixtures.e2e import edit_body, read_sse, wait_for
+from fixtures.postgres import fresh_database, require_postgres
+from fixtures.support import LiveServer, fast_server_env, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_helpers import edit_body, wait_for
-from support import LiveServer, make_png, start_server, stop_server
+from fixtures.e2e import edit_body, wait_for
+from fixtures.support import LiveServer, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_server import FakeHub
+from fixtures.hub_server import FakeHub
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import LiveServer, make_png
+from fixtures.support import LiveServer, make_png
 
 pytestmark = pytest.mark.slow
 

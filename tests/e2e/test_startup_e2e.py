@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_server import FakeHub
-from support import start_server, stop_server
+from fixtures.hub_server import FakeHub
+from fixtures.support import start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

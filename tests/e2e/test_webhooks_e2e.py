@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import free_port, make_png, start_server, stop_server
+from fixtures.support import free_port, make_png, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from editserve._version import __version__
+from editserve.api.context import AppServices
 from editserve.api.errors import BodySizeLimit, install_error_handlers
 from editserve.api.openapi import install_openapi
 from editserve.api.routes import (
@@ -27,25 +28,24 @@ from editserve.api.routes import (
     web,
 )
 from editserve.api.routes.docs import install_docs
-from editserve.api.services import AppServices
-from editserve.catalog import ModelCatalog
-from editserve.cluster.secret import cluster_signing_secret
-from editserve.compat.openai_images import OpenAIImages
-from editserve.config import Settings
-from editserve.generations.service import GenerationService
+from editserve.blobs import open_storage
+from editserve.blobs.base import BlobStorage
+from editserve.blobs.links import UrlFor, link_maker
+from editserve.blobs.signing import UrlSigner
+from editserve.core.settings import Settings
 from editserve.inputs.own_links import OwnLinks
 from editserve.inputs.resolver import InputResolver
-from editserve.keys import KeyRing
-from editserve.metrics import StoreMetrics
 from editserve.models.registry import ModelRegistry, default_registry, served_registry
-from editserve.retention.auto import run_retention
-from editserve.storage import open_storage
-from editserve.storage.base import BlobStorage
-from editserve.storage.links import UrlFor, link_maker
-from editserve.storage.signing import UrlSigner
+from editserve.services.catalog import ModelCatalog
+from editserve.services.cluster.secret import cluster_signing_secret
+from editserve.services.generations.service import GenerationService
+from editserve.services.keys import KeyRing
+from editserve.services.metrics import StoreMetrics
+from editserve.services.openai.images import OpenAIImages
+from editserve.services.retention.auto import run_retention
+from editserve.services.uploads import UploadService, upload_lookup
+from editserve.services.webhooks.dispatcher import WebhookDispatcher
 from editserve.store import Store, open_store
-from editserve.uploads import UploadService, upload_lookup
-from editserve.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("editserve.api")
 

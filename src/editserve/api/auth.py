@@ -5,8 +5,8 @@ from __future__ import annotations
 from anyio import to_thread
 from starlette.requests import Request
 
-from editserve.api.services import services
-from editserve.errors import Unauthenticated
+from editserve.api.context import services
+from editserve.core.errors import Unauthenticated
 
 
 async def require_key(request: Request) -> str:

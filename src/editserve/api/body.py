@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from editserve.errors import InvalidParams
+from editserve.core.errors import InvalidParams
 
 
 async def json_body(request: Request) -> Any:

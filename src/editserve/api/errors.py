@@ -12,8 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from editserve.compat.openai_protocol import openai_error_body
-from editserve.errors import (
+from editserve.core.errors import (
     EditserveError,
     InvalidParams,
     MethodNotAllowed,
@@ -22,7 +21,8 @@ from editserve.errors import (
     Unavailable,
     UnknownError,
 )
-from editserve.generations.requests import describe_validation_error
+from editserve.services.generations.requests import describe_validation_error
+from editserve.services.openai.wire import openai_error_body
 from editserve.store import is_store_unavailable
 
 log = logging.getLogger("editserve.api")

@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from editserve.generations.requests import EditEnvelope, QueueEnvelope
 from editserve.models.registry import ModelRegistry
-from editserve.protocol import ErrorEnvelope
+from editserve.services.generations.requests import EditEnvelope, QueueEnvelope
+from editserve.services.wire import ErrorEnvelope
 
 # The envelope models that validate the two bodies document them too.
 _ENVELOPES: dict[str, type[BaseModel]] = {

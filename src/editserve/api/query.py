@@ -11,7 +11,7 @@ from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from editserve.errors import InvalidParams
+from editserve.core.errors import InvalidParams
 
 # Filters the hosted API documents that a self-hosted server cannot honour.
 UNSUPPORTED_FILTERS = {

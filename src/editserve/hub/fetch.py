@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from editserve.domain.stages import fmt_bytes
 from editserve.hub.cache import free_bytes
 from editserve.hub.plan import HubError, RemoteFile, SourcePlan, plan_source
 from editserve.hub.sources import HubFiles
 from editserve.hub.transfer import TransferCancelled, fetch_file
-from editserve.startup import fmt_bytes
 
 # After Ctrl-C, how long transfers get to stop before the fetch gives up waiting for them.
 INTERRUPT_GRACE_SECONDS = 3.0

@@ -16,9 +16,9 @@ Public API::
 from __future__ import annotations
 
 from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image, load_rgb
-from editserve.inputs.fetch import Fetched, Fetcher, FetchError
 from editserve.inputs.resolver import FetchedInput, InputResolver, LookupUpload, StoredInput
-from editserve.inputs.ssrf import ForbiddenAddress, HostPolicy, forbidden_reason
+from editserve.net.fetch import Fetched, Fetcher, FetchError
+from editserve.net.ssrf import ForbiddenAddress, HostPolicy, forbidden_reason
 
 __all__ = [
     "Fetched",

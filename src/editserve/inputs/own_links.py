@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from anyio import to_thread
 
-from editserve.storage.base import InvalidKey, validate_key
-from editserve.storage.signing import UrlSigner
+from editserve.blobs.base import InvalidKey, validate_key
+from editserve.blobs.signing import UrlSigner
 
 FILES_SEGMENT = "/files/"
 UPLOADS_PATH = "/api/ai/uploads/"  # an upload's URL is <base> + UPLOADS_PATH + <id>

@@ -8,14 +8,14 @@ A reference is one of:
 * this cluster's own links on any host (:mod:`~editserve.inputs.own_links`): a signed
   ``/files/<key>`` URL (a result URL) read from blob storage, or an existing upload's URL,
   both owner-checked (another key's is a 404);
-* any other ``http(s)://`` URL — downloaded by :class:`~editserve.inputs.fetch.Fetcher`.
+* any other ``http(s)://`` URL — downloaded by :class:`~editserve.net.fetch.Fetcher`.
 
 Each image is then inspected (:func:`~editserve.inputs.decode.inspect_image`) and stored
 under ``inputs/<sha256>.<ext>``: the same bytes are stored once, whoever sends them.
 :meth:`InputResolver.fetch` and :meth:`InputResolver.store` are the two halves of
 :meth:`InputResolver.resolve`, so a caller can refuse a request on what the inputs are
 (their sizes) before anything is written. Every
-failure is an :class:`~editserve.errors.InvalidParams` whose detail starts with the field,
+failure is an :class:`~editserve.core.errors.InvalidParams` whose detail starts with the field,
 ``input_image[i]: ...``, and names the rule.
 """
 
@@ -34,12 +34,12 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from editserve.config import Settings
-from editserve.errors import InvalidParams, NotFound, PayloadTooLarge
+from editserve.blobs.base import BlobStorage
+from editserve.core.errors import InvalidParams, NotFound, PayloadTooLarge
+from editserve.core.settings import Settings
 from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image
-from editserve.inputs.fetch import Fetcher, FetchError
 from editserve.inputs.own_links import UPLOAD_ID_RE, UPLOADS_PATH, OwnLinks, upload_id_in
-from editserve.storage.base import BlobStorage
+from editserve.net.fetch import Fetcher, FetchError
 
 FIELD = "input_image"
 

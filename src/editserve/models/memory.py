@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from editserve.config import Settings
-from editserve.startup import fmt_bytes
+from editserve.core.settings import Settings
+from editserve.domain.stages import fmt_bytes
 
 
 @dataclass(frozen=True)

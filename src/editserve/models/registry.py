@@ -5,8 +5,8 @@ Nothing else in editserve branches on model ids; nothing here imports torch.
 
 from __future__ import annotations
 
-from editserve.config import Settings
-from editserve.errors import NotFound
+from editserve.core.errors import NotFound
+from editserve.core.settings import Settings
 from editserve.models.spec import ModelSpec, SizePlan
 
 __all__ = ["ModelRegistry", "ModelSpec", "SizePlan", "default_registry", "served_registry"]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from editserve.config import Settings
-from editserve.devices import DeviceKind
+from editserve.core.devices import DeviceKind
+from editserve.core.settings import Settings
 from editserve.hub.sources import HubFiles
 from editserve.models.memory import MemoryEstimate
 

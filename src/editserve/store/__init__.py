@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from editserve.store.protocol import Store
 
 if TYPE_CHECKING:
-    from editserve.config import Settings
+    from editserve.core.settings import Settings
 
 
 def is_store_unavailable(exc: BaseException) -> bool:

@@ -3,7 +3,7 @@
 One row per fact, written once by whoever comes first (``editserve migrate`` or the first
 node to start) and read by every node at its start: the cluster's id, the URL-signing
 secret, the first API key, and the settings every node must agree on
-(``editserve.cluster`` decides which). Writes run in one transaction under the cluster
+(``editserve.services.cluster`` decides which). Writes run in one transaction under the cluster
 lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so nodes starting together
 record one set of values, and exactly one of them makes the first key.
 """

@@ -28,8 +28,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from editserve.generations import events
-from editserve.generations.record import Generation, Status
+from editserve.domain import events
+from editserve.domain.record import Generation, Status
 from editserve.store.cluster import ClusterRecord
 from editserve.store.dialect import Dialect, Tx, dumps
 from editserve.store.links import LinkReads

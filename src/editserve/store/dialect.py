@@ -22,8 +22,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
-from editserve.generations.events import GenerationEvent, stored_payload
-from editserve.generations.record import Generation, Status
+from editserve.domain.events import GenerationEvent, stored_payload
+from editserve.domain.record import Generation, Status
 
 Row = dict[str, Any]
 

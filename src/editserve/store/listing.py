@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from editserve.generations.record import ACTIVE, TERMINAL, Event, Generation, Status
+from editserve.domain.record import ACTIVE, TERMINAL, Event, Generation, Status
 from editserve.store.dialect import Dialect, Row
 
 # Columns the store keeps for itself; a Generation record does not have them.

@@ -57,8 +57,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from editserve.generations.events import GenerationEvent
-from editserve.generations.record import Generation
+from editserve.domain.events import GenerationEvent
+from editserve.domain.record import Generation
 from editserve.store.core import QueueStore
 from editserve.store.dialect import Row, event_row, fresh_schema, load_queries, migrations
 from editserve.store.hints import EventHints

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from editserve.generations.record import Event, Generation, Status
+from editserve.domain.record import Event, Generation, Status
 from editserve.store.cluster import ClusterFact
 from editserve.store.retention import OldGeneration, PruneLease
 from editserve.store.rows import (

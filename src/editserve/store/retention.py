@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from editserve.generations.record import TERMINAL
+from editserve.domain.record import TERMINAL
 from editserve.store.dialect import Dialect, Row
 
 PRUNE_LEASE = "prune"

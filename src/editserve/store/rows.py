@@ -74,7 +74,7 @@ class WorkerRow:
     model: str | None = None
     weights: dict[str, Any] | None = None
     error: str | None = None
-    # Where its start-up is (editserve.startup.Stage values) and that stage's figures.
+    # Where its start-up is (editserve.domain.stages.Stage values) and that stage's figures.
     stage: str | None = None
     stage_detail: dict[str, Any] | None = None
     # The models it serves (one of them, `model`, in memory) and its model swaps so far.

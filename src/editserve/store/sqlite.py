@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from editserve.generations.events import GenerationEvent
-from editserve.generations.record import Generation
+from editserve.domain.events import GenerationEvent
+from editserve.domain.record import Generation
 from editserve.store.core import QueueStore
 from editserve.store.dialect import (
     Row,

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from editserve.generations import events
-from editserve.generations.record import TERMINAL, Generation, Status
+from editserve.domain import events
+from editserve.domain.record import TERMINAL, Generation, Status
 from editserve.store.dialect import dumps, event_row
 
 CLAIMED_STAGE = "starting"  # the stage of a job just claimed, before its first progress

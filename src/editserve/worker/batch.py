@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs.base import BlobStorage
+from editserve.core.logs import log_context, set_log_stage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.inputs.decode import load_rgb_many
-from editserve.logs import log_context, set_log_stage
 from editserve.models.base import EditJob, EditResult, GenerationCancelled, ModelAdapter
 from editserve.models.spec import ModelSpec
-from editserve.storage.base import BlobStorage
 from editserve.store import Store, is_store_unavailable
 from editserve.store.rows import NextClaim
 from editserve.worker.output import describe_failure, encode_image

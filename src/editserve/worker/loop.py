@@ -29,14 +29,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs import open_storage
+from editserve.blobs.base import BlobStorage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
+from editserve.domain.stages import Stage, StageReporter, describe, fraction
 from editserve.models.base import ModelAdapter, ModelLoadError
 from editserve.models.registry import ModelRegistry, default_registry
 from editserve.models.spec import ModelSpec
-from editserve.startup import Stage, StageReporter, describe, fraction
-from editserve.storage import open_storage
-from editserve.storage.base import BlobStorage
 from editserve.store import Store, is_store_unavailable, open_store
 from editserve.store.rows import NextClaim, WorkerRow, WorkerState
 from editserve.worker.batch import BatchInHand, BatchRun
@@ -91,7 +91,7 @@ class Worker:
         self._started_at = time.time()
         self._load_began = self._started_at  # of the model in memory (a swap loads again)
         self._weights: dict[str, Any] | None = None
-        # The start-up stage (editserve.startup), written through the store as it goes.
+        # The start-up stage (editserve.domain.stages), written through the store as it goes.
         self._stage: str = Stage.STARTING.value
         self._stage_detail: dict[str, Any] = {}
         self._stage_writer = StageReporter(

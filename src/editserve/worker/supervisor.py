@@ -17,8 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from editserve.config import Settings
-from editserve.devices import count_gpus
+from editserve.core.devices import count_gpus
+from editserve.core.settings import Settings
 from editserve.store import Store
 from editserve.worker.loop import EXIT_HUNG
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from editserve.api.app import build_services, create_app
-from editserve.config import Settings
-from editserve.keys import create_key
+from editserve.core.settings import Settings
+from editserve.services.keys import create_key
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from editserve.api.app import build_services, create_app
-from editserve.config import Settings
-from editserve.keys import create_key
+from editserve.core.settings import Settings
+from editserve.services.keys import create_key
 
 MODEL = "qwen-image-edit-plus"
 

@@ -14,11 +14,11 @@ import pytest
 from pydantic import BaseModel
 
 from editserve.api.app import build_services, create_app
-from editserve.api.services import AppServices
-from editserve.config import Settings
-from editserve.keys import create_key
+from editserve.api.context import AppServices
+from editserve.core.settings import Settings
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import ModelSpec, SizePlan
+from editserve.services.keys import create_key
 from editserve.store.rows import WorkerRow, WorkerState
 
 SERVED, NOT_SERVED = "fixture-served", "fixture-registered"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from inprocess_app import png
+from fixtures.inprocess_app import png
 
 from editserve.api.app import create_app
-from editserve.config import Settings
-from editserve.errors import NotFound
-from editserve.storage.links import link_maker
+from editserve.blobs.links import link_maker
+from editserve.core.errors import NotFound
+from editserve.core.settings import Settings
 
 KEY = "outputs/6f1c0d3e-9b1a-4b8e-8a0e-1f2d3c4b5a69.png"
 BASE = "http://testserver"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from editserve.api.routes.events import FormattedEvents, format_event
-from editserve.generations.record import Event
+from editserve.domain.record import Event
 
 
 def completed(event_id: int) -> Event:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from inprocess_app import BASE, OUTPUT, App, SyncASGITransport, png
+from fixtures.inprocess_app import BASE, OUTPUT, App, SyncASGITransport, png
 
-from editserve.cli import main
 from editserve.client import Client, commands
+from editserve.commands.main import main
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inprocess_app import BASE, OUTPUT, App, StreamingASGITransport, SyncASGITransport, png
+from fixtures.inprocess_app import BASE, OUTPUT, App, StreamingASGITransport, SyncASGITransport, png
 from PIL import Image
 
 from editserve.client import (

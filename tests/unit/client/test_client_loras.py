@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from inprocess_app import BASE, App, SyncASGITransport, png
+from fixtures.inprocess_app import BASE, App, SyncASGITransport, png
 from safetensors.numpy import save_file
 
-from editserve.cli import main
 from editserve.client import Client, commands
 from editserve.client._base import lora_list, parse_lora
+from editserve.commands.main import main
 
 DIM = 32  # the tiny transformer's width (2 heads x 16)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from hub_server import FakeHub
-from support import free_port
+from fixtures.hub_server import FakeHub
+from fixtures.support import free_port
 
 from editserve.hub.cache import RepoCache
 from editserve.hub.fetch import Fetcher, NotEnoughDisk, Progress, check_disk, plan_all

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from inputs_helpers import encoded, psnr
+from fixtures.inputs import encoded, psnr
 from PIL import Image
 
 from editserve.inputs import decode, resize

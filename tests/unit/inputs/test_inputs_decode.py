@@ -5,7 +5,7 @@ import struct
 import zlib
 
 import pytest
-from inputs_helpers import PNG, make_image, noise_image
+from fixtures.inputs import PNG, make_image, noise_image
 from PIL import Image, ImageFile
 
 from editserve.inputs import ImageDecodeError, inspect_image, load_rgb

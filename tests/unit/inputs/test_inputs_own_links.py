@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inputs_helpers import PNG, make_image, settings_for
+from fixtures.inputs import PNG, make_image, settings_for
 
-from editserve.errors import InvalidParams, NotFound
+from editserve.blobs import LocalStorage, UrlSigner
+from editserve.blobs.links import link_maker
+from editserve.core.errors import InvalidParams, NotFound
 from editserve.inputs import InputResolver, StoredInput
 from editserve.inputs.own_links import OwnLinks, upload_id_in
-from editserve.storage import LocalStorage, UrlSigner
-from editserve.storage.links import link_maker
 
 GEN = "6f1c0d3e-9b1a-4b8e-8a0e-1f2d3c4b5a69"
 OUTPUT_KEY = f"outputs/{GEN}.png"

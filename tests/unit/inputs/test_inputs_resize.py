@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 import pytest
-from inputs_helpers import encoded, psnr
+from fixtures.inputs import encoded, psnr
 from PIL import Image
 
 from editserve.inputs.decode import (

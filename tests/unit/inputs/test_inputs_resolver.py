@@ -4,11 +4,11 @@ import base64
 from pathlib import Path
 
 import pytest
-from inputs_helpers import PNG, make_image, noise_image, settings_for
+from fixtures.inputs import PNG, make_image, noise_image, settings_for
 
-from editserve.errors import InvalidParams, PayloadTooLarge
+from editserve.blobs import LocalStorage
+from editserve.core.errors import InvalidParams, PayloadTooLarge
 from editserve.inputs import InputResolver, StoredInput
-from editserve.storage import LocalStorage
 
 JPEG = make_image("JPEG", (10, 4))
 BASE = "https://edit.example.com"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.memory import readme_tables, render_table, smallest_card
 from editserve.models.registry import default_registry
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from editserve.cli import main as cli
-from editserve.config import Settings
-from editserve.generations.service import GenerationService, QueueEnvelope
+from editserve.commands.main import main as cli
+from editserve.core.settings import Settings
 from editserve.models.qwen_edit_plus.options import (
     ATTENTION_BACKENDS,
     LIGHTNING_REPO,
@@ -27,6 +26,7 @@ from editserve.models.qwen_edit_plus.options import (
     warnings_for,
 )
 from editserve.models.registry import default_registry
+from editserve.services.generations.service import GenerationService, QueueEnvelope
 
 
 def _refusal(device: str | None, offline: bool = False, **values: Any) -> str:

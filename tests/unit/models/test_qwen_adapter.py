@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from fixtures.qwen import SMALL_VAE, load_tiny_adapter
+from fixtures.qwen import edit_job as _job
+from fixtures.qwen import ignore_steps as _ignore
+from fixtures.qwen import picture as _image
+from fixtures.qwen import pixels as _pixels
 from PIL import Image
-from qwen_helpers import SMALL_VAE, load_tiny_adapter
-from qwen_helpers import edit_job as _job
-from qwen_helpers import ignore_steps as _ignore
-from qwen_helpers import picture as _image
-from qwen_helpers import pixels as _pixels
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.base import GenerationCancelled, ModelLoadError
 from editserve.models.qwen_edit_plus.adapter import (
     HUB_ID,

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from fixtures.qwen import edit_job, load_tiny_adapter
+from fixtures.qwen import ignore_steps as _ignore
+from fixtures.qwen import pixels as _pixels
 from PIL import Image
-from qwen_helpers import edit_job, load_tiny_adapter
-from qwen_helpers import ignore_steps as _ignore
-from qwen_helpers import pixels as _pixels
 
 from editserve.models.base import EditJob, GenerationCancelled
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter

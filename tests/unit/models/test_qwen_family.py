@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from editserve.config import Settings
-from editserve.errors import InvalidParams
-from editserve.generations.requests import describe_validation_error
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
 from editserve.models.qwen_edit_2511.identity import VARIANT as V2511
 from editserve.models.qwen_edit_plus.identity import VARIANT as V2509
 from editserve.models.qwen_edit_plus.options import lightning_lora_source, model_options
 from editserve.models.qwen_edit_plus.weights import resolve_weights, tiny_weights_folder
 from editserve.models.qwen_edit_v1.identity import VARIANT as V1
 from editserve.models.registry import default_registry
+from editserve.services.generations.requests import describe_validation_error
 
 IMAGE = "data:image/png;base64,AAAA"
 SETTINGS = Settings()

@@ -21,7 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
-from editserve.config import NATIVE_AREA, Settings
+from editserve.core.settings import NATIVE_AREA, Settings
 from editserve.models.qwen_common.variant import QwenVariant
 from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
 from editserve.models.registry import default_registry

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from qwen_helpers import edit_job, ignore_steps, load_tiny_adapter, pixels
+from fixtures.qwen import edit_job, ignore_steps, load_tiny_adapter, pixels
 from safetensors.torch import load_file, save_file
 
 from editserve.models.base import JobRefused

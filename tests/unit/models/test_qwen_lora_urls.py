@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from editserve.config import Settings
-from editserve.errors import InvalidParams
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
 from editserve.models.base import JobRefused
 from editserve.models.qwen_edit_plus.lora_apply import LoraSet
 from editserve.models.qwen_edit_plus.loras import LoraRef, check_loras

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from qwen_helpers import edit_job, load_tiny_adapter
-from qwen_helpers import ignore_steps as _ignore
-from qwen_helpers import picture as _image
-from qwen_helpers import pixels as _pixels
+from fixtures.qwen import edit_job, load_tiny_adapter
+from fixtures.qwen import ignore_steps as _ignore
+from fixtures.qwen import picture as _image
+from fixtures.qwen import pixels as _pixels
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.base import EditJob, GenerationCancelled, ModelLoadError
 from editserve.models.qwen_edit_plus import accel
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter, vae_image_area

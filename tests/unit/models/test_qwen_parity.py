@@ -31,10 +31,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from editserve.api.app import build_services, create_app
-from editserve.config import NATIVE_AREA, Settings
-from editserve.keys import create_key
+from editserve.core.settings import NATIVE_AREA, Settings
 from editserve.models.qwen_edit_plus.adapter import PIPELINE_MODULE
 from editserve.models.qwen_edit_plus.sizing import ASPECT_RATIOS
+from editserve.services.keys import create_key
 from editserve.worker.loop import Worker
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from editserve.config import Settings
-from editserve.errors import InvalidParams
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
 from editserve.models.qwen_edit_plus import call, sizing
 from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
 from editserve.models.qwen_edit_plus.spec import SPEC

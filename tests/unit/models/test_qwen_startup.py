@@ -10,10 +10,10 @@ from typing import Any
 
 import huggingface_hub.constants
 import pytest
-from hub_server import FakeHub
-from support import free_port
+from fixtures.hub_server import FakeHub
+from fixtures.support import free_port
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.hub.sources import HubFiles
 from editserve.models.base import ModelLoadError
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter

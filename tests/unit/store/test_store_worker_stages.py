@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres_support import fresh_database, require_postgres
+from fixtures.postgres import fresh_database, require_postgres
 
 from editserve.store import Store
 from editserve.store.postgres import PostgresStore

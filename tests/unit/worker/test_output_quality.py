@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs.local import LocalStorage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
-from editserve.storage.local import LocalStorage
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import Worker
 from editserve.worker.output import encode_image

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from editserve.catalog import model_readiness
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs.local import LocalStorage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadError, StepCallback
 from editserve.models.registry import default_registry
-from editserve.storage.local import LocalStorage
+from editserve.services.catalog import model_readiness
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import EXIT_LOAD_FAILED, Worker
 

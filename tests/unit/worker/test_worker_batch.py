@@ -11,10 +11,10 @@ from typing import Any
 
 from PIL import Image
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs.local import LocalStorage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
-from editserve.storage.local import LocalStorage
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import Worker
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs.local import LocalStorage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
-from editserve.storage.local import LocalStorage
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.batch import PUT_ATTEMPTS
 from editserve.worker.loop import EXIT_HUNG, Worker
@@ -207,7 +207,7 @@ def test_a_full_disk_fails_clearly_and_leaves_no_partial_file(
             return FillingFile(handle)
         return handle
 
-    monkeypatch.setattr("editserve.storage.local.os.fdopen", fdopen)
+    monkeypatch.setattr("editserve.blobs.local.os.fdopen", fdopen)
     (gen,) = enqueue(store)
     worker = worker_for(settings, store, storage, Paints())
     assert worker.run_once()

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
-from editserve.logs import log_context, make_handler
+from editserve.blobs.local import LocalStorage
+from editserve.core.logs import log_context, make_handler
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
-from editserve.storage.local import LocalStorage
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import Worker
 

@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 from pydantic import BaseModel
 
-from editserve.config import Settings
-from editserve.generations.record import Generation, Status
+from editserve.blobs.local import LocalStorage
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadError, StepCallback
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import ModelSpec, SizePlan
-from editserve.storage.local import LocalStorage
 from editserve.store.sqlite import SqliteStore
 from editserve.worker import loop
 from editserve.worker.loop import Worker

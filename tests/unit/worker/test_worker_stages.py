@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from editserve.config import Settings
+from editserve.blobs.local import LocalStorage
+from editserve.core.settings import Settings
+from editserve.domain.stages import StageCallback
 from editserve.models.base import LoadedWeights, ModelLoadError
 from editserve.models.registry import ModelRegistry, default_registry
-from editserve.startup import StageCallback
-from editserve.storage.local import LocalStorage
 from editserve.store.rows import WorkerState
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import EXIT_LOAD_FAILED, Worker

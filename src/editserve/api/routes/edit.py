@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from editserve.api.auth import require_key
 from editserve.api.body import json_body
+from editserve.api.context import own_base_urls, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES, body_doc
-from editserve.api.services import own_base_urls, services, url_builder
-from editserve.protocol import EditResponse, ErrorEnvelope
+from editserve.services.wire import EditResponse, ErrorEnvelope
 
 router = APIRouter(tags=["edit"], responses=ERROR_RESPONSES)
 

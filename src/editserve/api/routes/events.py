@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, Header, Request
 from starlette.responses import StreamingResponse
 
 from editserve.api.auth import require_key
+from editserve.api.context import base_url, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES
-from editserve.api.services import base_url, services, url_builder
-from editserve.generations.record import Event
-from editserve.protocol import EventData, UrlFor
+from editserve.domain.record import Event
+from editserve.services.wire import EventData, UrlFor
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 

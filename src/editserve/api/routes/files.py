@@ -16,10 +16,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response
 
+from editserve.api.context import services
 from editserve.api.openapi import ERROR_RESPONSES
-from editserve.api.services import services
-from editserve.errors import NotFound, Unauthenticated
-from editserve.storage.base import guess_content_type
+from editserve.blobs.base import guess_content_type
+from editserve.core.errors import NotFound, Unauthenticated
 
 router = APIRouter(tags=["files"])
 

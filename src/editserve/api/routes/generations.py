@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from editserve.api.auth import require_key
+from editserve.api.context import services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES
 from editserve.api.query import MEDIA_TYPE_QUERY, MODEL_QUERY, STATUS_QUERY, only_declared_query
-from editserve.api.services import services, url_builder
-from editserve.protocol import GenerationResponse, HistoryPage
+from editserve.services.wire import GenerationResponse, HistoryPage
 
 router = APIRouter(tags=["generations"], responses=ERROR_RESPONSES)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from editserve.api.services import services
-from editserve.protocol import Health, ReadyResponse
+from editserve.api.context import services
+from editserve.services.wire import Health, ReadyResponse
 
 router = APIRouter(tags=["health"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from editserve.api.services import services
-from editserve.metrics import CONTENT_TYPE
+from editserve.api.context import services
+from editserve.services.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from editserve.api.auth import require_key
+from editserve.api.context import services
 from editserve.api.openapi import ERROR_RESPONSES
-from editserve.api.services import services
-from editserve.protocol import ModelCard, ModelList
+from editserve.services.wire import ModelCard, ModelList
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 

@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
 from editserve.api.auth import require_key
-from editserve.api.services import own_base_urls, services, url_builder
-from editserve.compat.openai_images import UploadedImage
-from editserve.compat.openai_protocol import ImagesResponse, OpenAIError, OpenAIModelList
-from editserve.errors import InvalidParams
+from editserve.api.context import own_base_urls, services, url_builder
+from editserve.core.errors import InvalidParams
+from editserve.services.openai.images import UploadedImage
+from editserve.services.openai.wire import ImagesResponse, OpenAIError, OpenAIModelList
 
 router = APIRouter(
     tags=["openai"],

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from editserve.api.auth import require_key
 from editserve.api.body import json_body
+from editserve.api.context import own_base_urls, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES, body_doc
 from editserve.api.query import MEDIA_TYPE_QUERY, MODEL_QUERY, STATUS_QUERY, only_declared_query
-from editserve.api.services import own_base_urls, services, url_builder
-from editserve.protocol import (
+from editserve.services.wire import (
     CancelResponse,
     EnqueueResponse,
     ErrorEnvelope,

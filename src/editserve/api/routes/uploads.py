@@ -7,10 +7,10 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from editserve.api.auth import require_key
+from editserve.api.context import base_url, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES
-from editserve.api.services import base_url, services, url_builder
-from editserve.errors import InvalidParams
-from editserve.protocol import UploadResponse
+from editserve.core.errors import InvalidParams
+from editserve.services.wire import UploadResponse
 
 router = APIRouter(tags=["uploads"], responses=ERROR_RESPONSES)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from editserve.errors import NotFound
+from editserve.core.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 

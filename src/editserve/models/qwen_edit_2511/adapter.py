@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from editserve.models.qwen_common.variant import QwenVariant
+from editserve.models.qwen_edit_2511.identity import VARIANT
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
-
-from .identity import VARIANT
 
 
 class QwenImageEdit2511Adapter(QwenImageEditPlusAdapter):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from editserve.models.qwen_edit_2511.identity import HUB_ID, VARIANT
+from editserve.models.qwen_edit_2511.schema import QwenImageEdit2511Params
 from editserve.models.qwen_edit_plus.family import family_card, family_spec
-
-from .identity import HUB_ID, VARIANT
-from .schema import QwenImageEdit2511Params
 
 CARD: dict[str, Any] = family_card(
     VARIANT,

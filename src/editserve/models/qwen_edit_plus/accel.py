@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from editserve.models.base import ModelLoadError
-
-from .fingerprint import file_sha256
-from .options import (
+from editserve.models.qwen_edit_plus.fingerprint import file_sha256
+from editserve.models.qwen_edit_plus.options import (
     LIGHTNING_SCHEDULER_OVERRIDES,
     LoraSource,
     ModelOptions,

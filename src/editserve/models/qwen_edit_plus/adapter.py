@@ -17,12 +17,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
+from editserve.domain.stages import StageCallback, ignore_stage
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
 from editserve.models.qwen_common.variant import QwenVariant
-from editserve.startup import StageCallback, ignore_stage
-
-from .call import (
+from editserve.models.qwen_edit_plus.call import (
     MIN_VAE_AREA,
     SIZE_MULTIPLE,
     check_batchable,
@@ -30,13 +29,25 @@ from .call import (
     run_pipeline,
     vae_image_area,
 )
-from .identity import HUB_ID, MODEL_ID, PIPELINE_MODULE, TINY_FOLDER_NAME, TINY_SOURCE, VARIANT
-from .jobs import WARMUP_SIZE
-from .loading import LoadedPipeline, load_pipeline, log_ready, warm_up
-from .lora_apply import LoraSet
-from .options import ModelOptions
-from .receipt import edit_receipt
-from .weights import (
+from editserve.models.qwen_edit_plus.identity import (
+    HUB_ID,
+    MODEL_ID,
+    PIPELINE_MODULE,
+    TINY_FOLDER_NAME,
+    TINY_SOURCE,
+    VARIANT,
+)
+from editserve.models.qwen_edit_plus.jobs import WARMUP_SIZE
+from editserve.models.qwen_edit_plus.loading import (
+    LoadedPipeline,
+    load_pipeline,
+    log_ready,
+    warm_up,
+)
+from editserve.models.qwen_edit_plus.lora_apply import LoraSet
+from editserve.models.qwen_edit_plus.options import ModelOptions
+from editserve.models.qwen_edit_plus.receipt import edit_receipt
+from editserve.models.qwen_edit_plus.weights import (
     WeightsChoice,
     check_pipeline_folder,
     check_pipeline_folder_index_only,

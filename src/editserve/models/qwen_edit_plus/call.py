@@ -21,10 +21,9 @@ from typing import Any
 
 from editserve.models.base import EditJob, StepCallback
 from editserve.models.qwen_common.variant import QwenVariant
-
-from . import accel
-from .identity import VARIANT
-from .sizing import CONDITION_AREA
+from editserve.models.qwen_edit_plus import accel
+from editserve.models.qwen_edit_plus.identity import VARIANT
+from editserve.models.qwen_edit_plus.sizing import CONDITION_AREA
 
 logger = logging.getLogger("editserve.model")
 

@@ -12,17 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.qwen_common.variant import QwenVariant
+from editserve.models.qwen_edit_plus.jobs import job_builder
+from editserve.models.qwen_edit_plus.loras import check_loras, fitting_loras
+from editserve.models.qwen_edit_plus.memory import MEMORY_CARD, memory_estimates
+from editserve.models.qwen_edit_plus.options import check_options, preset_defaults
+from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams, request_schema
+from editserve.models.qwen_edit_plus.sizing_plan import plan_size
+from editserve.models.qwen_edit_plus.sources import weights_source
 from editserve.models.spec import ModelSpec, SizePlan
-
-from .jobs import job_builder
-from .loras import check_loras, fitting_loras
-from .memory import MEMORY_CARD, memory_estimates
-from .options import check_options, preset_defaults
-from .schema import QwenImageEditPlusParams, request_schema
-from .sizing_plan import plan_size
-from .sources import weights_source
 
 
 def tiny_warning(variant: QwenVariant) -> str:

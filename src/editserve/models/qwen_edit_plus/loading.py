@@ -17,16 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
+from editserve.domain.stages import Stage, StageCallback, ignore_stage
 from editserve.models.base import EditJob, LoadedWeights, ModelLoadError
 from editserve.models.qwen_common.variant import QwenVariant
-from editserve.startup import Stage, StageCallback, ignore_stage
-
-from . import accel
-from .call import one_step_scheduler
-from .identity import VARIANT
-from .jobs import WARMUP_SIZE, warmup_job
-from .options import (
+from editserve.models.qwen_edit_plus import accel
+from editserve.models.qwen_edit_plus.call import one_step_scheduler
+from editserve.models.qwen_edit_plus.identity import VARIANT
+from editserve.models.qwen_edit_plus.jobs import WARMUP_SIZE, warmup_job
+from editserve.models.qwen_edit_plus.options import (
     ModelOptions,
     OptionsError,
     check_options,
@@ -34,9 +33,9 @@ from .options import (
     hub_offline,
     warnings_for,
 )
-from .sizing import calculate_dimensions
-from .startup import component_progress, fetch_for_load
-from .weights import (
+from editserve.models.qwen_edit_plus.sizing import calculate_dimensions
+from editserve.models.qwen_edit_plus.startup import component_progress, fetch_for_load
+from editserve.models.qwen_edit_plus.weights import (
     Weights,
     WeightsChoice,
     load_weights,

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.base import JobRefused
-
-from .lora_check import LoraMismatch, check_file
-from .loras import SUFFIX, LoraNotFound, content_hash, locate
+from editserve.models.qwen_edit_plus.lora_check import LoraMismatch, check_file
+from editserve.models.qwen_edit_plus.loras import SUFFIX, LoraNotFound, content_hash, locate
 
 logger = logging.getLogger("editserve.model")
 
@@ -90,7 +89,7 @@ class LoraSet:
         """A LoRA URL's file: fetched once (input-image limits), cached by content hash."""
         import anyio
 
-        from editserve.inputs.fetch import Fetcher, FetchError
+        from editserve.net.fetch import Fetcher, FetchError
 
         cache = Path(self.settings.data_dir) / "loras"
         index = cache / "urls" / hashlib.sha256(url.encode()).hexdigest()

@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .tiny_config import TRANSFORMER_CONFIG as TINY_TRANSFORMER_CONFIG
+from editserve.models.qwen_edit_plus.tiny_config import (
+    TRANSFORMER_CONFIG as TINY_TRANSFORMER_CONFIG,
+)
 
 # The real Qwen-Image transformer (transformer/config.json of Qwen/Qwen-Image-Edit-2509,
 # -2511 and Qwen-Image-Edit: the same 20B MMDiT; 2511 adds only zero_cond_t).

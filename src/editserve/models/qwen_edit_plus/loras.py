@@ -23,10 +23,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from editserve.config import Settings
-from editserve.errors import InvalidParams
-
-from .lora_check import LoraMismatch, candidate_configs, check_file
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
+from editserve.models.qwen_edit_plus.lora_check import LoraMismatch, candidate_configs, check_file
 
 MAX_LORAS = 3
 MAX_LORA_SCALE = 4.0

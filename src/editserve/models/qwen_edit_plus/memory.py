@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.memory import MemoryEstimate
 
 # bf16 bytes of the published files (Qwen/Qwen-Image-Edit-2509@d3968ef9…)

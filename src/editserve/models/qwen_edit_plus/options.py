@@ -17,17 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from editserve.config import Settings
-from editserve.devices import DeviceKind, device_kind  # noqa: F401 - device_kind re-exported
+from editserve.core.devices import DeviceKind, device_kind  # noqa: F401 - device_kind re-exported
+from editserve.core.settings import Settings
 from editserve.models.qwen_common.variant import QwenVariant
-
-from .attention_backends import (
+from editserve.models.qwen_edit_plus.attention_backends import (
     ATTENTION_BACKENDS,
     CPU_ATTENTION_BACKENDS,
     HALF_PRECISION_BACKEND_PREFIXES,
     UNSUPPORTED_BACKENDS,
 )
-from .identity import VARIANT
+from editserve.models.qwen_edit_plus.identity import VARIANT
 
 MEMORY_MODES = ("none", "model_offload", "sequential_offload", "group_offload")
 LIGHTNING_PRESETS = ("off", "4", "8")

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .loras import LoraList
-from .sizing import ASPECT_RATIOS, AUTO
+from editserve.models.qwen_edit_plus.loras import LoraList
+from editserve.models.qwen_edit_plus.sizing import ASPECT_RATIOS, AUTO
 
 MAX_PROMPT_CHARS = 4000
 MAX_INPUT_IMAGES = 3

@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from editserve.config import Settings
-from editserve.errors import InvalidParams
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
+from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
+from editserve.models.qwen_edit_plus.sizing import elongation_problem, output_size
 from editserve.models.spec import SizePlan
-
-from .schema import QwenImageEditPlusParams
-from .sizing import elongation_problem, output_size
 
 
 def plan_size(

@@ -7,14 +7,13 @@ the hub, and the Lightning LoRA file a ``EDITSERVE_LIGHTNING`` preset fuses. Use
 
 from __future__ import annotations
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.hub.sources import HubFiles
 from editserve.models.base import ModelLoadError
 from editserve.models.qwen_common.variant import QwenVariant
-
-from .identity import VARIANT
-from .options import ModelOptions, model_options
-from .weights import WeightsChoice, resolve_weights
+from editserve.models.qwen_edit_plus.identity import VARIANT
+from editserve.models.qwen_edit_plus.options import ModelOptions, model_options
+from editserve.models.qwen_edit_plus.weights import WeightsChoice, resolve_weights
 
 
 def hub_sources(choice: WeightsChoice, options: ModelOptions) -> list[HubFiles]:

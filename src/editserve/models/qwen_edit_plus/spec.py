@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .family import family_card, family_spec, tiny_warning
-from .identity import HUB_ID, VARIANT
-from .schema import QwenImageEditPlusParams
-from .sizing_plan import check_inputs_fit, exact_size, plan_size
+from editserve.models.qwen_edit_plus.family import family_card, family_spec, tiny_warning
+from editserve.models.qwen_edit_plus.identity import HUB_ID, VARIANT
+from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
+from editserve.models.qwen_edit_plus.sizing_plan import check_inputs_fit, exact_size, plan_size
 
 __all__ = ["CARD", "SPEC", "TINY_WARNING", "check_inputs_fit", "exact_size", "plan_size"]
 

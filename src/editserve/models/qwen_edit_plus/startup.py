@@ -13,16 +13,15 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from editserve.domain.stages import Stage, StageCallback, fmt_bytes
 from editserve.hub.cache import default_cache_dir
 from editserve.hub.fetch import Fetcher, bytes_to_fetch, check_disk, plan_all, record, verify
 from editserve.hub.plan import HubError, HubUnreachable
 from editserve.hub.transfer import TransferCancelled
 from editserve.models.base import ModelLoadError
-from editserve.startup import Stage, StageCallback, fmt_bytes
-
-from .options import ModelOptions, hub_offline
-from .sources import hub_sources
-from .weights import WeightsChoice
+from editserve.models.qwen_edit_plus.options import ModelOptions, hub_offline
+from editserve.models.qwen_edit_plus.sources import hub_sources
+from editserve.models.qwen_edit_plus.weights import WeightsChoice
 
 logger = logging.getLogger("editserve.model")
 

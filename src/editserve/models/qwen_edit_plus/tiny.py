@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from editserve.models.qwen_common.variant import QwenVariant
-
-from .identity import COMPONENTS, PIPELINE_CLASS, VARIANT
-from .tiny_config import (
+from editserve.models.qwen_edit_plus.identity import COMPONENTS, PIPELINE_CLASS, VARIANT
+from editserve.models.qwen_edit_plus.tiny_config import (
     BPE_TRAIN_VOCAB,
     IMAGE_PROCESSOR_SIZE,
     PREFIX_WEIGHT,
@@ -48,7 +47,7 @@ from .tiny_config import (
     VAE_CONFIG,
     VISION_CONFIG,
 )
-from .tiny_lora import LORA_SEED, LORA_TARGETS, build_tiny_lora
+from editserve.models.qwen_edit_plus.tiny_lora import LORA_SEED, LORA_TARGETS, build_tiny_lora
 
 __all__ = [
     "BPE_TRAIN_VOCAB",

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from editserve.config import Settings
+from editserve.core.settings import Settings
 from editserve.models.base import ModelLoadError
 from editserve.models.qwen_common.variant import QwenVariant
-
-from .fingerprint import folder_fingerprint, snapshot_commit
-from .identity import COMPONENTS, TINY_SOURCE, VARIANT
-from .options import hub_offline
-from .tiny import MARKER_FILE, ensure_tiny_weights
+from editserve.models.qwen_edit_plus.fingerprint import folder_fingerprint, snapshot_commit
+from editserve.models.qwen_edit_plus.identity import COMPONENTS, TINY_SOURCE, VARIANT
+from editserve.models.qwen_edit_plus.options import hub_offline
+from editserve.models.qwen_edit_plus.tiny import MARKER_FILE, ensure_tiny_weights
 
 logger = logging.getLogger("editserve.model")
 

@@ -7,8 +7,7 @@ from typing import ClassVar
 
 from editserve.models.qwen_common.variant import QwenVariant
 from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
-
-from .identity import VARIANT
+from editserve.models.qwen_edit_v1.identity import VARIANT
 
 
 class QwenImageEditAdapter(QwenImageEditPlusAdapter):

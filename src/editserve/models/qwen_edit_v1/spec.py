@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from editserve.models.qwen_edit_plus.family import family_card, family_spec
-
-from .identity import HUB_ID, VARIANT
-from .schema import QwenImageEditParams
+from editserve.models.qwen_edit_v1.identity import HUB_ID, VARIANT
+from editserve.models.qwen_edit_v1.schema import QwenImageEditParams
 
 CARD: dict[str, Any] = family_card(
     VARIANT,

@@ -1,0 +1,2 @@
+"""The bottom layer: settings, the one error vocabulary, logging, devices. Imports nothing
+of editserve."""

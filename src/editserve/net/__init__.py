@@ -1,0 +1,1 @@
+"""Outgoing requests: the SSRF guard every one of them passes, and the fetcher."""

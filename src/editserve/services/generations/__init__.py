@@ -1,0 +1,1 @@
+"""Generations as use cases: reading a request, submitting it, showing it."""

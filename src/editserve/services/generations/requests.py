@@ -1,0 +1,132 @@
+"""Reading a request body: the envelope (fields of the call) and the model's parameters.
+
+One body carries both: ``model``, ``num_generations``, ``target_namespace`` and
+``response_format`` belong to the call; everything else is validated by the model's own
+request model (its spec's ``params_model``), which is also the schema the models endpoint
+serves. Every problem is one InvalidParams naming the field and the rule, except a model
+that is not served: that is a 404 ``Model not found: <id>``, as the hosted API answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
+from editserve.models.registry import ModelRegistry
+from editserve.models.spec import ModelSpec
+
+WebhookEvent = Literal["start", "completed"]
+
+
+def _completed_only() -> list[WebhookEvent]:
+    return ["completed"]
+
+
+class WebhookFields(BaseModel):
+    """Where a generation's events are delivered (an extension; see webhooks/)."""
+
+    webhook: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="An http(s) URL that receives signed deliveries of this request's events.",
+    )
+    webhook_events_filter: list[WebhookEvent] = Field(
+        default_factory=_completed_only,
+        min_length=1,
+        description="Which events to deliver: start, completed (default: completed).",
+    )
+
+
+class QueueEnvelope(WebhookFields):
+    """Fields of POST /api/ai/queue that belong to the queue, not to the model."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1)
+    num_generations: int = Field(default=1, ge=1, le=4)
+    target_namespace: str | None = None
+    # The hosted API passes response_format through; the queue always answers with URLs.
+    response_format: Literal["url", "b64_json"] = "url"
+
+
+class EditEnvelope(WebhookFields):
+    """Fields of POST /api/ai/images/edit that belong to the call, not to the model."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1)
+    response_format: Literal["url", "b64_json"] = "url"
+    target_namespace: str | None = None
+
+    @property
+    def num_generations(self) -> int:
+        return 1
+
+
+Envelope = QueueEnvelope | EditEnvelope
+
+
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the field and the rule."""
+    parts = []
+    for error in exc.errors():
+        loc = prefix
+        for item in error["loc"]:
+            loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown field")
+        elif error["type"] == "missing":
+            parts.append(f"{loc}: required field is missing")
+        else:
+            message = error["msg"]
+            message = message.removeprefix("Value error, ")
+            parts.append(f"{loc}: {message}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ValidatedRequest:
+    spec: ModelSpec
+    params: BaseModel
+    envelope: Envelope
+    request_hash: str
+
+    @property
+    def num_generations(self) -> int:
+        return self.envelope.num_generations
+
+    @property
+    def input_refs(self) -> list[str]:
+        return self.spec.input_refs(self.params)
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def validate_request(
+    body: Any, envelope_type: type[Envelope], registry: ModelRegistry, settings: Settings
+) -> ValidatedRequest:
+    """The envelope, the model it names and that model's parameters.
+
+    Raises InvalidParams (naming the field and the rule), or NotFound when the model
+    named is not served here.
+    """
+    if not isinstance(body, dict):
+        raise InvalidParams("body: must be a JSON object")
+    try:
+        envelope = envelope_type.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidParams(describe_validation_error(exc)) from None
+    spec = registry.get(envelope.model)  # NotFound: "Model not found: <id>"
+    model_fields = {k: v for k, v in body.items() if k not in envelope_type.model_fields}
+    try:
+        params = spec.validate_params(model_fields, settings)
+    except ValidationError as exc:
+        raise InvalidParams(describe_validation_error(exc)) from None
+    return ValidatedRequest(spec, params, envelope, request_hash(body))

@@ -1,0 +1,368 @@
+"""The generation service: every use case of the API, between HTTP and the store.
+
+An enqueue reads one way: validate the body → replay an idempotent retry → check the key's
+capacity → fetch and check the inputs → size the output (refusing inputs the model cannot
+take) → store the inputs → insert the generations. Routes parse, call one method here and
+return what it gives back (a protocol model).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+
+from anyio import to_thread
+
+from editserve.blobs.base import BlobStorage
+from editserve.core.errors import (
+    Conflict,
+    GenerationCancelledError,
+    GenerationFailed,
+    InvalidParams,
+    NotFound,
+    RateLimited,
+)
+from editserve.core.settings import Settings
+from editserve.domain.record import ACTIVE, Generation, Status
+from editserve.inputs.resolver import InputResolver, StoredInput
+from editserve.models.registry import ModelRegistry
+from editserve.models.spec import SizePlan
+from editserve.services.events.feed import EventFeed
+from editserve.services.generations.requests import (
+    EditEnvelope,
+    Envelope,
+    QueueEnvelope,
+    ValidatedRequest,
+    validate_request,
+)
+from editserve.services.generations.views import GenerationViews
+from editserve.services.webhooks.targets import choose_webhook
+from editserve.services.wire import (
+    CancelResponse,
+    EditResponse,
+    Enqueued,
+    EnqueueResponse,
+    GenerationResponse,
+    GenerationView,
+    HistoryPage,
+    ImageB64,
+    ImageUrl,
+    QueueList,
+    UrlFor,
+)
+from editserve.store import Store
+
+SEED_SPACE = 2**32
+# GET /api/ai/queue lists every active generation of a key, up to this many.
+ACTIVE_LIST_LIMIT = 1000
+
+
+class GenerationService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: ModelRegistry,
+        inputs: InputResolver | None = None,
+        storage: BlobStorage | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.inputs = inputs
+        self.storage = storage
+        self.views = GenerationViews(store)
+        self.feed = EventFeed(store, settings)
+
+    # --- submitting ----------------------------------------------------------------------
+    def validate(self, body: object, envelope_type: type[Envelope]) -> ValidatedRequest:
+        """The request's envelope and model parameters, or InvalidParams."""
+        return validate_request(body, envelope_type, self.registry, self.settings)
+
+    async def submit(
+        self,
+        owner: str,
+        body: object,
+        envelope_type: type[Envelope],
+        *,
+        idempotency_key: str | None,
+        base_urls: Sequence[str],
+    ) -> list[Generation]:
+        """Validate, check capacity, fetch and check inputs, store them, enqueue."""
+        request = self.validate(body, envelope_type)
+        existing = await to_thread.run_sync(
+            self._replay, owner, idempotency_key, request.request_hash
+        )
+        if existing is not None:
+            return existing
+        await to_thread.run_sync(self._check_capacity, owner, request.num_generations)
+        assert self.inputs is not None, "a service that takes requests needs an InputResolver"
+        default_webhook = (
+            None  # the request names its own: the key's default is not read
+            if request.envelope.webhook is not None
+            else await to_thread.run_sync(self.store.key_webhook_url, owner)
+        )
+        webhook = await choose_webhook(
+            request.envelope.webhook,
+            list(request.envelope.webhook_events_filter),
+            default_webhook,
+            self.inputs.fetcher.policy,
+        )
+        fetched = await self.inputs.fetch(request.input_refs, owner, base_urls=base_urls)
+        size = request.spec.plan_size(
+            request.params, [item.size for item in fetched], self.settings
+        )
+        stored = await self.inputs.store(fetched)
+        gens = self._new_generations(owner, request, stored, size, idempotency_key)
+        for gen in gens:
+            gen.webhook, gen.webhook_events = webhook.url, webhook.events
+        await to_thread.run_sync(self.store.insert_generations, gens)
+        return gens
+
+    async def enqueue(
+        self,
+        owner: str,
+        body: object,
+        *,
+        idempotency_key: str | None,
+        base_urls: Sequence[str],
+    ) -> EnqueueResponse:
+        """POST /api/ai/queue: 1-4 generations, inputs fetched and checked now."""
+        gens = await self.submit(
+            owner, body, QueueEnvelope, idempotency_key=idempotency_key, base_urls=base_urls
+        )
+        return EnqueueResponse(
+            generations=[Enqueued(generation_id=g.id, status=g.status) for g in gens]
+        )
+
+    async def edit(
+        self,
+        owner: str,
+        body: object,
+        *,
+        idempotency_key: str | None,
+        base_urls: Sequence[str],
+        url_for: UrlFor,
+    ) -> EditResponse:
+        """POST /api/ai/images/edit: one generation, waited for (504 past the limit)."""
+        [gen] = await self.submit(
+            owner, body, EditEnvelope, idempotency_key=idempotency_key, base_urls=base_urls
+        )
+        done = await self.wait_succeeded(gen, self.settings.sync_timeout_seconds)
+        assert done.result_key is not None  # succeeded: it has its result
+        wants_b64 = isinstance(body, dict) and body.get("response_format") == "b64_json"
+        image: ImageUrl | ImageB64
+        if wants_b64:
+            assert self.storage is not None
+            data = await to_thread.run_sync(self.storage.get, done.result_key)
+            image = ImageB64(b64_json=base64.b64encode(data).decode())
+        else:
+            image = ImageUrl(url=url_for(done.result_key))
+        return EditResponse(
+            model=done.model,
+            created=int(done.completed_at or time.time()),
+            images=[image],
+            generation_id=done.id,
+            seed=done.seed,
+            width=done.width,
+            height=done.height,
+            timings=done.timings,
+        )
+
+    async def wait_succeeded(self, gen: Generation, timeout: float) -> Generation:
+        """The generation once it succeeded: GenerationFailed (500) or
+        GenerationCancelledError (409) if it ended otherwise, GatewayTimeout (504) after
+        ``timeout``. What every call that answers with the image waits on."""
+        done = await self.feed.wait_until_terminal(gen, timeout)
+        extra = {"generation_id": done.id}
+        if done.status is Status.FAILED:
+            raise GenerationFailed(
+                f"generation {done.id} failed: {done.error_message}", extra=extra
+            )
+        if done.status is Status.CANCELLED:
+            raise GenerationCancelledError(f"generation {done.id} was cancelled", extra=extra)
+        assert done.result_key is not None
+        return done
+
+    # --- reading and cancelling ------------------------------------------------------------
+    async def get(self, owner: str, generation_id: str, url_for: UrlFor) -> GenerationView:
+        """One generation, with progress, queue position and ETA."""
+        gen = await to_thread.run_sync(self._owned, owner, generation_id)
+        [view] = await to_thread.run_sync(self.views.render, [gen], url_for)
+        return view
+
+    async def get_found(
+        self, owner: str, generation_id: str, url_for: UrlFor
+    ) -> GenerationResponse:
+        """GET /api/ai/generations/{id}: the same view in the history's envelope."""
+        return GenerationResponse(generation=await self.get(owner, generation_id, url_for))
+
+    async def list_active(
+        self,
+        owner: str,
+        url_for: UrlFor,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        media_type: str | None = None,
+    ) -> QueueList:
+        """The key's active generations (or those of the given statuses), oldest first."""
+        _check_media_type(media_type)
+        statuses = parse_statuses(status) or list(ACTIVE)
+        model_id = self.registry.get(model).id if model else None
+
+        def read() -> QueueList:
+            gens, total = self.store.list_generations(
+                owner,
+                statuses=statuses,
+                model=model_id,
+                limit=ACTIVE_LIST_LIMIT,
+                newest_first=False,
+            )
+            return QueueList(count=total, generations=self.views.render(gens, url_for))
+
+        return await to_thread.run_sync(read)
+
+    async def history(
+        self,
+        owner: str,
+        url_for: UrlFor,
+        *,
+        page: int,
+        page_size: int,
+        status: str | None = None,
+        model: str | None = None,
+        media_type: str | None = None,
+    ) -> HistoryPage:
+        """All of the key's generations, newest first, one page."""
+        _check_media_type(media_type)
+        statuses = parse_statuses(status)
+        model_id = self.registry.get(model).id if model else None
+
+        def read() -> HistoryPage:
+            gens, total = self.store.list_generations(
+                owner,
+                statuses=statuses,
+                model=model_id,
+                limit=page_size,
+                offset=(page - 1) * page_size,
+            )
+            return HistoryPage(
+                count=len(gens),
+                generations=self.views.render(gens, url_for),
+                page_number=page,
+                page_size=page_size,
+                total_entries=total,
+                total_pages=math.ceil(total / page_size) if total else 0,
+            )
+
+        return await to_thread.run_sync(read)
+
+    async def cancel(self, owner: str, generation_id: str) -> CancelResponse:
+        """Queued: cancelled at once. Processing: at the next step. Ended: unchanged."""
+        gen = await to_thread.run_sync(self.store.request_cancel, generation_id, owner)
+        if gen is None:
+            raise NotFound(f"Generation not found: {generation_id}")
+        return CancelResponse(
+            generation_id=gen.id,
+            generation_status=gen.status,
+            cancel_requested=gen.cancel_requested,
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _owned(self, owner: str, generation_id: str) -> Generation:
+        gen = self.store.get_generation(generation_id, owner)
+        if gen is None:
+            raise NotFound(f"Generation not found: {generation_id}")
+        return gen
+
+    def _replay(self, owner: str, key: str | None, req_hash: str) -> list[Generation] | None:
+        """The generations a retried request with this Idempotency-Key made, if any."""
+        if not key:
+            return None
+        existing = self.store.by_idempotency_key(owner, key)
+        if not existing:
+            return None
+        if existing[0].request_hash != req_hash:
+            raise Conflict(
+                "Idempotency-Key: this key was already used with a different request body",
+                title="Idempotency key reused",
+            )
+        return existing
+
+    def _check_capacity(self, owner: str, wanted: int) -> None:
+        active = self.store.count_active(owner)
+        limit = self.settings.max_queued_per_key
+        if active + wanted > limit:
+            raise RateLimited(
+                f"queue: this key already has {active} queued or running generations "
+                f"(limit {limit}); retry when some have finished",
+                retry_after=10,
+            )
+
+    def _new_generations(
+        self,
+        owner: str,
+        request: ValidatedRequest,
+        inputs: list[StoredInput],
+        size: SizePlan,
+        idempotency_key: str | None,
+    ) -> list[Generation]:
+        params = request.params.model_dump()
+        # Inline images are stored as inputs; the record keeps only a marker.
+        params["input_image"] = [
+            "data:" if ref.startswith("data:") else ref for ref in params["input_image"]
+        ]
+        given_seed = params.get("seed")
+        batch_id, now = str(uuid.uuid4()), time.time()
+        gens = []
+        for index in range(request.num_generations):
+            seed = (
+                (given_seed + index) % SEED_SPACE
+                if given_seed is not None
+                else secrets.randbelow(SEED_SPACE)
+            )
+            gens.append(
+                Generation(
+                    id=str(uuid.uuid4()),
+                    owner=owner,
+                    model=request.spec.id,
+                    status=Status.QUEUED,
+                    params={**params, "seed": seed},
+                    inputs=[item.to_dict() for item in inputs],
+                    batch_id=batch_id,
+                    batch_index=index,
+                    seed=seed,
+                    width=size.width,
+                    height=size.height,
+                    area=size.area,
+                    enqueued_at=now,
+                    target_namespace=request.envelope.target_namespace,
+                    idempotency_key=idempotency_key,
+                    request_hash=request.request_hash,
+                )
+            )
+        return gens
+
+
+def _check_media_type(media_type: str | None) -> None:
+    if media_type is not None and media_type != "image":
+        raise InvalidParams("media_type: only 'image' is served here")
+
+
+def parse_statuses(status: str | None) -> list[Status] | None:
+    """``queued,processing`` → [Status.QUEUED, Status.PROCESSING]; InvalidParams if unknown."""
+    if status is None:
+        return None
+    result = []
+    for part in status.split(","):
+        try:
+            result.append(Status(part.strip(" ")))
+        except ValueError:
+            allowed = "|".join(s.value for s in Status)
+            raise InvalidParams(f"status: must be one of {allowed}, got {part!r}") from None
+    return result

@@ -1,0 +1,133 @@
+"""API keys: random secrets shown once, stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from editserve.domain.webhook_signing import new_secret as new_webhook_secret
+from editserve.store import Store
+from editserve.store.rows import ApiKeyRow
+
+KEY_PREFIX = "es_"
+FIRST_KEY_FILE = "api_key"
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    row: ApiKeyRow
+    secret: str
+
+    @property
+    def webhook_secret(self) -> str:
+        """Signs this key's webhook deliveries (shown once, with the key)."""
+        assert self.row.webhook_secret is not None
+        return self.row.webhook_secret
+
+
+def new_key(name: str) -> NewKey:
+    """A new key and its secret, not stored yet."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKeyRow(
+        id="key_" + secrets.token_hex(6),
+        name=name,
+        prefix=secret[:10],
+        key_hash=hash_key(secret),
+        created_at=time.time(),
+        webhook_secret=new_webhook_secret(),
+    )
+    return NewKey(row=row, secret=secret)
+
+
+def create_key(store: Store, name: str) -> NewKey:
+    key = new_key(name)
+    store.insert_key(key.row)
+    return key
+
+
+def ensure_first_key(store: Store, data_dir: Path, made_by: str | None = None) -> NewKey | None:
+    """On a first start with no keys, make one and write it to an owner-only file.
+
+    Once per cluster: of nodes starting together on one database only one makes it
+    (Store.create_first_key), recorded as made by ``made_by`` (default: data_dir).
+    """
+    if store.count_active_keys() > 0:
+        return None
+    key = new_key("default")
+    if not store.create_first_key(key.row, made_by or str(Path(data_dir).resolve())):
+        return None
+    path = data_dir / FIRST_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.secret + "\n")
+    os.chmod(path, 0o600)
+    return key
+
+
+class KeyRing:
+    """The API's view of the keys: who is calling."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def authenticate(self, secret: str) -> str | None:
+        """The id of the live key with this secret (the owner of what it makes), or None."""
+        row = self.store.key_by_hash(hash_key(secret))
+        return row.id if row is not None else None
+
+
+def find_key_id(store: Store, id_or_prefix: str) -> str | None:
+    """Resolve a key by its id (key_…), its whole secret, or the start of its secret."""
+    wanted = id_or_prefix.strip()
+    rows = store.list_keys()
+    for row in rows:
+        if row.id == wanted or row.key_hash == hash_key(wanted):
+            return row.id
+    if len(wanted) >= 6:
+        matches = [
+            row for row in rows if row.prefix.startswith(wanted) or wanted.startswith(row.prefix)
+        ]
+        if len(matches) == 1:
+            return matches[0].id
+    return None
+
+
+def set_default_webhook(
+    store: Store,
+    key_id: str,
+    url: str | None,
+    *,
+    set_url: bool,
+    rotate: bool,
+    allow_hosts: list[str] | None = None,
+) -> str:
+    """Set (None: clear) a key's default webhook and/or rotate its secret; say what changed."""
+    import asyncio
+
+    from editserve.core.errors import InvalidParams
+    from editserve.net.ssrf import HostPolicy
+    from editserve.services.webhooks.targets import check_target
+
+    said = []
+    if set_url:
+        if url is not None:
+            try:
+                url = asyncio.run(check_target(url, HostPolicy(allow_hosts or []), field="--url"))
+            except InvalidParams as exc:
+                raise ValueError(exc.detail) from None
+        store.set_key_webhook(key_id, url)
+        said.append(f"default webhook of {key_id}: {url or '(none)'}")
+    if rotate:
+        secret = new_webhook_secret()
+        store.rotate_webhook_secret(key_id, secret)
+        said.append(f"new webhook signing secret of {key_id} (shown once): {secret}")
+    return "\n".join(said)

@@ -1,0 +1,200 @@
+"""The OpenAI Images API over the generation service: ``images.edit`` and ``models.list``.
+
+An OpenAI edit call becomes an ordinary enqueue (so it is queued, recorded, in the history
+and the workbench, and counts against the key's capacity), then waits for its generations
+like the sync edit does. ``size`` WIDTHxHEIGHT is the exact output size (the model's
+width/height bounds apply); ``auto`` lets the model size it (its ``aspect_ratio`` may ride
+along as an extra field). What the served model cannot do is a clear 400, never ignored:
+``mask``, transparent backgrounds, streaming.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from anyio import to_thread
+from pydantic import ValidationError
+
+from editserve.blobs.base import BlobStorage
+from editserve.core.errors import InvalidParams
+from editserve.core.settings import Settings
+from editserve.domain.record import Generation
+from editserve.models.registry import ModelRegistry
+from editserve.models.spec import ModelSpec
+from editserve.services.generations.requests import QueueEnvelope, describe_validation_error
+from editserve.services.generations.service import GenerationService
+from editserve.services.openai.wire import (
+    EditForm,
+    ImageData,
+    ImagesResponse,
+    OpenAIModel,
+    OpenAIModelList,
+)
+from editserve.services.wire import UrlFor
+
+log = logging.getLogger("editserve.openai")
+
+# Form fields of the OpenAI API that this server refuses (with the reason).
+UNSUPPORTED = {
+    "mask": "masks are not supported; describe the region to change in the prompt",
+    "markup": "markup images are not supported",
+    "stream": "streaming is not supported; use GET /api/events for live progress",
+    "partial_images": "partial images are not supported",
+}
+OUTPUT_FORMATS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+# The model parameters OpenAI's own fields stand for (not accepted under their own names).
+MAPPED_PARAMS = (
+    "prompt",
+    "input_image",
+    "output_format",
+    "preview",
+    "width",
+    "height",
+    "output_quality",
+)
+RATIO_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class UploadedImage:
+    data: bytes
+    content_type: str
+
+
+class OpenAIImages:
+    def __init__(
+        self,
+        settings: Settings,
+        generations: GenerationService,
+        registry: ModelRegistry,
+        storage: BlobStorage,
+    ) -> None:
+        self.settings = settings
+        self.generations = generations
+        self.registry = registry
+        self.storage = storage
+
+    def models(self) -> OpenAIModelList:
+        """GET /v1/models: every served model, with its aliases as ids of their own."""
+        data = []
+        for spec in self.registry.all():
+            created = int(spec.card.get("created", 0))
+            owner = str(spec.card.get("owned_by", "editserve"))
+            for name in (spec.id, *spec.aliases):
+                data.append(OpenAIModel(id=name, created=created, owned_by=owner))
+        return OpenAIModelList(data=data)
+
+    async def edit(
+        self,
+        owner: str,
+        fields: dict[str, str],
+        images: Sequence[UploadedImage],
+        *,
+        base_urls: Sequence[str],
+        url_for: UrlFor,
+    ) -> ImagesResponse:
+        """POST /v1/images/edits: enqueue n generations and wait for them."""
+        spec = self.registry.get(fields["model"]) if fields.get("model") else self.registry.default
+        extras = _model_extras(spec, fields)
+        form = self._form({k: v for k, v in fields.items() if k not in extras}, images)
+        if form.user or form.safety_identifier:
+            log.info("openai edit for end user %s", form.user or form.safety_identifier)
+        body: dict[str, object] = {
+            "model": spec.id,
+            "prompt": form.prompt,
+            "input_image": [_data_uri(image) for image in images],
+            "output_format": OUTPUT_FORMATS[form.output_format],
+            "num_generations": form.n,
+            **_size_fields(spec, form.size),
+            **extras,
+        }
+        if form.output_compression is not None:
+            body["output_quality"] = max(1, form.output_compression)
+        if form.quality == "low":
+            body["preview"] = True
+        gens = await self.generations.submit(
+            owner, body, QueueEnvelope, idempotency_key=None, base_urls=base_urls
+        )
+        done = await self._wait_all(gens)
+        data = [await self._image(gen, form.response_format, url_for) for gen in done]
+        return ImagesResponse(
+            created=int(time.time()),
+            data=data,
+            size=f"{done[0].width}x{done[0].height}",
+            output_format=form.output_format,
+            quality=form.quality,
+            background="opaque",
+        )
+
+    def _form(self, fields: dict[str, str], images: Sequence[UploadedImage]) -> EditForm:
+        for name, reason in UNSUPPORTED.items():
+            if name in fields and fields[name] not in ("", "false", "0"):
+                raise InvalidParams(f"{name}: {reason}")
+        if not images:
+            raise InvalidParams("image: at least one image file is required")
+        if fields.get("background") == "transparent":
+            raise InvalidParams("background: transparent outputs are not supported")
+        clean = {k: v for k, v in fields.items() if k not in UNSUPPORTED}
+        try:
+            return EditForm.model_validate(clean)
+        except ValidationError as exc:
+            raise InvalidParams(describe_validation_error(exc)) from None
+
+    async def _wait_all(self, gens: list[Generation]) -> list[Generation]:
+        deadline = time.monotonic() + self.settings.sync_timeout_seconds
+        done = []
+        for gen in gens:
+            remaining = max(0.0, deadline - time.monotonic())
+            done.append(await self.generations.wait_succeeded(gen, remaining))
+        return done
+
+    async def _image(self, gen: Generation, response_format: str, url_for: UrlFor) -> ImageData:
+        assert gen.result_key is not None
+        if response_format == "url":
+            return ImageData(url=url_for(gen.result_key))
+        data = await to_thread.run_sync(self.storage.get, gen.result_key)
+        return ImageData(b64_json=base64.b64encode(data).decode())
+
+
+def _model_extras(spec: ModelSpec, fields: dict[str, str]) -> dict[str, str]:
+    """Fields that name one of the model's own parameters (seed, steps, ...), passed
+    through as editserve extensions (e.g. the SDK's ``extra_body``); validated as usual."""
+    own = set(spec.params_model.model_fields) - set(MAPPED_PARAMS)
+    return {name: value for name, value in fields.items() if name in own}
+
+
+def _data_uri(image: UploadedImage) -> str:
+    content_type = image.content_type if image.content_type.startswith("image/") else "image/png"
+    return f"data:{content_type};base64,{base64.b64encode(image.data).decode()}"
+
+
+def _size_fields(spec: ModelSpec, size: str) -> dict[str, object]:
+    """``size``: ``auto`` leaves sizing to the model (and an ``aspect_ratio`` extra);
+    ``WIDTHxHEIGHT`` is an exact output size where the model takes one, else the closest
+    of its aspect ratios."""
+    if size == "auto":
+        return {}
+    width, _, height = size.partition("x")
+    if {"width", "height"} <= set(spec.params_model.model_fields):
+        return {"width": int(width), "height": int(height)}
+    return {"aspect_ratio": _aspect_ratio(spec, int(width), int(height))}
+
+
+def _aspect_ratio(spec: ModelSpec, width: int, height: int) -> str:
+    """The model's aspect ratio (its schema's enum, "W:H" names) closest to width/height."""
+    size = f"{width}x{height}"
+    wanted = width / height
+    choices = spec.request_schema()["properties"].get("aspect_ratio", {}).get("enum", [])
+    for name in choices:
+        left, colon, right = str(name).partition(":")
+        if colon and abs(int(left) / int(right) - wanted) <= RATIO_TOLERANCE * wanted:
+            return str(name)
+    ratios = ", ".join(str(c) for c in choices if c != "auto")
+    raise InvalidParams(
+        f"size: {size} has no matching aspect ratio on this model; use auto or a size with "
+        f"one of the ratios {ratios} (the output has the model's native area at that ratio)"
+    )
