@@ -16,7 +16,7 @@ prints a table of ratios, each measured in this one run on this one machine:
 The tiny model's transformer is ~92k parameters, so the VAE, the text encoder and Python
 overhead weigh far more than on the real 20B model: read the ratios as "does the option do
 what it should" (fewer block evaluations, one call for a batch), not as GPU speed-ups.
-docs/gpu.md lists the public GPU figures. Times are the best of --repeat runs, the two
+The README's GPU guide (section 4) lists the public GPU figures. Times are the best of --repeat runs, the two
 sides of each row interleaved.
 """
 

@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         description="Memory the LoRA adapters a worker keeps loaded may take, in MB.",
     )
 
-    # --- speed and memory options of the model (see docs/gpu.md) ----------------------------
+    # --- speed and memory options of the model (the README's GPU guide) ----------------------------
     memory_mode: str = Field(
         default="none",
         description=(

@@ -3,7 +3,7 @@
 Lightning LoRA load + fuse (a tiny LoRA built with peft), the first-block cache hook,
 the attention dispatcher, regional torch.compile (inductor on the CPU), the FP8 code path
 (torchao weight-only, in bf16) and the group/model offload hooks. What needs a GPU is
-refused on the CPU (tests in test_options.py) and documented in docs/gpu.md.
+refused on the CPU (tests in test_options.py) and documented in the README's GPU guide.
 """
 
 from __future__ import annotations
