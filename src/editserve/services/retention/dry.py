@@ -1,24 +1,18 @@
 """A dry run: walk what a prune would delete and count it; write nothing, take no lease.
 
-The same walks as a real run (retention/prune.py) over the same store reads; blobs are
+The same walks as a real run (prune.py) over the same store reads; blobs are
 counted as a real run would delete them: an output of a generation that goes, and an
 input blob whose every user (generation or upload) goes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from editserve.services.retention.report import LIVE, PruneReport
 from editserve.store import Store
 from editserve.store.retention import INPUTS, OUTPUTS
 
-if TYPE_CHECKING:
-    from editserve.services.retention.prune import PruneReport
-
 
 def count_prunable(store: Store, cutoff: float, batch: int, report: PruneReport) -> None:
-    from editserve.services.retention.prune import LIVE as live
-
     going: set[str] = set()  # ids of the generations and uploads that would go
     blobs: dict[str, str] = {key: kind for key, kind in store.pending_blobs(1_000_000)}
     after_upload: tuple[float, str] = (-1.0, "")
@@ -52,7 +46,7 @@ def count_prunable(store: Store, cutoff: float, batch: int, report: PruneReport)
                 report.add(blobs[key], 1)
     after_event = 0
     while rows := store.event_walk(after_event, batch):
-        report.add("events", sum(1 for _, made, s in rows if made < cutoff and s not in live))
+        report.add("events", sum(1 for _, made, s in rows if made < cutoff and s not in LIVE))
         if len(rows) < batch or any(made >= cutoff for _, made, _ in rows):
             break
         after_event = rows[-1][0]

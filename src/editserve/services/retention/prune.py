@@ -23,53 +23,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from editserve.blobs.base import BlobStorage
 from editserve.core.errors import NotFound
-from editserve.domain.record import ACTIVE
+from editserve.services.retention.dry import count_prunable
+from editserve.services.retention.report import KINDS, LIVE, LeaseLost, PruneReport
 from editserve.store import Store
-from editserve.store.retention import INPUTS, OUTPUTS
+from editserve.store.retention import OUTPUTS
+
+__all__ = ["KINDS", "LIVE", "LeaseLost", "PruneReport", "Pruner", "node_id"]
 
 log = logging.getLogger("editserve.services.retention")
 
 DAY = 86400.0
 BATCH = 200  # rows per transaction
 LEASE_SECONDS = 300.0  # renewed before every batch; a dead node's runs out
-KINDS = ("generations", OUTPUTS, INPUTS, "uploads", "events", "webhook_deliveries")
-LIVE = frozenset(status.value for status in ACTIVE)
-
-
-class LeaseLost(RuntimeError):
-    """Another node took the prune lease mid-run (ours ran out): this run stops."""
-
-
-@dataclass
-class PruneReport:
-    """What a prune deleted (or, dry, would delete)."""
-
-    older_than_days: float
-    cutoff: float
-    dry_run: bool
-    ran: bool = True  # False: another node holds the lease, nothing was done
-    holder: str | None = None  # who held it then
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
-    stopped: bool = False  # asked to stop (shutdown) before the end
-
-    def add(self, kind: str, n: int) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + n
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ran": self.ran,
-            "dry_run": self.dry_run,
-            "older_than_days": self.older_than_days,
-            "cutoff": self.cutoff,
-            "held_by": self.holder,
-            "stopped": self.stopped,
-            "deleted" if not self.dry_run else "would_delete": dict(self.counts),
-        }
 
 
 def node_id() -> str:
@@ -104,8 +72,6 @@ class Pruner:
         cutoff = self.clock() - older_than_days * DAY
         report = PruneReport(older_than_days, cutoff, dry_run)
         if dry_run:
-            from editserve.services.retention.dry import count_prunable
-
             count_prunable(self.store, cutoff, self.batch, report)
             return report
         if not self.store.take_prune_lease(self.holder, self.lease_seconds):
