@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import httpx
 
 from editserve.client._base import (
     DEFAULT_MODEL,
@@ -33,16 +35,41 @@ from editserve.client._base import (
 )
 from editserve.client._exceptions import APIError, GenerationTimeout
 from editserve.client._inputs import ImageInput
-from editserve.client._types import EditResult, Generation
-
-if TYPE_CHECKING:
-    from editserve.client._async_client import AsyncClient
+from editserve.client._types import EditResult, Event, Generation
 
 __all__ = ["Images", "Queue"]
 
 
+class _Owner(Protocol):
+    """What the namespaces use of the :class:`AsyncClient` that owns them.
+
+    The client satisfies it structurally, so the namespace modules need not import the
+    client module (which imports them): no import cycle.
+    """
+
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+
+    @property
+    def queue(self) -> Queue: ...
+
+    _events_supported: bool | None
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]: ...
+
+    async def _resolve_inputs(self, value: ImageInput | Sequence[ImageInput]) -> list[str]: ...
+
+    def _iter_events(
+        self,
+        last_event_id: str | None,
+        *,
+        deadline: Deadline | None = None,
+        reconnect: bool = True,
+    ) -> AsyncGenerator[Event | None, None]: ...
+
+
 class _Resource:
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: _Owner) -> None:
         self._client = client
 
     async def _model_body(

@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import builtins
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from contextlib import closing
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import httpx
 
 from editserve.client._base import (
     DEFAULT_MODEL,
@@ -34,16 +36,41 @@ from editserve.client._base import (
 )
 from editserve.client._exceptions import APIError, GenerationTimeout
 from editserve.client._inputs import ImageInput
-from editserve.client._types import EditResult, Generation
-
-if TYPE_CHECKING:
-    from editserve.client._client import Client
+from editserve.client._types import EditResult, Event, Generation
 
 __all__ = ["Images", "Queue"]
 
 
+class _Owner(Protocol):
+    """What the namespaces use of the :class:`Client` that owns them.
+
+    The client satisfies it structurally, so the namespace modules need not import the
+    client module (which imports them): no import cycle.
+    """
+
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+
+    @property
+    def queue(self) -> Queue: ...
+
+    _events_supported: bool | None
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]: ...
+
+    def _resolve_inputs(self, value: ImageInput | Sequence[ImageInput]) -> list[str]: ...
+
+    def _iter_events(
+        self,
+        last_event_id: str | None,
+        *,
+        deadline: Deadline | None = None,
+        reconnect: bool = True,
+    ) -> Generator[Event | None, None, None]: ...
+
+
 class _Resource:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: _Owner) -> None:
         self._client = client
 
     def _model_body(
