@@ -16,8 +16,8 @@ prints a table of ratios, each measured in this one run on this one machine:
 The tiny model's transformer is ~92k parameters, so the VAE, the text encoder and Python
 overhead weigh far more than on the real 20B model: read the ratios as "does the option do
 what it should" (fewer block evaluations, one call for a batch), not as GPU speed-ups.
-The README's GPU guide (section 4) lists the public GPU figures. Times are the best of --repeat runs, the two
-sides of each row interleaved.
+The README's GPU guide (section 4) lists the public GPU figures. Times are the best of
+--repeat runs, the two sides of each row interleaved.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from PIL import Image
 
 from editserve.core.settings import Settings
 from editserve.models.base import EditJob
-from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
-from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.runtime.adapter import QwenImageEditPlusAdapter
+from editserve.models.qwen_image_edit.tiny.build import ensure_tiny_weights
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / ".cache" / "tiny-qwen-image-edit-plus"
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         help="first-block cache threshold (the random tiny model changes a lot per step)",
     )
     args = parser.parse_args(argv)
-    weights = ensure_tiny_weights(TINY)
+    weights = ensure_tiny_weights(TINY, variant=EDIT_2509)
     rows: list[tuple[str, float, str, float, str]] = []
     size, repeat = args.size, args.repeat
 

@@ -7,7 +7,7 @@ speed does not depend on them). Buffers (rotary tables and the like) are compute
 modules' own constructors on the CPU and moved. The configurations are the real ones
 (shared/MODEL_NOTES.md: transformer 60 blocks of 24 heads x 128, Qwen2.5-VL-7B text
 encoder with its 32-block vision tower, the 16-channel VAE); ``scaled=True`` gives the
-tiny twin's (src/editserve/models/qwen_edit_plus/tiny_config.py) for CPU runs and CI.
+tiny twin's (src/editserve/models/qwen_image_edit/tiny/config.py) for CPU runs and CI.
 The tokenizer is the tiny twin's (built offline), so only token ids differ from the real
 one; the processor is Qwen2VLProcessor without its video slot (no torchvision needed).
 """
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus import tiny_config
+from editserve.models.qwen_image_edit.tiny import config as tiny_config
+from editserve.models.qwen_image_edit.variant import QwenVariant
 
 # The real Qwen-Image-Edit-2509 configuration (public mirrors of the hub repo; MODEL_NOTES).
 TRANSFORMER = {
@@ -178,7 +178,7 @@ def pipeline(variant: QwenVariant, configs: Configs, device: str, dtype: Any) ->
     import diffusers
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    from editserve.models.qwen_edit_plus.tiny import build_tokenizer
+    from editserve.models.qwen_image_edit.tiny.build import build_tokenizer
 
     tokenizer = build_tokenizer()
     pipeline_type: Any = getattr(diffusers, variant.pipeline_class)

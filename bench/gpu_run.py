@@ -44,19 +44,12 @@ class Result:
         return self.step_s / self.floor_step_s if self.floor_step_s > 0 else float("nan")
 
 
-IDENTITIES = {
-    "qwen-image-edit-plus": "editserve.models.qwen_edit_plus.identity",
-    "qwen-image-edit-2511": "editserve.models.qwen_edit_2511.identity",
-    "qwen-image-edit": "editserve.models.qwen_edit_v1.identity",
-}
-
-
 def variant_of(model: str) -> Any:
-    """The model's QwenVariant (its identity module: light imports, no registry)."""
-    import importlib
+    """The model's QwenVariant (the family's member records: light imports, no registry)."""
+    from editserve.models.qwen_image_edit.members import member
 
-    variant = importlib.import_module(IDENTITIES[model]).VARIANT
-    assert variant.model_id == model, (variant.model_id, model)
+    variant = member(model)
+    assert variant is not None, model
     return variant
 
 
@@ -151,8 +144,8 @@ def run_group(
 
 
 def _build(context: Context, variant: Any, memory: str) -> Any:
-    from editserve.models.qwen_edit_plus import accel
-    from editserve.models.qwen_edit_plus.options import ModelOptions
+    from editserve.models.qwen_image_edit.request.options import ModelOptions
+    from editserve.models.qwen_image_edit.runtime import accel
 
     pipe = gpu_build.pipeline(variant, context.configs, context.device, context.dtype)
     if context.args.quantization != "none":
@@ -174,7 +167,7 @@ def _job(context: Context, inputs: int, preset: str, steps: int) -> Any:
     from PIL import Image
 
     from editserve.models.base import EditJob
-    from editserve.models.qwen_edit_plus.call import pipeline_dimensions
+    from editserve.models.qwen_image_edit.runtime.call import pipeline_dimensions
 
     _, cfg = PRESETS[preset]
     width, height = pipeline_dimensions(context.args.area, 1.0)
@@ -201,7 +194,7 @@ def run_one(
     """One pipeline call; seconds per step from the step marks, the rest as fixed cost."""
     import torch
 
-    from editserve.models.qwen_edit_plus.call import one_step_scheduler, run_pipeline
+    from editserve.models.qwen_image_edit.runtime.call import one_step_scheduler, run_pipeline
 
     preset_steps, _ = PRESETS[preset]
     n = steps or min(preset_steps, context.args.steps, MAX_STEPS[memory])

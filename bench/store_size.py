@@ -22,7 +22,7 @@ from typing import Any
 from bench.common import Row
 from bench.stores import MODEL, new_gen, open_store, pg_database
 from editserve.domain.record import Status
-from editserve.models.qwen_edit_plus.options import ModelOptions
+from editserve.models.qwen_image_edit.request.options import ModelOptions
 from editserve.store import Store
 
 SECTION = "store"

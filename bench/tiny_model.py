@@ -13,7 +13,8 @@ from PIL import Image
 
 from editserve.core.settings import Settings
 from editserve.models.base import EditJob
-from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.tiny.build import ensure_tiny_weights
 from editserve.models.registry import default_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ def tiny_env(data_dir: Path, area: int) -> dict[str, str]:
     return {
         "EDITSERVE_DATA_DIR": str(data_dir),
         "EDITSERVE_MODEL_WEIGHTS": "tiny",
-        "EDITSERVE_TINY_WEIGHTS_DIR": str(ensure_tiny_weights(TINY)),
+        "EDITSERVE_TINY_WEIGHTS_DIR": str(ensure_tiny_weights(TINY, variant=EDIT_2509)),
         "EDITSERVE_OUTPUT_AREA": str(area),
         "EDITSERVE_PREVIEW_AREA": str(min(area, 32 * 32)),
         "EDITSERVE_TORCH_THREADS": "1",

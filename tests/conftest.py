@@ -10,13 +10,15 @@ import pytest
 from fixtures.s3 import S3Server, start_s3_server, stop_s3_server
 from fixtures.support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 
+from editserve.models.qwen_image_edit.members import EDIT_2509
+
 
 @pytest.fixture(scope="session")
 def tiny_weights() -> Path:
     """The tiny random-weight model, built once into .cache/ and reused."""
-    from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
+    from editserve.models.qwen_image_edit.tiny.build import ensure_tiny_weights
 
-    return ensure_tiny_weights(TINY_CACHE)
+    return ensure_tiny_weights(TINY_CACHE, variant=EDIT_2509)
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,12 @@ from editserve.blobs.signing import UrlSigner
 from editserve.core.settings import Settings
 from editserve.inputs.own_links import OwnLinks
 from editserve.inputs.resolver import InputResolver
-from editserve.models.registry import ModelRegistry, default_registry, served_registry
+from editserve.models.registry import (
+    ModelRegistry,
+    default_registry,
+    resolve_models,
+    served_registry,
+)
 from editserve.services.catalog import ModelCatalog
 from editserve.services.cluster.secret import cluster_signing_secret
 from editserve.services.generations.service import GenerationService
@@ -59,12 +64,13 @@ def build_services(
 ) -> AppServices:
     """The services of one API process (store and storage: opened here unless given,
     e.g. by the start-up check that proved them usable)."""
+    known = registry or default_registry()
+    settings = resolve_models(settings, known)  # model names → ids (ValueError if unknown)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings)
     storage = storage or open_storage(settings)
     # the cluster's shared secret (EDITSERVE_SIGNING_SECRET, else the cluster record)
     signer = UrlSigner(cluster_signing_secret(settings, store))
-    known = registry or default_registry()
     # What this server serves (EDITSERVE_MODELS, first = default): a registered model that
     # is not served answers 404 "Model not found", as an unknown one does.
     registry = served_registry(settings, known)

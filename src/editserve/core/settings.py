@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveFloat, field_validator, model_validator
+from pydantic import Field, PositiveFloat, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 NATIVE_AREA = 1024 * 1024
@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         description="Memory the LoRA adapters a worker keeps loaded may take, in MB.",
     )
 
-    # --- speed and memory options of the model (the README's GPU guide) ----------------------------
+    # --- speed and memory options of the model (the README's GPU guide) ---------------------
     memory_mode: str = Field(
         default="none",
         description=(
@@ -298,30 +298,9 @@ class Settings(BaseSettings):
             return {name.strip(): val.strip() for name, _, val in pairs}
         return value
 
-    @model_validator(mode="after")
-    def _known_models(self) -> Settings:
-        """Served models (and the per-model settings' keys) must be registered models:
-        refused here, at start-up, with the ids there are. Aliases become ids."""
-        from editserve.models.registry import default_registry  # the registry needs Settings
-
-        registry = default_registry()
-        known = ", ".join(spec.id for spec in registry.all())
-
-        def resolve(name: str, setting: str) -> str:
-            spec = registry.find(name)
-            if spec is None:
-                raise ValueError(f"EDITSERVE_{setting}: unknown model {name!r} (known: {known})")
-            return spec.id
-
-        served = [resolve(name, "MODELS") for name in self.models] or [registry.default.id]
-        self.models = list(dict.fromkeys(served))
-        for setting in ("model_weights_per_model", "model_revision_per_model"):
-            mapping = getattr(self, setting)
-            setattr(self, setting, {resolve(k, setting.upper()): v for k, v in mapping.items()})
-        return self
-
     def for_model(self, model_id: str) -> Settings:
-        """The settings one model's adapter sees: its own weights and revision in
+        """The settings one model's adapter sees (of settings whose model names are ids:
+        models.registry.resolve_models): its own weights and revision in
         model_weights / model_revision (per-model values first; EDITSERVE_MODEL_WEIGHTS
         is the first served model's, and every model's when it is auto or tiny)."""
         first = not self.models or self.models[0] == model_id

@@ -2,16 +2,13 @@
 
 A model folder computes these from its card's memory figures (``ModelSpec.memory_estimates``);
 ``editserve doctor`` compares them with the GPUs it finds and the README's GPU guide shows the
-same table (``python -m editserve.models.memory --update README.md`` writes it). Estimates:
+same table (``python -m editserve.models.memory_doc --update README.md`` writes it). Estimates:
 weights from the published files, activations and overheads rounded up. No torch here.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from editserve.core.settings import Settings
 from editserve.domain.stages import fmt_bytes
@@ -97,42 +94,3 @@ def render_table(estimates: list[MemoryEstimate]) -> str:
             f"| {fmt_bytes(estimate.host_bytes)} | {gpu} | {estimate.cost} |"
         )
     return "\n".join(rows)
-
-
-def readme_tables(settings: Settings | None = None) -> dict[str, str]:
-    """Model id → its table, for every registered model (with default settings)."""
-    from editserve.models.registry import default_registry
-
-    settings = settings or Settings()
-    return {
-        spec.id: render_table(spec.memory_estimates(settings))
-        for spec in default_registry().all()
-        if spec.memory_estimates(settings)
-    }
-
-
-def update_readme(path: Path) -> None:
-    """Rewrite each model's table between its ``<!-- memory-table:<model> -->`` markers."""
-    text = path.read_text()
-    for model, table in readme_tables().items():
-        marker = f"<!-- memory-table:{re.escape(model)}"
-        pattern = re.compile(rf"({marker}:start -->\n).*?({marker}:end -->)", flags=re.S)
-        text = pattern.sub(_filler(table), text)
-    path.write_text(text)
-
-
-def _filler(table: str) -> Callable[[re.Match[str]], str]:
-    def fill(match: re.Match[str]) -> str:
-        return match.group(1) + table + "\n" + match.group(2)
-
-    return fill
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["--update"]:  # python -m editserve.models.memory --update README.md
-        update_readme(Path(sys.argv[2]))
-    else:
-        for model, table in readme_tables().items():
-            print(f"{model}\n\n{table}\n")

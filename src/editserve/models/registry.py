@@ -1,4 +1,5 @@
-"""Model id (or alias) → its spec. Adding a model: one folder plus one line below.
+"""Model id (or alias) → its spec. Adding a family: its folder plus one line below; adding a
+member of a family: data in the family's folder.
 
 Nothing else in editserve branches on model ids; nothing here imports torch.
 """
@@ -7,9 +8,17 @@ from __future__ import annotations
 
 from editserve.core.errors import NotFound
 from editserve.core.settings import Settings
+from editserve.models.qwen_image_edit.specs import SPECS as QWEN_IMAGE_EDIT
 from editserve.models.spec import ModelSpec, SizePlan
 
-__all__ = ["ModelRegistry", "ModelSpec", "SizePlan", "default_registry", "served_registry"]
+__all__ = [
+    "ModelRegistry",
+    "ModelSpec",
+    "SizePlan",
+    "default_registry",
+    "resolve_models",
+    "served_registry",
+]
 
 
 class ModelRegistry:
@@ -41,15 +50,36 @@ class ModelRegistry:
 
 
 def default_registry() -> ModelRegistry:
-    from editserve.models.qwen_edit_2511.spec import SPEC as QWEN_IMAGE_EDIT_2511
-    from editserve.models.qwen_edit_plus.spec import SPEC as QWEN_IMAGE_EDIT_PLUS
-    from editserve.models.qwen_edit_v1.spec import SPEC as QWEN_IMAGE_EDIT
+    """Every model editserve knows: a family's entries, in its order. The first is the
+    default (what a worker serves when none is named)."""
+    return ModelRegistry([*QWEN_IMAGE_EDIT])
 
-    # The first is the default (what a worker serves when none is named).
-    return ModelRegistry([QWEN_IMAGE_EDIT_PLUS, QWEN_IMAGE_EDIT_2511, QWEN_IMAGE_EDIT])
+
+def resolve_models(settings: Settings, known: ModelRegistry | None = None) -> Settings:
+    """The settings with every model name made a registered id: the served models
+    (EDITSERVE_MODELS; none: the registry's first) and the per-model settings' keys.
+
+    Raises ValueError naming the setting and the known ids, for an unknown model: what a
+    process checks as it starts (the settings themselves know no registry)."""
+    known = known or default_registry()
+    ids = ", ".join(spec.id for spec in known.all())
+
+    def resolve(name: str, setting: str) -> str:
+        spec = known.find(name)
+        if spec is None:
+            raise ValueError(f"EDITSERVE_{setting}: unknown model {name!r} (known: {ids})")
+        return spec.id
+
+    served = [resolve(name, "MODELS") for name in settings.models] or [known.default.id]
+    update: dict[str, object] = {"models": list(dict.fromkeys(served))}
+    for setting in ("model_weights_per_model", "model_revision_per_model"):
+        mapping = getattr(settings, setting)
+        update[setting] = {resolve(k, setting.upper()): v for k, v in mapping.items()}
+    return settings.model_copy(update=update)
 
 
 def served_registry(settings: Settings, known: ModelRegistry | None = None) -> ModelRegistry:
     """The models this server serves (``settings.models``), first one the default."""
     known = known or default_registry()
-    return ModelRegistry([known.get(name) for name in settings.models])
+    served = resolve_models(settings, known).models
+    return ModelRegistry([known.get(name) for name in served])

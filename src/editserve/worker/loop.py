@@ -35,7 +35,7 @@ from editserve.core.settings import Settings
 from editserve.domain.record import Generation, Status
 from editserve.domain.stages import Stage, StageReporter, describe, fraction
 from editserve.models.base import ModelAdapter, ModelLoadError
-from editserve.models.registry import ModelRegistry, default_registry
+from editserve.models.registry import ModelRegistry, default_registry, resolve_models
 from editserve.models.spec import ModelSpec
 from editserve.store import Store, is_store_unavailable, open_store
 from editserve.store.rows import NextClaim, WorkerRow, WorkerState
@@ -64,12 +64,12 @@ class Worker:
         models: Sequence[str] | None = None,
         parent_pid: int | None = None,
     ) -> None:
-        self.settings = settings
+        registry = registry or default_registry()
+        self.settings = settings = resolve_models(settings, registry)
         # Started by `editserve serve`: stop if that process goes away (no orphans).
         self.parent_pid = parent_pid
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.device = device
-        registry = registry or default_registry()
         # The models it serves (`model`: only that one); `spec` is the one in memory.
         names = [model] if model else list(models or settings.models)
         self.specs = list({s.id: s for s in map(registry.get, names)}.values()) or [

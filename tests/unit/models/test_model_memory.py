@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from editserve.core.settings import Settings
-from editserve.models.memory import readme_tables, render_table, smallest_card
+from editserve.models.memory import render_table, smallest_card
+from editserve.models.memory_doc import readme_tables
 from editserve.models.registry import default_registry
 
 SPEC = default_registry().default
@@ -53,6 +54,7 @@ def test_the_readme_shows_the_computed_table() -> None:
         found = re.search(rf"{marker}:start -->\n(.*?)\n{marker}:end -->", text, flags=re.S)
         assert found, f"README has no memory table for {model}"
         assert found.group(1) == table, (
-            "README's memory table is stale: python -m editserve.models.memory --update README.md"
+            "README's memory table is stale: "
+            "python -m editserve.models.memory_doc --update README.md"
         )
     assert render_table(SPEC.memory_estimates(Settings())).count("\n") == 1 + 8

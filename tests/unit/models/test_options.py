@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from editserve.commands.main import main as cli
 from editserve.core.settings import Settings
-from editserve.models.qwen_edit_plus.options import (
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.request.options import (
     ATTENTION_BACKENDS,
-    LIGHTNING_REPO,
     LIGHTNING_SCHEDULER_OVERRIDES,
     ModelOptions,
     OptionsError,
@@ -31,13 +31,13 @@ from editserve.services.generations.service import GenerationService, QueueEnvel
 
 def _refusal(device: str | None, offline: bool = False, **values: Any) -> str:
     with pytest.raises(OptionsError) as info:
-        check_options(Settings(**values), device, offline=offline)  # type: ignore[arg-type]
+        check_options(Settings(**values), device, offline=offline, variant=EDIT_2509)  # type: ignore[arg-type]
     return str(info.value)
 
 
 def test_defaults_are_plain_and_allowed_everywhere() -> None:
     for device in ("cpu", "cuda", None):
-        options = check_options(Settings(), device, offline=True)  # type: ignore[arg-type]
+        options = check_options(Settings(), device, offline=True, variant=EDIT_2509)  # type: ignore[arg-type]
         assert options == ModelOptions()
     assert ModelOptions().describe() == {
         "memory_mode": "none",
@@ -113,15 +113,20 @@ def test_the_same_options_are_fine_where_they_can_run() -> None:
         ),
         "cuda",
         offline=False,
+        variant=EDIT_2509,
     )
     assert gpu.describe()["memory_mode"] == "group_offload"
     assert gpu.describe()["group_offload_blocks"] == 2
     assert gpu.describe()["step_cache"] == {"mode": "first_block", "threshold": 0.08}
     cpu = check_options(
-        Settings(attention_backend="_native_math", compile_repeated_blocks=True), "cpu"
+        Settings(attention_backend="_native_math", compile_repeated_blocks=True),
+        "cpu",
+        variant=EDIT_2509,
     )
     assert cpu.attention_backend == "_native_math"
-    assert check_options(Settings(attention_backend="flash_hub"), "cuda", offline=False)
+    assert check_options(
+        Settings(attention_backend="flash_hub"), "cuda", offline=False, variant=EDIT_2509
+    )
 
 
 def test_several_problems_are_reported_together() -> None:
@@ -137,19 +142,23 @@ def test_attention_backend_list_matches_diffusers() -> None:
 
 
 def test_lightning_preset_lora_sources(tmp_path: Path) -> None:
-    default = lightning_lora_source(None, 8, "auto")
-    assert (default.kind, default.repo) == ("hub", LIGHTNING_REPO)
+    default = lightning_lora_source(None, 8, "auto", variant=EDIT_2509)
+    assert (default.kind, default.repo) == ("hub", EDIT_2509.lightning_repo)
     assert default.filename == (
         "Qwen-Image-Edit-2509/Qwen-Image-Edit-2509-Lightning-8steps-V1.0-bf16.safetensors"
     )
-    assert lightning_lora_source("", 4, "fp32").filename.endswith("4steps-V1.0-fp32.safetensors")  # type: ignore[union-attr]
-    hub = lightning_lora_source("me/loras@v2/sub/dir/fast.safetensors", 4, "bf16")
+    assert lightning_lora_source("", 4, "fp32", variant=EDIT_2509).filename.endswith(
+        "4steps-V1.0-fp32.safetensors"
+    )  # type: ignore[union-attr]
+    hub = lightning_lora_source(
+        "me/loras@v2/sub/dir/fast.safetensors", 4, "bf16", variant=EDIT_2509
+    )
     assert (hub.repo, hub.revision, hub.filename) == ("me/loras", "v2", "sub/dir/fast.safetensors")
     local_file = tmp_path / "mine.safetensors"
     local_file.write_bytes(b"x")
-    local = lightning_lora_source(str(local_file), 4, "bf16")
+    local = lightning_lora_source(str(local_file), 4, "bf16", variant=EDIT_2509)
     assert (local.kind, local.path) == ("local", str(local_file))
-    mirror = lightning_lora_source("me/lightning-mirror@abc123", 8, "bf16")
+    mirror = lightning_lora_source("me/lightning-mirror@abc123", 8, "bf16", variant=EDIT_2509)
     assert (mirror.repo, mirror.revision, mirror.filename) == (
         "me/lightning-mirror",
         "abc123",
@@ -160,11 +169,11 @@ def test_lightning_preset_lora_sources(tmp_path: Path) -> None:
         ("me/loras/weights.bin", "nor a hub file written"),
     ):
         with pytest.raises(OptionsError, match=says):
-            lightning_lora_source(bad, 4, "bf16")
+            lightning_lora_source(bad, 4, "bf16", variant=EDIT_2509)
     wrong = tmp_path / "mine.bin"
     wrong.write_bytes(b"x")
     with pytest.raises(OptionsError, match="must be a .safetensors file"):
-        lightning_lora_source(str(wrong), 4, "bf16")
+        lightning_lora_source(str(wrong), 4, "bf16", variant=EDIT_2509)
 
 
 def test_lightning_preset_offline_needs_the_lora_in_the_cache(
@@ -178,23 +187,28 @@ def test_lightning_preset_offline_needs_the_lora_in_the_cache(
     lora.write_bytes(b"x")
     assert (
         check_options(
-            Settings(lightning="8", lightning_lora=str(lora)), "cuda", offline=True
+            Settings(lightning="8", lightning_lora=str(lora)),
+            "cuda",
+            offline=True,
+            variant=EDIT_2509,
         ).lightning_steps
         == 8
     )
 
 
 def test_lightning_describe_and_scheduler_shift() -> None:
-    options = model_options(Settings(lightning="4"))
+    options = model_options(Settings(lightning="4"), variant=EDIT_2509)
     lightning = options.describe()["lightning"]
     assert lightning["preset"] == "4-step" and lightning["fused"] is True
     assert lightning["default_steps"] == 4 and lightning["default_true_cfg_scale"] == 1.0
-    assert lightning["lora"]["repo"] == LIGHTNING_REPO
+    assert lightning["lora"]["repo"] == EDIT_2509.lightning_repo
     # base_shift = max_shift = ln 3: the dynamic shift is the constant 3 at every size.
     assert math.exp(LIGHTNING_SCHEDULER_OVERRIDES["base_shift"]) == pytest.approx(3.0)
     assert LIGHTNING_SCHEDULER_OVERRIDES["max_shift"] == LIGHTNING_SCHEDULER_OVERRIDES["base_shift"]
     assert LIGHTNING_SCHEDULER_OVERRIDES["shift_terminal"] is None
-    assert warnings_for(model_options(Settings(lightning="4", step_cache="first_block")), "cuda")
+    assert warnings_for(
+        model_options(Settings(lightning="4", step_cache="first_block"), variant=EDIT_2509), "cuda"
+    )
 
 
 def test_device_kinds() -> None:

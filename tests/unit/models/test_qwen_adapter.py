@@ -28,16 +28,18 @@ from PIL import Image
 
 from editserve.core.settings import Settings
 from editserve.models.base import GenerationCancelled, ModelLoadError
-from editserve.models.qwen_edit_plus.adapter import (
-    HUB_ID,
-    PIPELINE_MODULE,
-    TINY_FOLDER_NAME,
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.request.weights_choice import resolve_weights
+from editserve.models.qwen_image_edit.runtime.adapter import (
     QwenImageEditPlusAdapter,
     resolve_device,
     resolve_dtype,
-    resolve_weights,
     vae_image_area,
 )
+
+HUB_ID = EDIT_2509.hub_id
+PIPELINE_MODULE = EDIT_2509.pipeline_module
+TINY_FOLDER_NAME = EDIT_2509.tiny_folder_name
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +74,22 @@ class TransformerCalls:
 
 def test_resolve_weights(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    choice = resolve_weights(settings, cuda_available=False)
+    choice = resolve_weights(settings, cuda_available=False, variant=EDIT_2509)
     assert choice.kind == "tiny" and choice.auto_fallback
     assert choice.location == str(tmp_path / "models" / TINY_FOLDER_NAME)
-    hub = resolve_weights(Settings(data_dir=tmp_path, model_revision="abc"), cuda_available=True)
+    hub = resolve_weights(
+        Settings(data_dir=tmp_path, model_revision="abc"), cuda_available=True, variant=EDIT_2509
+    )
     assert (hub.kind, hub.location, hub.revision) == ("hub", HUB_ID, "abc")
-    tiny = resolve_weights(Settings(data_dir=tmp_path, model_weights="tiny"), False)
+    tiny = resolve_weights(
+        Settings(data_dir=tmp_path, model_weights="tiny"), False, variant=EDIT_2509
+    )
     assert tiny.kind == "tiny" and not tiny.auto_fallback
     override = Settings(data_dir=tmp_path, model_weights="tiny", tiny_weights_dir=tmp_path / "t")
-    assert resolve_weights(override, False).location == str(tmp_path / "t")
-    local = resolve_weights(Settings(model_weights=str(tmp_path)), False)
+    assert resolve_weights(override, False, variant=EDIT_2509).location == str(tmp_path / "t")
+    local = resolve_weights(Settings(model_weights=str(tmp_path)), False, variant=EDIT_2509)
     assert (local.kind, local.location) == ("local", str(tmp_path))
-    other = resolve_weights(Settings(model_weights="someone/some-model"), True)
+    other = resolve_weights(Settings(model_weights="someone/some-model"), True, variant=EDIT_2509)
     assert (other.kind, other.location) == ("hub", "someone/some-model")
 
 
@@ -261,7 +267,7 @@ def test_vae_area_sizes_the_vae_copy_of_each_input(adapter: QwenImageEditPlusAda
     assert set(calls.tokens) == {16 + 64}
     assert result.receipt["vae_input_sizes"] == [[128, 128]]
     assert module.VAE_IMAGE_SIZE == 1024 * 1024
-    with vae_image_area(SMALL_VAE):
+    with vae_image_area(SMALL_VAE, variant=EDIT_2509):
         assert module.VAE_IMAGE_SIZE == SMALL_VAE
     assert module.VAE_IMAGE_SIZE == 1024 * 1024
 

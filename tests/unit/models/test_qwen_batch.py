@@ -14,7 +14,7 @@ from fixtures.qwen import pixels as _pixels
 from PIL import Image
 
 from editserve.models.base import EditJob, GenerationCancelled
-from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
+from editserve.models.qwen_image_edit.runtime.adapter import QwenImageEditPlusAdapter
 
 pytestmark = pytest.mark.slow
 

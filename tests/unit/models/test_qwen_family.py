@@ -11,11 +11,14 @@ from pydantic import ValidationError
 
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
-from editserve.models.qwen_edit_2511.identity import VARIANT as V2511
-from editserve.models.qwen_edit_plus.identity import VARIANT as V2509
-from editserve.models.qwen_edit_plus.options import lightning_lora_source, model_options
-from editserve.models.qwen_edit_plus.weights import resolve_weights, tiny_weights_folder
-from editserve.models.qwen_edit_v1.identity import VARIANT as V1
+from editserve.models.qwen_image_edit.members import EDIT_2509 as V2509
+from editserve.models.qwen_image_edit.members import EDIT_2511 as V2511
+from editserve.models.qwen_image_edit.members import EDIT_V1 as V1
+from editserve.models.qwen_image_edit.request.options import lightning_lora_source, model_options
+from editserve.models.qwen_image_edit.request.weights_choice import (
+    resolve_weights,
+    tiny_weights_folder,
+)
 from editserve.models.registry import default_registry
 from editserve.services.generations.requests import describe_validation_error
 

@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from editserve.core.settings import NATIVE_AREA, Settings
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.tiny import ensure_tiny_weights
+from editserve.models.qwen_image_edit.tiny.build import ensure_tiny_weights
+from editserve.models.qwen_image_edit.variant import QwenVariant
 from editserve.models.registry import default_registry
 
 pytestmark = pytest.mark.slow

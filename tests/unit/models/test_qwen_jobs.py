@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from editserve.models.qwen_edit_plus.jobs import WARMUP_SIZE, build_job, warmup_job
-from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
+from editserve.models.qwen_image_edit.request.jobs import WARMUP_SIZE, build_job, warmup_job
+from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams
 
 
 def _images() -> list[Image.Image]:

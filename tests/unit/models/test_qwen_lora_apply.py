@@ -15,7 +15,7 @@ from fixtures.qwen import edit_job, ignore_steps, load_tiny_adapter, pixels
 from safetensors.torch import load_file, save_file
 
 from editserve.models.base import JobRefused
-from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
+from editserve.models.qwen_image_edit.tiny.build import build_tiny_lora
 
 
 @pytest.fixture(scope="module")

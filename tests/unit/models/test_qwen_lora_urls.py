@@ -14,8 +14,8 @@ import pytest
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
 from editserve.models.base import JobRefused
-from editserve.models.qwen_edit_plus.lora_apply import LoraSet
-from editserve.models.qwen_edit_plus.loras import LoraRef, check_loras
+from editserve.models.qwen_image_edit.request.loras import LoraRef, check_loras
+from editserve.models.qwen_image_edit.runtime.lora_apply import LoraSet
 
 BODY = b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "  # a (tensor-less) safetensors file
 

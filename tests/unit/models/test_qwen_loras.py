@@ -21,10 +21,10 @@ from safetensors.torch import load_file, save_file
 
 from editserve.api.app import build_services, create_app
 from editserve.core.settings import Settings
-from editserve.models.qwen_edit_plus.lora_check import layer_shapes
-from editserve.models.qwen_edit_plus.loras import content_hash
-from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
-from editserve.models.qwen_edit_plus.tiny_config import TRANSFORMER_CONFIG
+from editserve.models.qwen_image_edit.request.lora_check import layer_shapes
+from editserve.models.qwen_image_edit.request.loras import content_hash
+from editserve.models.qwen_image_edit.tiny.build import build_tiny_lora
+from editserve.models.qwen_image_edit.tiny.config import TRANSFORMER_CONFIG
 from editserve.services.keys import create_key
 from editserve.worker.loop import Worker
 
@@ -180,7 +180,7 @@ def test_a_hub_file_is_found_in_the_local_hub_cache_only(
     import huggingface_hub.constants
 
     from editserve.core.errors import InvalidParams
-    from editserve.models.qwen_edit_plus.loras import LoraRef, check_loras, locate
+    from editserve.models.qwen_image_edit.request.loras import LoraRef, check_loras, locate
 
     cache = tmp_path / "hub"
     repo = cache / "models--owner--loras"

@@ -22,10 +22,14 @@ from fixtures.qwen import pixels as _pixels
 
 from editserve.core.settings import Settings
 from editserve.models.base import EditJob, GenerationCancelled, ModelLoadError
-from editserve.models.qwen_edit_plus import accel
-from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter, vae_image_area
-from editserve.models.qwen_edit_plus.options import ModelOptions
-from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.request.options import ModelOptions
+from editserve.models.qwen_image_edit.runtime import accel
+from editserve.models.qwen_image_edit.runtime.adapter import (
+    QwenImageEditPlusAdapter,
+    vae_image_area,
+)
+from editserve.models.qwen_image_edit.tiny.build import build_tiny_lora
 
 pytestmark = pytest.mark.slow
 
@@ -265,7 +269,9 @@ def test_fp8_weight_only_quantisation_code_path(tiny_weights_dir: Path) -> None:
     block = pipe.transformer.transformer_blocks[0]
     assert "torchao" in type(block.attn.to_q.weight).__module__
     assert type(pipe.transformer.img_in.weight) is torch.nn.Parameter  # outside the blocks
-    with vae_image_area(64 * 64):  # bf16 on a CPU is slow: keep the VAE's copy small
+    with vae_image_area(
+        64 * 64, variant=EDIT_2509
+    ):  # bf16 on a CPU is slow: keep the VAE's copy small
         image = pipe(
             image=[_image()],
             prompt="hat",

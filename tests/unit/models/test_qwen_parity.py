@@ -32,10 +32,12 @@ from PIL import Image
 
 from editserve.api.app import build_services, create_app
 from editserve.core.settings import NATIVE_AREA, Settings
-from editserve.models.qwen_edit_plus.adapter import PIPELINE_MODULE
-from editserve.models.qwen_edit_plus.sizing import ASPECT_RATIOS
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.request.sizing import ASPECT_RATIOS
 from editserve.services.keys import create_key
 from editserve.worker.loop import Worker
+
+PIPELINE_MODULE = EDIT_2509.pipeline_module
 
 pytestmark = pytest.mark.slow
 

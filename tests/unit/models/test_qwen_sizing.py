@@ -1,4 +1,4 @@
-"""Properties of the output sizing of qwen-image-edit-plus (models/qwen_edit_plus/sizing.py
+"""Properties of the output sizing of qwen-image-edit-plus (models/qwen_image_edit/request/sizing.py
 and plan_size), checked against the pipeline's and the image processor's own code."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
-from editserve.models.qwen_edit_plus import call, sizing
-from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
-from editserve.models.qwen_edit_plus.spec import SPEC
+from editserve.models.qwen_image_edit.request import sizing
+from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams
+from editserve.models.qwen_image_edit.runtime import call
+from editserve.models.qwen_image_edit.specs import SPEC_2509 as SPEC
 
 ASPECTS = [*sizing.ASPECT_RATIOS, sizing.AUTO]
 # Output areas an operator might set (tiny test servers to 2 MP), and input sides.

@@ -16,12 +16,15 @@ from fixtures.support import free_port
 from editserve.core.settings import Settings
 from editserve.hub.sources import HubFiles
 from editserve.models.base import ModelLoadError
-from editserve.models.qwen_edit_plus.adapter import QwenImageEditPlusAdapter
-from editserve.models.qwen_edit_plus.identity import COMPONENTS, HUB_ID
-from editserve.models.qwen_edit_plus.options import model_options
-from editserve.models.qwen_edit_plus.sources import weights_source
-from editserve.models.qwen_edit_plus.startup import fetch_for_load
-from editserve.models.qwen_edit_plus.weights import WeightsChoice
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.request.options import model_options
+from editserve.models.qwen_image_edit.request.sources import weights_source
+from editserve.models.qwen_image_edit.request.weights_choice import WeightsChoice
+from editserve.models.qwen_image_edit.runtime.adapter import QwenImageEditPlusAdapter
+from editserve.models.qwen_image_edit.runtime.startup import fetch_for_load
+from editserve.models.qwen_image_edit.variant import COMPONENTS
+
+HUB_ID = EDIT_2509.hub_id
 
 REPO = "test-org/tiny-qwen"
 
@@ -88,7 +91,7 @@ def test_offline_or_unreachable_hubs_leave_it_to_the_cache(
     hub: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     choice = WeightsChoice("hub", REPO)
-    options = model_options(Settings())
+    options = model_options(Settings(), variant=EDIT_2509)
     seen: list[str] = []
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert fetch_for_load(choice, options, lambda s, d: seen.append(s)) is False
@@ -105,19 +108,25 @@ def test_a_disk_too_small_fails_the_start_up_before_downloading(
 ) -> None:
     monkeypatch.setattr("editserve.hub.fetch.free_bytes", lambda _path: 1000)
     with pytest.raises(ModelLoadError, match="not enough disk space: the download needs 3.3 MB"):
-        fetch_for_load(WeightsChoice("hub", REPO), model_options(Settings()), lambda s, d: None)
+        fetch_for_load(
+            WeightsChoice("hub", REPO),
+            model_options(Settings(), variant=EDIT_2509),
+            lambda s, d: None,
+        )
     assert hub.body_gets() == []
 
 
 def test_what_pull_fetches_follows_the_settings(tiny_weights_dir: Path) -> None:
     pinned = "d3968ef930e841f4c73640fb8afa3b306a78167e"
-    assert weights_source(Settings(model_revision=pinned)) == [
+    assert weights_source(Settings(model_revision=pinned), variant=EDIT_2509) == [
         HubFiles(HUB_ID, pinned, None, "weights")
     ]
-    assert weights_source(Settings(model_weights="tiny")) == []
-    assert weights_source(Settings(model_weights=str(tiny_weights_dir))) == []
-    assert weights_source(Settings(model_weights="org/mirror")) == [HubFiles("org/mirror")]
-    with_lora = weights_source(Settings(lightning="8"))
+    assert weights_source(Settings(model_weights="tiny"), variant=EDIT_2509) == []
+    assert weights_source(Settings(model_weights=str(tiny_weights_dir)), variant=EDIT_2509) == []
+    assert weights_source(Settings(model_weights="org/mirror"), variant=EDIT_2509) == [
+        HubFiles("org/mirror")
+    ]
+    with_lora = weights_source(Settings(lightning="8"), variant=EDIT_2509)
     assert with_lora[1] == HubFiles(
         "lightx2v/Qwen-Image-Lightning",
         None,
@@ -125,4 +134,4 @@ def test_what_pull_fetches_follows_the_settings(tiny_weights_dir: Path) -> None:
         "Lightning LoRA 8-step",
     )
     with pytest.raises(ValueError, match="does not exist"):
-        weights_source(Settings(model_weights="./no/such/folder"))
+        weights_source(Settings(model_weights="./no/such/folder"), variant=EDIT_2509)

@@ -1,5 +1,6 @@
 """Settings of a server that serves several models: EDITSERVE_MODELS and the per-model
-weights and revisions, checked against the registry at start-up."""
+weights and revisions, checked against the registry at start-up (models.registry's
+resolve_models: the settings themselves know no registry)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from editserve.core.settings import Settings, load_settings
-from editserve.models.registry import default_registry
+from editserve.models.registry import default_registry, resolve_models, served_registry
 
 SPECS = default_registry().all()
 FIRST = SPECS[0]
@@ -17,21 +18,23 @@ LAST = SPECS[-1]
 
 
 def test_the_default_is_the_registry_default() -> None:
-    assert Settings().models == [default_registry().default.id]
+    assert Settings().models == []
+    assert resolve_models(Settings()).models == [default_registry().default.id]
+    assert served_registry(Settings()).default.id == default_registry().default.id
 
 
 def test_unknown_models_are_refused_with_the_known_ids() -> None:
-    with pytest.raises(ValidationError, match="EDITSERVE_MODELS: unknown model 'no-such'") as info:
-        Settings(models="no-such")
+    with pytest.raises(ValueError, match="EDITSERVE_MODELS: unknown model 'no-such'") as info:
+        resolve_models(Settings(models="no-such"))
     assert all(spec.id in str(info.value) for spec in SPECS)
-    with pytest.raises(ValidationError, match="MODEL_WEIGHTS_PER_MODEL: unknown model 'x'"):
-        Settings(model_weights_per_model="x=tiny")
+    with pytest.raises(ValueError, match="MODEL_WEIGHTS_PER_MODEL: unknown model 'x'"):
+        resolve_models(Settings(model_weights_per_model="x=tiny"))
 
 
 def test_aliases_become_ids_in_order_without_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
     names = [LAST.id.upper(), *(spec.aliases[0] for spec in SPECS if spec.aliases), LAST.id]
     monkeypatch.setenv("EDITSERVE_MODELS", ", ".join(names))
-    served = load_settings().models
+    served = resolve_models(load_settings()).models
     assert served[0] == LAST.id and len(served) == len(set(served))
     assert set(served) <= {spec.id for spec in SPECS}
 
@@ -46,7 +49,7 @@ def test_per_model_weights_and_revisions(monkeypatch: pytest.MonkeyPatch, value:
     monkeypatch.setenv("EDITSERVE_MODEL_WEIGHTS", "/models/first")
     monkeypatch.setenv("EDITSERVE_MODEL_REVISION", "r1")
     monkeypatch.setenv("EDITSERVE_MODEL_WEIGHTS_PER_MODEL", value)
-    settings = load_settings()
+    settings = resolve_models(load_settings())
     first, last = settings.for_model(FIRST.id), settings.for_model(LAST.id)
     assert (first.model_weights, first.model_revision) == ("/models/first", "r1")
     assert (last.model_weights, last.model_revision) == ("/models/last", None)
@@ -56,7 +59,7 @@ def test_per_model_weights_and_revisions(monkeypatch: pytest.MonkeyPatch, value:
         "EDITSERVE_MODEL_WEIGHTS_PER_MODEL", env["EDITSERVE_MODEL_WEIGHTS_PER_MODEL"]
     )
     monkeypatch.setenv("EDITSERVE_MODELS", env["EDITSERVE_MODELS"])
-    again = load_settings()
+    again = resolve_models(load_settings())
     assert again.models == settings.models
     assert again.model_weights_per_model == settings.model_weights_per_model
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from editserve.models.qwen_edit_plus import tiny
-from editserve.models.qwen_edit_plus.tiny import (
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.tiny.__main__ import main as tiny_main
+from editserve.models.qwen_image_edit.tiny.build import (
     MARKER_FILE,
     SYSTEM_PREFIX,
     SYSTEM_PREFIX_TOKENS,
@@ -29,12 +30,12 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_folder_is_complete_and_idempotent(tiny_weights_dir: Path) -> None:
-    assert is_complete(tiny_weights_dir)
+    assert is_complete(tiny_weights_dir, variant=EDIT_2509)
     index = json.loads((tiny_weights_dir / "model_index.json").read_text())
     assert index["_class_name"] == "QwenImageEditPlusPipeline"
     marker = tiny_weights_dir / MARKER_FILE
     before = marker.stat().st_mtime_ns
-    assert ensure_tiny_weights(tiny_weights_dir) == tiny_weights_dir
+    assert ensure_tiny_weights(tiny_weights_dir, variant=EDIT_2509) == tiny_weights_dir
     assert marker.stat().st_mtime_ns == before  # not rebuilt
 
 
@@ -102,7 +103,7 @@ def test_system_prefix_encodes_to_64_tokens(tiny_weights_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_build_is_deterministic(tiny_weights_dir: Path, tmp_path: Path) -> None:
-    fresh = ensure_tiny_weights(tmp_path / "again")
+    fresh = ensure_tiny_weights(tmp_path / "again", variant=EDIT_2509)
     assert _files(fresh) == _files(tiny_weights_dir)
 
 
@@ -116,7 +117,7 @@ def test_concurrent_builders_over_a_stale_folder(tmp_path: Path) -> None:
 
     def build() -> None:
         try:
-            results.append(ensure_tiny_weights(target))
+            results.append(ensure_tiny_weights(target, variant=EDIT_2509))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -127,13 +128,13 @@ def test_concurrent_builders_over_a_stale_folder(tmp_path: Path) -> None:
         thread.join()
     assert not errors
     assert results == [target, target]
-    assert is_complete(target)
+    assert is_complete(target, variant=EDIT_2509)
     assert sorted(p.name for p in target.parent.iterdir()) == ["tiny"]  # no temp leftovers
 
 
 def test_cli_entry_point_reuses_a_complete_folder(
     tiny_weights_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert tiny.main([str(tiny_weights_dir)]) == 0
+    assert tiny_main([str(tiny_weights_dir)]) == 0
     assert capsys.readouterr().out.strip() == str(tiny_weights_dir)
-    assert tiny.main([]) == 2
+    assert tiny_main([]) == 2

@@ -13,14 +13,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from editserve.core.settings import Settings
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.jobs import job_builder
-from editserve.models.qwen_edit_plus.loras import check_loras, fitting_loras
-from editserve.models.qwen_edit_plus.memory import MEMORY_CARD, memory_estimates
-from editserve.models.qwen_edit_plus.options import check_options, preset_defaults
-from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams, request_schema
-from editserve.models.qwen_edit_plus.sizing_plan import plan_size
-from editserve.models.qwen_edit_plus.sources import weights_source
+from editserve.models.qwen_image_edit.request.jobs import job_builder
+from editserve.models.qwen_image_edit.request.loras import check_loras, fitting_loras
+from editserve.models.qwen_image_edit.request.memory import MEMORY_CARD, memory_estimates
+from editserve.models.qwen_image_edit.request.options import check_options, preset_defaults
+from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams, request_schema
+from editserve.models.qwen_image_edit.request.sizing_plan import plan_size
+from editserve.models.qwen_image_edit.request.sources import weights_source
+from editserve.models.qwen_image_edit.variant import QwenVariant
 from editserve.models.spec import ModelSpec, SizePlan
 
 

@@ -1,9 +1,9 @@
 """One member of the Qwen-Image-Edit family, as data: the ids, the diffusers pipeline, how
 its real transformer config differs, where its Lightning LoRAs live, how many inputs it takes.
 
-Each model folder (qwen_edit_plus, qwen_edit_2511, qwen_edit) writes one of these in its
-identity.py; the shared code (weights, loading, the tiny twin, the pipeline call, options)
-takes it as an argument. Nothing here imports torch or diffusers.
+members.py writes one of these per member; the family's code (weights, loading, the tiny
+twin, the pipeline call, options) takes one as an argument, never a default. Nothing here
+imports torch or diffusers.
 """
 
 from __future__ import annotations
@@ -39,3 +39,10 @@ class QwenVariant:
     def lightning_file(self, steps: int, precision: str) -> str:
         pattern = self.lightning_files.get(precision) or self.lightning_files["bf16"]
         return pattern.format(steps=steps)
+
+
+# What every member shares.
+# The sub-folders (and model_index.json entries) of a saved pipeline.
+COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "processor", "scheduler")
+# The weights source recorded for the tiny random-weight twins (tiny/build.py).
+TINY_SOURCE = "tiny-random"

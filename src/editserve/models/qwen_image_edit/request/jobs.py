@@ -14,7 +14,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from editserve.models.base import EditJob
-from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
+from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams
 
 # The warm-up run's input: a small grey picture.
 WARMUP_SIZE = 64

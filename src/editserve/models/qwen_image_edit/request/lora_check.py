@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from editserve.models.qwen_edit_plus.tiny_config import (
+from editserve.models.qwen_image_edit.tiny.config import (
     TRANSFORMER_CONFIG as TINY_TRANSFORMER_CONFIG,
 )
 

@@ -25,7 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
-from editserve.models.qwen_edit_plus.lora_check import LoraMismatch, candidate_configs, check_file
+from editserve.models.qwen_image_edit.request.lora_check import (
+    LoraMismatch,
+    candidate_configs,
+    check_file,
+)
 
 MAX_LORAS = 3
 MAX_LORA_SCALE = 4.0

@@ -19,23 +19,19 @@ from typing import Any, Literal
 
 from editserve.core.devices import DeviceKind, device_kind  # noqa: F401 - device_kind re-exported
 from editserve.core.settings import Settings
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.attention_backends import (
+from editserve.models.qwen_image_edit.request.attention_backends import (
     ATTENTION_BACKENDS,
     CPU_ATTENTION_BACKENDS,
     HALF_PRECISION_BACKEND_PREFIXES,
     UNSUPPORTED_BACKENDS,
 )
-from editserve.models.qwen_edit_plus.identity import VARIANT
+from editserve.models.qwen_image_edit.variant import QwenVariant
 
 MEMORY_MODES = ("none", "model_offload", "sequential_offload", "group_offload")
 LIGHTNING_PRESETS = ("off", "4", "8")
 STEP_CACHES = ("off", "first_block")
 QUANTIZATIONS = ("none", "fp8_weight_only", "fp8_dynamic")
 
-# The step-distilled Lightning LoRA for Qwen-Image-Edit-2509 (lightx2v); each family
-# member names its own in its QwenVariant.
-LIGHTNING_REPO = VARIANT.lightning_repo
 # The Lightning LoRA was distilled with a constant time shift of 3: the dynamic-shift
 # scheduler with base_shift = max_shift = ln 3 (and no shift_terminal) gives exactly that.
 LIGHTNING_SHIFT = 3.0
@@ -134,7 +130,7 @@ class ModelOptions:
 # --- from settings ----------------------------------------------------------------------------
 
 
-def model_options(settings: Settings, variant: QwenVariant = VARIANT) -> ModelOptions:
+def model_options(settings: Settings, variant: QwenVariant) -> ModelOptions:
     """Parse the option settings (values only; combinations: :func:`check_options`)."""
     problems: list[str] = []
 
@@ -193,7 +189,7 @@ def _choice(value: str, allowed: tuple[str, ...], name: str, problems: list[str]
 
 
 def lightning_lora_source(
-    value: str | None, steps: int, dtype: str, variant: QwenVariant = VARIANT
+    value: str | None, steps: int, dtype: str, variant: QwenVariant
 ) -> LoraSource:
     """The LoRA file of a Lightning preset: the default hub file or an override.
 
@@ -248,7 +244,7 @@ def check_options(
     device: DeviceKind | None,
     *,
     offline: bool | None = None,
-    variant: QwenVariant = VARIANT,
+    variant: QwenVariant,
 ) -> ModelOptions:
     """Parse the options and refuse combinations that cannot work on `device`.
 

@@ -1,5 +1,7 @@
-"""The request model of qwen-image-edit-plus: it validates requests *and* is the schema
-served by /api/ai/models/{id} (json_request_schema / request_schema)."""
+"""The request models of the family's members: each validates requests *and* is the schema
+served by /api/ai/models/{id} (json_request_schema / request_schema). 2509's
+(qwen-image-edit-plus) is the base; 2511's is it under its own title; v1's takes exactly one
+image and 50 steps."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from editserve.models.qwen_edit_plus.loras import LoraList
-from editserve.models.qwen_edit_plus.sizing import ASPECT_RATIOS, AUTO
+from editserve.models.qwen_image_edit.request.loras import LoraList
+from editserve.models.qwen_image_edit.request.sizing import ASPECT_RATIOS, AUTO
 
 MAX_PROMPT_CHARS = 4000
 MAX_INPUT_IMAGES = 3
@@ -148,9 +150,48 @@ class QwenImageEditPlusParams(BaseModel):
         return value
 
 
-def request_schema(model: type[BaseModel] = QwenImageEditPlusParams) -> dict[str, Any]:
-    """The JSON schema served as json_request_schema / request_schema (of `model`: this
-    request model or a family member's subclass of it)."""
+# --- the other members' request models ------------------------------------------------------
+
+
+class QwenImageEdit2511Params(QwenImageEditPlusParams):
+    """Edit 1-3 images from a text instruction (Qwen-Image-Edit-2511)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="qwen-image-edit-2511",
+        json_schema_extra={"basic": ["prompt", "input_image", "aspect_ratio"]},
+    )
+
+
+class QwenImageEditParams(QwenImageEditPlusParams):
+    """Edit one image from a text instruction (Qwen-Image-Edit, v1)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="qwen-image-edit",
+        json_schema_extra={"basic": ["prompt", "input_image", "aspect_ratio"]},
+    )
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="What to change in the input image.",
+        json_schema_extra=_order(0, renderType="textarea"),
+    )
+    input_image: list[ImageRef] = Field(
+        min_length=1,
+        max_length=1,
+        description="Exactly one input image (a single string is accepted too).",
+        json_schema_extra=_order(1),
+    )
+    num_inference_steps: int = Field(
+        default=50, ge=1, le=100, description="Denoising steps.", json_schema_extra=_order(6)
+    )
+
+
+def request_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema served as json_request_schema / request_schema of a member's
+    request model."""
     schema = model.model_json_schema()
     # `seed`, `width` and `height` are Optional only so that "omitted" means "draw one" /
     # "size by aspect_ratio"; advertise integers.

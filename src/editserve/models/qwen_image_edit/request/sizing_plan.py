@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
-from editserve.models.qwen_edit_plus.schema import QwenImageEditPlusParams
-from editserve.models.qwen_edit_plus.sizing import elongation_problem, output_size
+from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams
+from editserve.models.qwen_image_edit.request.sizing import elongation_problem, output_size
 from editserve.models.spec import SizePlan
 
 

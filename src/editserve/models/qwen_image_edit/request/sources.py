@@ -10,10 +10,9 @@ from __future__ import annotations
 from editserve.core.settings import Settings
 from editserve.hub.sources import HubFiles
 from editserve.models.base import ModelLoadError
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.identity import VARIANT
-from editserve.models.qwen_edit_plus.options import ModelOptions, model_options
-from editserve.models.qwen_edit_plus.weights import WeightsChoice, resolve_weights
+from editserve.models.qwen_image_edit.request.options import ModelOptions, model_options
+from editserve.models.qwen_image_edit.request.weights_choice import WeightsChoice, resolve_weights
+from editserve.models.qwen_image_edit.variant import QwenVariant
 
 
 def hub_sources(choice: WeightsChoice, options: ModelOptions) -> list[HubFiles]:
@@ -29,7 +28,7 @@ def hub_sources(choice: WeightsChoice, options: ModelOptions) -> list[HubFiles]:
     return sources
 
 
-def weights_source(settings: Settings, variant: QwenVariant = VARIANT) -> list[HubFiles]:
+def weights_source(settings: Settings, variant: QwenVariant) -> list[HubFiles]:
     """What `editserve pull` fetches: what a GPU worker with these settings loads
     (``auto`` means the hub weights there). Raises ValueError on settings that cannot work."""
     try:

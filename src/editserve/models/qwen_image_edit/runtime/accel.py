@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from editserve.models.base import ModelLoadError
-from editserve.models.qwen_edit_plus.fingerprint import file_sha256
-from editserve.models.qwen_edit_plus.options import (
+from editserve.models.qwen_image_edit.request.options import (
     LIGHTNING_SCHEDULER_OVERRIDES,
     LoraSource,
     ModelOptions,
 )
+from editserve.models.qwen_image_edit.runtime.fingerprint import file_sha256
 
 logger = logging.getLogger("editserve.model")
 

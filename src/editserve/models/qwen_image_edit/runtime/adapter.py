@@ -1,4 +1,5 @@
-"""The model adapter of qwen-image-edit-plus: diffusers' ``QwenImageEditPlusPipeline``.
+"""The model adapter of the Qwen-Image-Edit family (diffusers' ``QwenImageEditPlusPipeline``
+and ``QwenImageEditPipeline``): one class, one subclass per member naming its record.
 
 It lives only in worker processes. torch and diffusers are imported inside the functions,
 so importing this module (e.g. from the model registry in the API process) stays cheap.
@@ -9,7 +10,7 @@ The adapter only wires the steps together; each lives in a module of its own:
   device and dtype, checking a pipeline folder, ``from_pretrained``;
 - loading.py: the load sequence (options → weights → apply options → place → warm-up);
 - call.py: one pipeline call (hooks, timings, generators, scheduler and VAE area);
-- receipt.py: the receipt of each image; jobs.py: building jobs (the warm-up's too).
+- receipt.py: the receipt of each image; request/jobs.py: building jobs (the warm-up's too).
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from editserve.core.settings import Settings
 from editserve.domain.stages import StageCallback, ignore_stage
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.call import (
+from editserve.models.qwen_image_edit.members import EDIT_2509, EDIT_2511, EDIT_V1
+from editserve.models.qwen_image_edit.request.jobs import WARMUP_SIZE
+from editserve.models.qwen_image_edit.request.options import ModelOptions
+from editserve.models.qwen_image_edit.request.weights_choice import (
+    WeightsChoice,
+    resolve_weights,
+    tiny_weights_folder,
+)
+from editserve.models.qwen_image_edit.runtime.call import (
     MIN_VAE_AREA,
     SIZE_MULTIPLE,
     check_batchable,
@@ -29,44 +37,30 @@ from editserve.models.qwen_edit_plus.call import (
     run_pipeline,
     vae_image_area,
 )
-from editserve.models.qwen_edit_plus.identity import (
-    HUB_ID,
-    MODEL_ID,
-    PIPELINE_MODULE,
-    TINY_FOLDER_NAME,
-    TINY_SOURCE,
-    VARIANT,
-)
-from editserve.models.qwen_edit_plus.jobs import WARMUP_SIZE
-from editserve.models.qwen_edit_plus.loading import (
+from editserve.models.qwen_image_edit.runtime.loading import (
     LoadedPipeline,
     load_pipeline,
     log_ready,
     warm_up,
 )
-from editserve.models.qwen_edit_plus.lora_apply import LoraSet
-from editserve.models.qwen_edit_plus.options import ModelOptions
-from editserve.models.qwen_edit_plus.receipt import edit_receipt
-from editserve.models.qwen_edit_plus.weights import (
-    WeightsChoice,
+from editserve.models.qwen_image_edit.runtime.lora_apply import LoraSet
+from editserve.models.qwen_image_edit.runtime.receipt import edit_receipt
+from editserve.models.qwen_image_edit.runtime.weights import (
     check_pipeline_folder,
     check_pipeline_folder_index_only,
     resolve_device,
     resolve_dtype,
-    resolve_weights,
-    tiny_weights_folder,
 )
+from editserve.models.qwen_image_edit.variant import QwenVariant
 
 # Names other modules and tests have always imported from here.
 __all__ = [
-    "HUB_ID",
     "MIN_VAE_AREA",
-    "MODEL_ID",
-    "PIPELINE_MODULE",
     "SIZE_MULTIPLE",
-    "TINY_FOLDER_NAME",
-    "TINY_SOURCE",
     "WARMUP_SIZE",
+    "FamilyAdapter",
+    "QwenImageEdit2511Adapter",
+    "QwenImageEditAdapter",
     "QwenImageEditPlusAdapter",
     "WeightsChoice",
     "check_pipeline_folder",
@@ -80,7 +74,7 @@ __all__ = [
 ]
 
 
-class QwenImageEditPlusAdapter:
+class FamilyAdapter:
     """Loads QwenImageEditPlusPipeline once, applies the speed/memory options, runs edits.
 
     ``device`` overrides ``settings.device`` (the supervisor passes e.g. ``"cuda:1"``);
@@ -90,9 +84,8 @@ class QwenImageEditPlusAdapter:
 
     # Jobs that differ only in their seed run as one call (generate_batch).
     supports_batch: ClassVar[bool] = True
-    # Which member of the Qwen-Image-Edit family (the other model folders subclass this
-    # adapter with their own variant).
-    variant: ClassVar[QwenVariant] = VARIANT
+    # Which member of the Qwen-Image-Edit family: each member's adapter below sets it.
+    variant: ClassVar[QwenVariant]
 
     def __init__(
         self,
@@ -193,4 +186,26 @@ def _ignore_steps(step: int, total: int) -> None:
 if TYPE_CHECKING:  # the adapter must satisfy the protocol the worker uses
     from editserve.models.base import ModelAdapter
 
-    _protocol_check: type[ModelAdapter] = QwenImageEditPlusAdapter
+    _protocol_check: type[ModelAdapter] = FamilyAdapter
+
+
+# --- the members' adapters (registry entries name them by import path) ---------------------
+
+
+class QwenImageEditPlusAdapter(FamilyAdapter):
+    """Qwen-Image-Edit-2509 (QwenImageEditPlusPipeline, 1-3 input images)."""
+
+    variant = EDIT_2509
+
+
+class QwenImageEdit2511Adapter(FamilyAdapter):
+    """Qwen-Image-Edit-2511 (QwenImageEditPlusPipeline with zero_cond_t)."""
+
+    variant = EDIT_2511
+
+
+class QwenImageEditAdapter(FamilyAdapter):
+    """Qwen-Image-Edit v1 (QwenImageEditPipeline, one input image; the VAE area is applied
+    through its sizing function)."""
+
+    variant = EDIT_V1

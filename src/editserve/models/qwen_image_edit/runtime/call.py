@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from editserve.models.base import EditJob, StepCallback
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus import accel
-from editserve.models.qwen_edit_plus.identity import VARIANT
-from editserve.models.qwen_edit_plus.sizing import CONDITION_AREA
+from editserve.models.qwen_image_edit.runtime import accel
+from editserve.models.qwen_image_edit.request.sizing import CONDITION_AREA
+from editserve.models.qwen_image_edit.variant import QwenVariant
 
 logger = logging.getLogger("editserve.model")
 
@@ -51,7 +50,7 @@ def run_pipeline(
     *,
     device: str,
     one_step_scheduler: Any,
-    variant: QwenVariant = VARIANT,
+    variant: QwenVariant,
 ) -> PipelineCall:
     """Run `jobs` (one job, or a batch differing only in seed) as one pipeline call."""
     import torch
@@ -224,7 +223,7 @@ _VAE_AREA_LOCK = threading.Lock()
 
 
 @contextmanager
-def vae_image_area(area: int, variant: QwenVariant = VARIANT) -> Iterator[None]:
+def vae_image_area(area: int, variant: QwenVariant) -> Iterator[None]:
     """Size the pipeline's VAE copy of each input image at ~`area` pixels for one call.
 
     The Plus pipeline reads a module constant (``VAE_IMAGE_SIZE``); the v1 pipeline sizes

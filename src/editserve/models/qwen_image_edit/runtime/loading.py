@@ -20,12 +20,9 @@ from typing import Any
 from editserve.core.settings import Settings
 from editserve.domain.stages import Stage, StageCallback, ignore_stage
 from editserve.models.base import EditJob, LoadedWeights, ModelLoadError
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus import accel
-from editserve.models.qwen_edit_plus.call import one_step_scheduler
-from editserve.models.qwen_edit_plus.identity import VARIANT
-from editserve.models.qwen_edit_plus.jobs import WARMUP_SIZE, warmup_job
-from editserve.models.qwen_edit_plus.options import (
+from editserve.models.qwen_image_edit.runtime import accel
+from editserve.models.qwen_image_edit.request.jobs import WARMUP_SIZE, warmup_job
+from editserve.models.qwen_image_edit.request.options import (
     ModelOptions,
     OptionsError,
     check_options,
@@ -33,17 +30,19 @@ from editserve.models.qwen_edit_plus.options import (
     hub_offline,
     warnings_for,
 )
-from editserve.models.qwen_edit_plus.sizing import calculate_dimensions
-from editserve.models.qwen_edit_plus.startup import component_progress, fetch_for_load
-from editserve.models.qwen_edit_plus.weights import (
+from editserve.models.qwen_image_edit.request.sizing import calculate_dimensions
+from editserve.models.qwen_image_edit.request.weights_choice import resolve_weights
+from editserve.models.qwen_image_edit.runtime.call import one_step_scheduler
+from editserve.models.qwen_image_edit.runtime.startup import component_progress, fetch_for_load
+from editserve.models.qwen_image_edit.runtime.weights import (
     Weights,
     WeightsChoice,
     load_weights,
     resolve_device,
     resolve_dtype,
-    resolve_weights,
     short_error,
 )
+from editserve.models.qwen_image_edit.variant import QwenVariant
 
 logger = logging.getLogger("editserve.model")
 
@@ -60,14 +59,14 @@ class LoadedPipeline:
     one_step_scheduler: Any  # see call.one_step_scheduler; None if not needed
     loaded: LoadedWeights
     started: float  # time.perf_counter() when loading began
-    variant: QwenVariant = VARIANT  # which member of the family this is
+    variant: QwenVariant  # which member of the family this is
 
 
 def load_pipeline(
     settings: Settings,
     device_request: str,
-    on_stage: StageCallback = ignore_stage,
-    variant: QwenVariant = VARIANT,
+    on_stage: StageCallback,
+    variant: QwenVariant,
 ) -> LoadedPipeline:
     """Resolve, load, apply the options and place the pipeline on its device, reporting
     each stage (downloading, loading, applying_options) to `on_stage`."""
@@ -123,7 +122,7 @@ def _read_weights(
     dtype_name: str,
     fetched: bool,
     report: StageCallback,
-    variant: QwenVariant = VARIANT,
+    variant: QwenVariant,
 ) -> Weights:
     what = "the tiny development weights" if choice.kind == "tiny" else choice.location
     report(Stage.LOADING, {"what": what})
@@ -235,7 +234,7 @@ def _load_details(
     in_force: dict[str, Any],
     versions: dict[str, str],
     load_seconds: float,
-    variant: QwenVariant = VARIANT,
+    variant: QwenVariant,
 ) -> dict[str, Any]:
     """LoadedWeights.details: what the model card, /readyz and the logs show."""
     import torch

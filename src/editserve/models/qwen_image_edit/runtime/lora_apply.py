@@ -24,8 +24,13 @@ from typing import Any
 
 from editserve.core.settings import Settings
 from editserve.models.base import JobRefused
-from editserve.models.qwen_edit_plus.lora_check import LoraMismatch, check_file
-from editserve.models.qwen_edit_plus.loras import SUFFIX, LoraNotFound, content_hash, locate
+from editserve.models.qwen_image_edit.request.lora_check import LoraMismatch, check_file
+from editserve.models.qwen_image_edit.request.loras import (
+    SUFFIX,
+    LoraNotFound,
+    content_hash,
+    locate,
+)
 
 logger = logging.getLogger("editserve.model")
 

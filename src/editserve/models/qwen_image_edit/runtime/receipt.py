@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from editserve.models.base import EditJob
-from editserve.models.qwen_edit_plus.call import PipelineCall, pipeline_dimensions
+from editserve.models.qwen_image_edit.runtime.call import PipelineCall, pipeline_dimensions
 
 if TYPE_CHECKING:
-    from editserve.models.qwen_edit_plus.loading import LoadedPipeline
+    from editserve.models.qwen_image_edit.runtime.loading import LoadedPipeline
 
 
 def edit_receipt(

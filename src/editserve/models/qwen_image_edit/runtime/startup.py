@@ -19,9 +19,9 @@ from editserve.hub.fetch import Fetcher, bytes_to_fetch, check_disk, plan_all, r
 from editserve.hub.plan import HubError, HubUnreachable
 from editserve.hub.transfer import TransferCancelled
 from editserve.models.base import ModelLoadError
-from editserve.models.qwen_edit_plus.options import ModelOptions, hub_offline
-from editserve.models.qwen_edit_plus.sources import hub_sources
-from editserve.models.qwen_edit_plus.weights import WeightsChoice
+from editserve.models.qwen_image_edit.request.options import ModelOptions, hub_offline
+from editserve.models.qwen_image_edit.request.sources import hub_sources
+from editserve.models.qwen_image_edit.runtime.weights import WeightsChoice
 
 logger = logging.getLogger("editserve.model")
 

@@ -1,35 +1,26 @@
-"""Where the weights come from, and reading them into a ``QwenImageEditPlusPipeline``.
-
-Weights (``Settings.model_weights``):
-
-- ``auto``: the real hub weights when CUDA is available, otherwise the tiny random model
-  (with a loud warning: its outputs are noise).
-- ``tiny``: the tiny random-weight model, built once under ``data_dir/models``.
-- an existing local folder: a saved ``QwenImageEditPlusPipeline``.
-- anything else: a Hugging Face Hub id, at ``Settings.model_revision``.
-
-All of them load through the same ``QwenImageEditPlusPipeline.from_pretrained`` call.
-The resolving functions are pure (no torch); torch and diffusers are imported inside the
-loading ones.
+"""Reading a member's weights into its pipeline: device and dtype, checking a pipeline
+folder, ``from_pretrained``. Where the weights come from is request/weights_choice.py (pure);
+every choice (hub, local folder, tiny twin) loads through the same ``from_pretrained`` call.
+torch and diffusers are imported inside the loading functions.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from editserve.core.settings import Settings
 from editserve.models.base import ModelLoadError
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.fingerprint import folder_fingerprint, snapshot_commit
-from editserve.models.qwen_edit_plus.identity import COMPONENTS, TINY_SOURCE, VARIANT
-from editserve.models.qwen_edit_plus.options import hub_offline
-from editserve.models.qwen_edit_plus.tiny import MARKER_FILE, ensure_tiny_weights
+from editserve.models.qwen_image_edit.request.options import hub_offline
+from editserve.models.qwen_image_edit.request.weights_choice import (
+    WeightsChoice,
+)
+from editserve.models.qwen_image_edit.runtime.fingerprint import folder_fingerprint, snapshot_commit
+from editserve.models.qwen_image_edit.tiny.build import MARKER_FILE, ensure_tiny_weights
+from editserve.models.qwen_image_edit.variant import COMPONENTS, TINY_SOURCE, QwenVariant
 
 logger = logging.getLogger("editserve.model")
 
@@ -43,78 +34,6 @@ _DTYPES = {
     "float32": "float32",
     "float": "float32",
 }
-_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-# --- resolving settings (pure functions, no torch) ---------------------------------------
-
-
-@dataclass(frozen=True)
-class WeightsChoice:
-    """Where the weights come from, decided from the settings before anything is loaded."""
-
-    kind: Literal["tiny", "local", "hub"]
-    location: str  # folder path (tiny/local) or hub id
-    revision: str | None = None
-    auto_fallback: bool = False  # `auto` fell back to tiny for lack of CUDA
-
-
-def resolve_weights(
-    settings: Settings, cuda_available: bool, variant: QwenVariant = VARIANT
-) -> WeightsChoice:
-    """Turn ``settings.model_weights`` into a concrete choice, or raise ModelLoadError."""
-    value = (settings.model_weights or "auto").strip()
-    tiny_folder = str(tiny_weights_folder(settings, variant))
-    hub_id, pipeline_class = variant.hub_id, variant.pipeline_class
-    if value.lower() == "auto":
-        if cuda_available:
-            return WeightsChoice("hub", hub_id, settings.model_revision)
-        return WeightsChoice("tiny", tiny_folder, auto_fallback=True)
-    if value.lower() == "tiny":
-        return WeightsChoice("tiny", tiny_folder)
-    path = Path(value).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ModelLoadError(
-                f"model weights {value!r} is a file; give a folder holding a saved "
-                f"{pipeline_class} (with model_index.json), a hub id, 'tiny' or 'auto'"
-            )
-        return WeightsChoice("local", str(path.absolute()))
-    if not _looks_like_path(value) and not _HUB_ID_RE.match(value):
-        raise ModelLoadError(
-            f"model weights {value!r} is neither an existing folder nor a hub id "
-            f"(owner/name, e.g. {hub_id}); use a folder, a hub id, 'tiny' or 'auto'"
-        )
-    if _looks_like_path(value):
-        raise ModelLoadError(
-            f"model weights folder {value!r} does not exist (set EDITSERVE_MODEL_WEIGHTS to an "
-            f"existing folder, a hub id such as {hub_id}, 'tiny' or 'auto')"
-        )
-    return WeightsChoice("hub", value, settings.model_revision)
-
-
-def tiny_weights_folder(settings: Settings, variant: QwenVariant = VARIANT) -> Path:
-    """Where the tiny model is built: ``settings.tiny_weights_dir`` or data_dir/models/.
-
-    ``tiny_weights_dir`` names the default model's folder; the other family members' tiny
-    twins are built beside it, each in its own folder (``variant.tiny_folder_name``).
-    """
-    if settings.tiny_weights_dir:
-        folder = Path(settings.tiny_weights_dir).expanduser()
-        if variant.tiny_folder_name == VARIANT.tiny_folder_name:
-            return folder
-        return folder.parent / variant.tiny_folder_name
-    return settings.data_dir / "models" / variant.tiny_folder_name
-
-
-def _looks_like_path(value: str) -> bool:
-    return (
-        value.startswith(("/", "./", "../", "~", ".\\", "..\\"))
-        or value in {".", ".."}
-        or "\\" in value
-        or value.count("/") > 1
-        or os.path.isabs(value)
-    )
 
 
 def resolve_device(requested: str, cuda_available: bool, cuda_count: int = 0) -> str:
@@ -156,7 +75,7 @@ def short_error(exc: BaseException) -> str:
 # --- checking a folder -----------------------------------------------------------------------
 
 
-def check_pipeline_folder(folder: Path, variant: QwenVariant = VARIANT) -> None:
+def check_pipeline_folder(folder: Path, variant: QwenVariant) -> None:
     """Raise ModelLoadError unless `folder` looks like a saved pipeline of `variant`."""
     pipeline_class = variant.pipeline_class
     index_file = folder / "model_index.json"
@@ -180,9 +99,7 @@ def check_pipeline_folder(folder: Path, variant: QwenVariant = VARIANT) -> None:
         raise ModelLoadError(f"{folder} is missing pipeline component(s): {', '.join(missing)}")
 
 
-def check_pipeline_folder_index_only(
-    index_path: Path, where: str, variant: QwenVariant = VARIANT
-) -> None:
+def check_pipeline_folder_index_only(index_path: Path, where: str, variant: QwenVariant) -> None:
     try:
         index = json.loads(index_path.read_text())
     except (OSError, ValueError) as exc:
@@ -219,7 +136,7 @@ def load_weights(
     dtype_name: str,
     *,
     offline: bool = False,
-    variant: QwenVariant = VARIANT,
+    variant: QwenVariant,
 ) -> Weights:
     """Read the pipeline from the tiny model, a local folder or the hub (`offline`: the hub
     files are in the cache already, fetched with their progress reported: read only it)."""
@@ -264,7 +181,7 @@ def from_pretrained(
     *,
     local: bool,
     revision: str | None = None,
-    variant: QwenVariant = VARIANT,
+    variant: QwenVariant,
 ) -> Any:
     """``<variant's pipeline class>.from_pretrained``, its failures as ModelLoadError."""
     import diffusers
@@ -293,7 +210,7 @@ def from_pretrained(
 
 
 def check_hub(
-    repo_id: str, revision: str | None, *, offline: bool = False, variant: QwenVariant = VARIANT
+    repo_id: str, revision: str | None, *, offline: bool = False, variant: QwenVariant
 ) -> str | None:
     """Fetch model_index.json first: clear errors, and the commit actually used."""
     offline = offline or hub_offline()

@@ -9,7 +9,7 @@ The build is deterministic (fixed seeds, deterministic BPE training), idempotent
 when several processes start at once: each builds in a private temporary folder next to
 the target and renames it into place atomically; the first rename wins.
 
-Run ``python -m editserve.models.qwen_edit_plus.tiny OUT_DIR`` to build one by hand.
+Run ``python -m editserve.models.qwen_image_edit.tiny OUT_DIR [MODEL]`` to build one by hand.
 
 The configurations live in tiny_config.py, the stand-in LoRA in tiny_lora.py (both
 re-exported here). torch/diffusers/transformers are imported inside the functions so that
@@ -23,14 +23,12 @@ import json
 import logging
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from editserve.models.qwen_common.variant import QwenVariant
-from editserve.models.qwen_edit_plus.identity import COMPONENTS, PIPELINE_CLASS, VARIANT
-from editserve.models.qwen_edit_plus.tiny_config import (
+from editserve.models.qwen_image_edit.members import EDIT_2509
+from editserve.models.qwen_image_edit.tiny.config import (
     BPE_TRAIN_VOCAB,
     IMAGE_PROCESSOR_SIZE,
     PREFIX_WEIGHT,
@@ -47,7 +45,8 @@ from editserve.models.qwen_edit_plus.tiny_config import (
     VAE_CONFIG,
     VISION_CONFIG,
 )
-from editserve.models.qwen_edit_plus.tiny_lora import LORA_SEED, LORA_TARGETS, build_tiny_lora
+from editserve.models.qwen_image_edit.tiny.lora import LORA_SEED, LORA_TARGETS, build_tiny_lora
+from editserve.models.qwen_image_edit.variant import COMPONENTS, QwenVariant
 
 __all__ = [
     "BPE_TRAIN_VOCAB",
@@ -56,7 +55,6 @@ __all__ = [
     "LORA_SEED",
     "LORA_TARGETS",
     "MARKER_FILE",
-    "PIPELINE_CLASS",
     "PREFIX_WEIGHT",
     "PROMPT_TEMPLATE",
     "SCHEDULER_CONFIG",
@@ -76,7 +74,6 @@ __all__ = [
     "build_tokenizer",
     "ensure_tiny_weights",
     "is_complete",
-    "main",
 ]
 
 logger = logging.getLogger("editserve.model")
@@ -89,7 +86,7 @@ MARKER_FILE = "editserve-tiny.json"
 # --- the folder ----------------------------------------------------------------------------------
 
 
-def is_complete(folder: Path, variant: QwenVariant = VARIANT) -> bool:
+def is_complete(folder: Path, variant: QwenVariant) -> bool:
     """True if `folder` holds a finished tiny `variant` written by this builder version."""
     marker = folder / MARKER_FILE
     try:
@@ -101,13 +98,13 @@ def is_complete(folder: Path, variant: QwenVariant = VARIANT) -> bool:
         return False
     if index.get("_class_name") != variant.pipeline_class:
         return False
-    # Folders written before the marker named the model hold the default model (2509).
-    if info.get("model", VARIANT.model_id) != variant.model_id:
+    # Folders written before the marker named the model hold Qwen-Image-Edit-2509.
+    if info.get("model", EDIT_2509.model_id) != variant.model_id:
         return False
     return all((folder / name).is_dir() for name in COMPONENTS)
 
 
-def ensure_tiny_weights(folder: Path, variant: QwenVariant = VARIANT) -> Path:
+def ensure_tiny_weights(folder: Path, variant: QwenVariant) -> Path:
     """Return `folder` holding the tiny `variant`, building it first if needed.
 
     Safe to call from several processes at once: each builds privately and the first
@@ -233,7 +230,7 @@ def _check_tokenizer(tokenizer: Any, n_learned: int) -> None:
 # --- the pipeline --------------------------------------------------------------------------------
 
 
-def build_tiny_pipeline_folder(out: Path, variant: QwenVariant = VARIANT) -> Path:
+def build_tiny_pipeline_folder(out: Path, variant: QwenVariant) -> Path:
     """Build the tiny `variant` and save it into the (new or empty) folder `out`.
 
     Every member of the family shares the tiny components; the transformer takes the
@@ -252,7 +249,7 @@ def build_tiny_pipeline_folder(out: Path, variant: QwenVariant = VARIANT) -> Pat
     return out
 
 
-def _random_components(tokenizer: Any, variant: QwenVariant = VARIANT) -> dict[str, Any]:
+def _random_components(tokenizer: Any, variant: QwenVariant) -> dict[str, Any]:
     """Every component but the tokenizer, with seeded random weights."""
     import torch
     from diffusers import (
@@ -339,31 +336,3 @@ def _write_marker(out: Path, variant: QwenVariant) -> None:
         },
     }
     (out / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (1, 2) or args[0] in {"-h", "--help"}:
-        print(
-            "usage: python -m editserve.models.qwen_edit_plus.tiny OUT_DIR [MODEL]\n"
-            "  MODEL: a Qwen-Image-Edit family id (default: qwen-image-edit-plus)",
-            file=sys.stderr,
-        )
-        return 2
-    variant: object = VARIANT
-    if len(args) == 2:
-        from editserve.models.registry import default_registry
-
-        spec = default_registry().find(args[1])
-        variant = getattr(spec.adapter_class(), "variant", None) if spec else None
-    if not isinstance(variant, QwenVariant):
-        print(f"{args[1]} is not a model of the Qwen-Image-Edit family", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    folder = ensure_tiny_weights(Path(args[0]), variant)
-    print(folder)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
