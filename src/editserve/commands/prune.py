@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from editserve.commands.common import settings_or_exit, store_options, store_or_exit
+
 KIND_NAMES = {
     "generations": "generations",
     "outputs": "output images",
@@ -24,8 +26,7 @@ KIND_NAMES = {
 
 
 @click.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), help="EDITSERVE_DATA_DIR")
-@click.option("--database-url", help="EDITSERVE_DATABASE_URL")
+@store_options
 @click.option(
     "--older-than",
     type=click.FloatRange(min=0, min_open=True),
@@ -45,7 +46,6 @@ def prune(
     running generation uses. One node prunes at a time: if another is pruning, this says
     so and exits 0."""
     from editserve.blobs import open_storage
-    from editserve.commands.common import settings_or_exit, store_or_exit
     from editserve.services.retention.prune import Pruner
 
     settings = settings_or_exit(data_dir=data_dir, database_url=database_url)

@@ -13,7 +13,7 @@ from fixtures.hub_server import FakeHub
 from fixtures.support import free_port
 
 from editserve.commands.main import main
-from editserve.commands.pull import EXIT_FAILED, EXIT_OK, PullOptions, parse_size, run_pull
+from editserve.commands.pull.run import EXIT_FAILED, EXIT_OK, PullOptions, parse_size, run_pull
 from editserve.core.settings import Settings
 
 REPO = "test-org/tiny-qwen"

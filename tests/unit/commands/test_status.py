@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from editserve.commands.main import main
-from editserve.commands.status import render, run_status, snapshot
+from editserve.commands.status.run import render, run_status, snapshot
 from editserve.domain.record import Generation, Status
 from editserve.models.registry import default_registry
 from editserve.store.rows import WorkerRow, WorkerState
@@ -109,7 +109,7 @@ def test_watch_refreshes_until_ctrl_c(
         if len(sleeps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("editserve.commands.status.time.sleep", sleep)
+    monkeypatch.setattr("editserve.commands.status.run.time.sleep", sleep)
     assert run_status(store, watch=True, interval=2.0, as_json=True) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(json.loads(line)["models"][0]["queued"] == 3 for line in lines)

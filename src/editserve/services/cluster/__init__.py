@@ -7,5 +7,6 @@ one first key and one URL-signing secret per cluster, and `editserve migrate`.
       secret.py    the URL-signing secret every API node shares (the cluster record)
       migrate.py   `editserve migrate`: migrations, the cluster record, the first key
 
-The command is commands/cluster.py; the record itself lives in the store (store/cluster.py, migration 009).
+The command is commands/migrate.py (and what serve and worker check as they start,
+commands/startup.py); the record itself lives in the store (store/cluster.py, migration 009).
 """

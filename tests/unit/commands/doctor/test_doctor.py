@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from fixtures.hub_server import FakeHub
 from fixtures.support import free_port
 
-import editserve.commands.doctor as doctor
+import editserve.commands.doctor.host as doctor_host
+import editserve.commands.doctor.run as doctor
 from editserve.commands.doctor.checks import Findings, Gpu
 from editserve.commands.doctor.host import check_versions
 from editserve.commands.main import main
@@ -126,7 +127,7 @@ def test_options_database_and_versions_that_block(
     assert checks["database"].status == "fail" and "s3cret" not in checks["database"].finding
     assert "editserve:***@127.0.0.1" in checks["database"].finding
 
-    real = doctor.host.importlib.metadata.version  # type: ignore[attr-defined]
+    real = doctor_host.importlib.metadata.version  # type: ignore[attr-defined]
     monkeypatch.setattr(
         "editserve.commands.doctor.host.importlib.metadata.version",
         lambda name: "0.30.0" if name == "diffusers" else real(name),

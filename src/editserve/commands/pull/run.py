@@ -1,5 +1,6 @@
-"""``editserve pull``: the weights of the configured (or named) models, into the Hugging Face
-cache, before anything starts — with bytes, speed and ETA, resumable, pinned, verified.
+"""What ``editserve pull`` runs: the weights of the configured (or named) models, into the
+Hugging Face cache, before anything starts — with bytes, speed and ETA, resumable, pinned,
+verified.
 
 What a model needs comes from its spec (``ModelSpec.weights_source``); this module only
 plans (the hub's commit and file list), checks the disk, fetches and reports.

@@ -1,4 +1,4 @@
-"""`editserve smoke`: the verification step of a (GPU) deployment.
+"""What `editserve smoke` runs: the verification step of a (GPU) deployment.
 
 It loads the configured model in this process with the configured options (exactly as a
 worker does: same settings, same adapter, same warm-up), runs one small edit on a

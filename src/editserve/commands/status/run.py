@@ -1,5 +1,5 @@
-"""``editserve status``: the fleet as the store sees it — models, workers, devices, start-up
-stages, queue depth — once, or refreshed (``--watch``).
+"""What ``editserve status`` runs: the fleet as the store sees it — models, workers,
+devices, start-up stages, queue depth — once, or refreshed (``--watch``).
 
 It reads the store directly (as ``editserve keys`` does), not the API: it needs no API key,
 works on a GPU host that runs only workers and while no API node is up (the moments you want
