@@ -27,7 +27,7 @@ from test_workbench import (
     set_advanced,
 )
 
-from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
+from editserve.models.qwen_image_edit.tiny.build import build_tiny_lora
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

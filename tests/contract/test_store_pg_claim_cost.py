@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from editserve.domain.record import Generation, Status
 from editserve.store.dialect import load_queries
-from editserve.store.postgres import EVENTS_LOCK, PostgresStore
+from editserve.store.postgres.store import EVENTS_LOCK, PostgresStore
 
 MODELS = ["model-a", "model-b"]
 # Rows this transaction read from the generations table's indexes and by sequential scans.

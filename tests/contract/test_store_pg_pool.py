@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from fixtures.postgres import fresh_database, require_postgres
 
-from editserve.store import postgres
 from editserve.store.postgres import PostgresStore
+from editserve.store.postgres import store as postgres
 
 
 @pytest.fixture

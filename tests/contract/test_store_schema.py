@@ -1,5 +1,5 @@
-"""The store contract, on SQLite and on PostgreSQL: migrations, the fresh-install schema,
-and the two query files."""
+"""The store contract, on SQLite and on PostgreSQL: migrations, the fresh-install schema
+(generated from the migrations by scripts/schema_snapshot.py), and the two query files."""
 
 from __future__ import annotations
 
@@ -13,13 +13,22 @@ from importlib import resources
 from pathlib import Path
 
 import psycopg
-from fixtures.postgres import fresh_database
-from fixtures.schema_dump import full_schema, migration_versions, schema_of
+import pytest
+from fixtures.postgres import admin_url, fresh_database, require_postgres
+from fixtures.schema_dump import full_schema, migration_versions, schema_of, snapshot_script
 from fixtures.store import MODELS, make_gen
 from fixtures.store_targets import StoreTarget
 
 from editserve.domain.record import Status
-from editserve.store.dialect import FIXED_STATUSES, load_queries, migrations
+from editserve.store import dialect as dialect_module
+from editserve.store.dialect import (
+    FIXED_STATUSES,
+    SNAPSHOT_VERSIONS,
+    fresh_schema,
+    load_queries,
+    migrations,
+    snapshot_versions,
+)
 from editserve.store.postgres import migrate
 from editserve.store.sqlite import SqliteDialect, split_statements
 
@@ -112,12 +121,51 @@ def test_migrations_in_order_build_the_fresh_install_schema(
 ) -> None:
     stepwise, fresh = fresh_target(False), fresh_target(False)
     assert len(versions(stepwise.kind)) >= 2
+    assert fresh_schema(fresh.kind) is not None  # current: the fresh install runs it
     assert build(stepwise, from_schema=False) == versions(stepwise.kind)
     assert build(fresh, from_schema=True) == versions(fresh.kind)
     built = full_schema(stepwise)
     assert "generations_queue" in built["indexes"]  # from migration 002
     assert built == full_schema(fresh)
     assert migration_versions(stepwise) == migration_versions(fresh)
+
+
+def test_the_fresh_install_schema_is_what_the_migrations_generate(kind: str) -> None:
+    """store/<dialect>/schema.sql is scripts/schema_snapshot.py's output for the migrations
+    there are now (CI also runs `scripts/schema_snapshot.py --check`)."""
+    if kind == "postgres":
+        require_postgres()
+    script = snapshot_script()
+    committed = script.snapshot_path(kind).read_text()
+    assert snapshot_versions(committed) == versions(kind)
+    assert committed == script.render(kind, admin_url()), (
+        f"store/{kind}/schema.sql is stale: run `python scripts/schema_snapshot.py {kind}`"
+    )
+
+
+def test_a_stale_snapshot_is_not_run_on_a_fresh_install(
+    fresh_target: Callable[[bool], StoreTarget], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration added without regenerating schema.sql: an empty database gets the
+    migrations one by one instead, so it still has every migration's schema."""
+    stale, stepwise = fresh_target(False), fresh_target(False)
+    read = dialect_module._read
+    newest = versions(stale.kind)[-1]
+
+    def without_newest(dialect: str, name: str) -> str:
+        text = read(dialect, name)
+        if name != "schema.sql":
+            return text
+        return "\n".join(
+            line.removesuffix(f" {newest}") if line.startswith(SNAPSHOT_VERSIONS) else line
+            for line in text.splitlines()
+        )
+
+    monkeypatch.setattr(dialect_module, "_read", without_newest)
+    assert fresh_schema(stale.kind) is None
+    assert build(stale, from_schema=True) == versions(stale.kind)
+    build(stepwise, from_schema=False)
+    assert full_schema(stale) == full_schema(stepwise)
 
 
 def test_an_existing_v1_database_is_upgraded_in_place(
@@ -161,7 +209,7 @@ def test_query_files_spell_no_status() -> None:
     """The state machine is store/core.py: statuses reach SQL only as parameters, and the
     fixed ones (queued, held) are written in as literals when the file is read."""
     for dialect in DIALECTS:
-        text = resources.files("editserve.store").joinpath(f"queries/{dialect}.sql").read_text()
+        text = resources.files("editserve.store").joinpath(f"{dialect}/queries.sql").read_text()
         code = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
         for status in Status:
             assert f"'{status.value}'" not in code, (dialect, status)

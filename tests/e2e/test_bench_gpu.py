@@ -23,7 +23,7 @@ def test_full_size_architectures_have_the_real_parameter_counts() -> None:
     """Built on the meta device (no memory): bf16 bytes / 2 of the real weight files."""
     from diffusers import AutoencoderKLQwenImage, QwenImageTransformer2DModel
 
-    from editserve.models.qwen_edit_plus.tiny import build_tokenizer
+    from editserve.models.qwen_image_edit.tiny.build import build_tokenizer
 
     with gpu_build.params_on_meta():
         transformer = QwenImageTransformer2DModel(**gpu_build.TRANSFORMER)

@@ -21,7 +21,7 @@ from fixtures.support import TINY_CACHE, LiveServer, make_png, start_server, sto
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
+from editserve.models.qwen_image_edit.tiny.build import build_tiny_lora
 
 pytestmark = pytest.mark.slow
 

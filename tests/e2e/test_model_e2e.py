@@ -151,7 +151,7 @@ def test_a_bad_weights_folder_makes_readyz_503_with_the_reason(tmp_path: Path) -
 def lightning_server(
     tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path
 ) -> Iterator[LiveServer]:
-    from editserve.models.qwen_edit_plus.tiny import build_tiny_lora
+    from editserve.models.qwen_image_edit.tiny.build import build_tiny_lora
 
     lora = build_tiny_lora(tiny_weights, tmp_path_factory.mktemp("lora") / "tiny.safetensors")
     server = start_server(

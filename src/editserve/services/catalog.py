@@ -25,7 +25,7 @@ from editserve.services.wire import (
     WorkerCounts,
     WorkerStage,
 )
-from editserve.store import Store
+from editserve.store import WorkerRegistry
 from editserve.store.rows import WorkerRow, WorkerState
 
 # A worker that has not beaten its heart for this long is considered gone.
@@ -35,7 +35,7 @@ _RUNNING = (WorkerState.READY, WorkerState.BUSY)
 _STARTING = (WorkerState.STARTING, WorkerState.LOADING)
 
 
-def model_readiness(store: Store, spec: ModelSpec) -> Readiness:
+def model_readiness(store: WorkerRegistry, spec: ModelSpec) -> Readiness:
     """What the live workers report about one model."""
     return readiness_of(spec, store.list_workers(WORKER_FRESH_SECONDS))
 
@@ -127,7 +127,7 @@ def _stages(workers: list[WorkerRow]) -> dict[str, Any]:
 
 
 class ModelCatalog:
-    def __init__(self, settings: Settings, store: Store, registry: ModelRegistry) -> None:
+    def __init__(self, settings: Settings, store: WorkerRegistry, registry: ModelRegistry) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry

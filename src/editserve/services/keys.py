@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from editserve.domain.webhook_signing import new_secret as new_webhook_secret
-from editserve.store import Store
+from editserve.store import KeyStore
 from editserve.store.rows import ApiKeyRow
 
 KEY_PREFIX = "es_"
@@ -47,13 +47,13 @@ def new_key(name: str) -> NewKey:
     return NewKey(row=row, secret=secret)
 
 
-def create_key(store: Store, name: str) -> NewKey:
+def create_key(store: KeyStore, name: str) -> NewKey:
     key = new_key(name)
     store.insert_key(key.row)
     return key
 
 
-def ensure_first_key(store: Store, data_dir: Path, made_by: str | None = None) -> NewKey | None:
+def ensure_first_key(store: KeyStore, data_dir: Path, made_by: str | None = None) -> NewKey | None:
     """On a first start with no keys, make one and write it to an owner-only file.
 
     Once per cluster: of nodes starting together on one database only one makes it
@@ -76,7 +76,7 @@ def ensure_first_key(store: Store, data_dir: Path, made_by: str | None = None) -
 class KeyRing:
     """The API's view of the keys: who is calling."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: KeyStore) -> None:
         self.store = store
 
     def authenticate(self, secret: str) -> str | None:
@@ -85,7 +85,7 @@ class KeyRing:
         return row.id if row is not None else None
 
 
-def find_key_id(store: Store, id_or_prefix: str) -> str | None:
+def find_key_id(store: KeyStore, id_or_prefix: str) -> str | None:
     """Resolve a key by its id (key_…), its whole secret, or the start of its secret."""
     wanted = id_or_prefix.strip()
     rows = store.list_keys()
@@ -102,7 +102,7 @@ def find_key_id(store: Store, id_or_prefix: str) -> str | None:
 
 
 def set_default_webhook(
-    store: Store,
+    store: KeyStore,
     key_id: str,
     url: str | None,
     *,
@@ -115,7 +115,7 @@ def set_default_webhook(
 
     from editserve.core.errors import InvalidParams
     from editserve.net.ssrf import HostPolicy
-    from editserve.services.webhooks.targets import check_target
+    from editserve.net.webhook_targets import check_target
 
     said = []
     if set_url:

@@ -25,7 +25,7 @@ from editserve.domain.record import Status
 from editserve.models.registry import ModelRegistry
 from editserve.services.catalog import WORKER_FRESH_SECONDS
 from editserve.services.retention.metrics import retention_metrics
-from editserve.store import Store
+from editserve.store import MetricsStore
 from editserve.store.observed import INF, LATENCY_BUCKETS, format_bound
 from editserve.store.rows import WorkerRow, WorkerState
 
@@ -33,7 +33,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class StoreCollector(Collector):
-    def __init__(self, store: Store, registry: ModelRegistry) -> None:
+    def __init__(self, store: MetricsStore, registry: ModelRegistry) -> None:
         self.store = store
         self.registry = registry
 
@@ -115,7 +115,7 @@ class StoreCollector(Collector):
 class StoreMetrics:
     """What /metrics serves."""
 
-    def __init__(self, store: Store, registry: ModelRegistry) -> None:
+    def __init__(self, store: MetricsStore, registry: ModelRegistry) -> None:
         self._collector = StoreCollector(store, registry)
 
     async def render(self) -> bytes:

@@ -13,12 +13,12 @@ from editserve.core.errors import NotFound
 from editserve.inputs.own_links import UPLOADS_PATH
 from editserve.inputs.resolver import InputResolver, LookupUpload, StoredInput
 from editserve.services.wire import UploadResponse, UrlFor
-from editserve.store import Store
+from editserve.store import UploadStore
 from editserve.store.rows import UploadRow
 
 
 class UploadService:
-    def __init__(self, store: Store, storage: BlobStorage, inputs: InputResolver) -> None:
+    def __init__(self, store: UploadStore, storage: BlobStorage, inputs: InputResolver) -> None:
         self.store = store
         self.storage = storage
         self.inputs = inputs
@@ -56,7 +56,7 @@ class UploadService:
         return data, row.content_type
 
 
-def upload_lookup(store: Store) -> LookupUpload:
+def upload_lookup(store: UploadStore) -> LookupUpload:
     """The resolver's way to find an upload of a key, as a stored input."""
 
     async def lookup(upload_id: str, owner: str) -> StoredInput | None:

@@ -2,21 +2,24 @@
 
 One state machine (``core.QueueStore``) over two SQL dialects, picked by the URL scheme of
 ``settings.database_url``: ``sqlite.SqliteStore`` for one machine and
-``postgres.PostgresStore`` for API nodes and workers on many machines. The dialect modules
+``postgres.PostgresStore`` for API nodes and workers on many machines. The dialect packages
 are imported only when opened, so SQLite users never import psycopg.
 
     store/
-      protocol.py   the Store protocol (what callers may ask)
+      protocol/     what callers may ask, by role (JobQueue, RecordStore, KeyStore, ...;
+                    and combinations); Store: every role, for those holding it all
       rows.py       ApiKeyRow, UploadRow, WorkerRow, WorkerState
       core.py       QueueStore: every method and transition, written once
       listing.py    its reads: lists and counts flat in history size, events
-      dialect.py    what core needs of a database; query/migration loading
-      sqlite.py     SqliteDialect, SqliteStore
-      postgres.py   PostgresDialect, PostgresStore, migrate, LISTEN hints
-      queries/      the named statements, one file per dialect, the same names (but
-                    the one-round-trip hot path: claim_started, finish_ended)
-      migrations/   NNN_name.sql per dialect, applied in order at open
-      schema/       the fresh-install schema per dialect (= every migration applied)
+      dialect.py    what core needs of a database; query/migration/schema loading
+      sqlite/       SqliteDialect, SqliteStore (store.py), and the dialect's SQL:
+      postgres/     PostgresDialect, PostgresStore, migrate (store.py), LISTEN/NOTIFY
+                    hints (listen.py, notify.py), and the dialect's SQL:
+        queries.sql   the named statements, the same names in both (but the
+                      one-round-trip hot path: claim_started, finish_ended)
+        migrations/   NNN_name.sql, applied in order at open
+        schema.sql    the fresh-install schema (= every migration applied), generated
+                      from migrations/ by scripts/schema_snapshot.py
 """
 
 from __future__ import annotations
@@ -25,7 +28,26 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from editserve.store.protocol import Store
+from editserve.store.protocol import (
+    ClusterStore,
+    DispatchStore,
+    EventStore,
+    FeedStore,
+    GenerationStore,
+    JobQueue,
+    KeyStore,
+    MetricsStore,
+    OutboxStore,
+    PruneStore,
+    RecordStore,
+    RetentionStore,
+    StatsStore,
+    Store,
+    UploadStore,
+    ViewStore,
+    WorkerRegistry,
+    WorkerStore,
+)
 
 if TYPE_CHECKING:
     from editserve.core.settings import Settings
@@ -44,7 +66,7 @@ def is_store_unavailable(exc: BaseException) -> bool:
 def open_store(settings: Settings, *, worker: bool = False) -> Store:
     """Open the store named by settings.database_url: sqlite:///… or postgresql://….
 
-    ``worker``: a worker's store (PostgreSQL keeps one plan per statement: store/postgres.py).
+    ``worker``: a worker's store (PostgreSQL keeps one plan per statement: store/postgres/store.py).
     """
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
@@ -62,4 +84,25 @@ def open_store(settings: Settings, *, worker: bool = False) -> Store:
     )
 
 
-__all__ = ["Store", "is_store_unavailable", "open_store"]
+__all__ = [
+    "ClusterStore",
+    "DispatchStore",
+    "EventStore",
+    "FeedStore",
+    "GenerationStore",
+    "JobQueue",
+    "KeyStore",
+    "MetricsStore",
+    "OutboxStore",
+    "PruneStore",
+    "RecordStore",
+    "RetentionStore",
+    "StatsStore",
+    "Store",
+    "UploadStore",
+    "ViewStore",
+    "WorkerRegistry",
+    "WorkerStore",
+    "is_store_unavailable",
+    "open_store",
+]

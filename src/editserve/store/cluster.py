@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from editserve.store.dialect import Dialect, Row, Tx
 from editserve.store.rows import ApiKeyRow
 
-# pg_advisory_xact_lock key of the cluster record ("edit" c1); see store/postgres.py.
+# pg_advisory_xact_lock key of the cluster record ("edit" c1); see store/postgres/store.py.
 CLUSTER_LOCK = 0x6564_6974_00C1
 FIRST_KEY = "first_key"
 

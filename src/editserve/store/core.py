@@ -9,8 +9,8 @@
 
 A worker *holds* a generation while it is processing under its worker_id; every write a
 worker makes is refused once it no longer holds it. This module decides every transition
-and every event; the dialect (``store/sqlite.py``, ``store/postgres.py``) runs the named
-statements of ``queries/<dialect>.sql`` and receives statuses as parameters, so no status
+and every event; the dialect (``store/sqlite/``, ``store/postgres/``) runs the named
+statements of its ``queries.sql`` and receives statuses as parameters, so no status
 is spelled in SQL. Events are emitted in the transaction of the change they report.
 
 The hot path (a claim, a finish, or a busy worker's finish with its next claim) is one
@@ -46,13 +46,13 @@ from editserve.store.statements import (
     json_or_none,
     started_template,
 )
-from editserve.store.worker_rows import WorkerRegistry
+from editserve.store.worker_rows import WorkerRows
 
 REAP_EVERY_SECONDS = 2.0  # expired leases are looked for at most this often per store
 
 
 class QueueStore(
-    ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRecord, Retention, WorkerRegistry
+    ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRecord, Retention, WorkerRows
 ):
     """The Store protocol over one dialect; thread-safe as far as its dialect is."""
 

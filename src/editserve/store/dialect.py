@@ -1,29 +1,35 @@
 """What the queue core needs of a database, and what the two dialects share.
 
 A dialect only knows connections and transactions. It runs *named* statements, read from
-``queries/<dialect>.sql`` (the two files hold the same ``-- name:`` blocks), applies the
-migrations at open, and hints at new events if it can. The state machine itself (which
-status a generation moves to, which event it emits) lives once, in ``store/core.py``, and
-passes the statuses it chooses to SQL as parameters. The two statuses the queue's partial
-indexes are built on (``%(queued)s``, and ``%(held)s`` = processing) are written into the
-statements as literals when the file is read (``FIXED_STATUSES``, from the Status enum): a
-planner can use a partial index (``WHERE status = 'queued'``) only for a literal, and a
-statement without a status parameter can keep one plan for all its executions.
+its package's ``queries.sql`` (``sqlite/`` and ``postgres/``: the two files hold the same
+``-- name:`` blocks), applies its ``migrations/`` at open (an empty database gets its
+``schema.sql``, generated from those migrations), and hints at new events if it can. The
+state machine itself (which status a generation moves to, which event it emits) lives
+once, in ``store/core.py``, and passes the statuses it chooses to SQL as parameters. The
+two statuses the queue's partial indexes are built on (``%(queued)s``, and ``%(held)s`` =
+processing) are written into the statements as literals when the file is read
+(``FIXED_STATUSES``, from the Status enum): a planner can use a partial index (``WHERE
+status = 'queued'``) only for a literal, and a statement without a status parameter can
+keep one plan for all its executions.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
 from editserve.domain.events import GenerationEvent, stored_payload
 from editserve.domain.record import Generation, Status
+
+log = logging.getLogger("editserve.store")
 
 Row = dict[str, Any]
 
@@ -105,10 +111,10 @@ def event_row(gen: Generation, event: GenerationEvent) -> Row:
 
 @cache
 def load_queries(dialect: str) -> dict[str, str]:
-    """The named statements of queries/<dialect>.sql (comment lines dropped), with the
+    """The named statements of <dialect>/queries.sql (comment lines dropped), with the
     ``FIXED_STATUSES`` parameters written in as literals, and each ``{{name}}`` replaced
     by the ``-- fragment: name`` block (CTEs two statements share)."""
-    text = _inline_fixed(dialect, _read(f"queries/{dialect}.sql"))
+    text = _inline_fixed(dialect, _read(dialect, "queries.sql"))
     blocks: dict[str, str] = {}
     name: str | None = None
     lines: list[str] = []
@@ -117,7 +123,7 @@ def load_queries(dialect: str) -> dict[str, str]:
         if stripped.startswith(("-- name:", "-- fragment:")):
             if name is not None:
                 if name in blocks:
-                    raise ValueError(f"queries/{dialect}.sql: {name!r} defined twice")
+                    raise ValueError(f"{dialect}/queries.sql: {name!r} defined twice")
                 blocks[name] = "\n".join(lines).strip().rstrip(";").strip()
             kind, _, rest = stripped.removeprefix("-- ").partition(":")
             label = rest.strip()
@@ -140,8 +146,8 @@ class Migration:
 
 
 def migrations(dialect: str) -> list[Migration]:
-    """migrations/<dialect>/NNN_name.sql, in version order."""
-    folder = resources.files("editserve.store").joinpath(f"migrations/{dialect}")
+    """<dialect>/migrations/NNN_name.sql, in version order."""
+    folder = _files(dialect).joinpath("migrations")
     found = [
         Migration(int(entry.name.split("_", 1)[0]), entry.name, entry.read_text())
         for entry in folder.iterdir()
@@ -150,13 +156,37 @@ def migrations(dialect: str) -> list[Migration]:
     return sorted(found, key=lambda migration: migration.version)
 
 
-def fresh_schema(dialect: str) -> str:
-    """schema/<dialect>.sql: the schema every migration together builds, in one script.
+# The fresh-install schema's header line naming the migrations it was generated from.
+SNAPSHOT_VERSIONS = "-- migrations:"
 
-    A fresh install runs it and records every migration version as applied; an existing
+
+def snapshot_versions(script: str) -> list[int] | None:
+    """The migration versions a schema.sql says it was generated from (None: it says not)."""
+    for line in script.splitlines():
+        if line.startswith(SNAPSHOT_VERSIONS):
+            return [int(word) for word in line.removeprefix(SNAPSHOT_VERSIONS).split()]
+    return None
+
+
+def fresh_schema(dialect: str) -> str | None:
+    """<dialect>/schema.sql: the schema every migration together builds, in one script.
+
+    Generated from the migrations (scripts/schema_snapshot.py; CI runs it with --check). A
+    fresh install runs it and records every migration version as applied; an existing
     database applies the migrations it lacks. tests/contract checks the two build the same.
+    None when the snapshot was not generated from exactly the migrations there are (a
+    migration added without regenerating it): the caller then applies them one by one,
+    so a stale snapshot costs a slower first start, never a wrong schema.
     """
-    return _read(f"schema/{dialect}.sql")
+    script = _read(dialect, "schema.sql")
+    if snapshot_versions(script) != [migration.version for migration in migrations(dialect)]:
+        log.warning(
+            "store: %s/schema.sql is stale (run scripts/schema_snapshot.py); "
+            "applying the migrations one by one",
+            dialect,
+        )
+        return None
+    return script
 
 
 def _inline_fixed(dialect: str, text: str) -> str:
@@ -165,8 +195,16 @@ def _inline_fixed(dialect: str, text: str) -> str:
     return text
 
 
-def _read(path: str) -> str:
-    return resources.files("editserve.store").joinpath(path).read_text()
+def _files(dialect: str) -> Traversable:
+    """The dialect's package folder, found without importing it (``postgres/`` would
+    import psycopg)."""
+    if dialect not in _PLACEHOLDER:
+        raise ValueError(f"unknown store dialect {dialect!r}")
+    return resources.files("editserve.store").joinpath(dialect)
+
+
+def _read(dialect: str, name: str) -> str:
+    return _files(dialect).joinpath(name).read_text()
 
 
 __all__ = [
@@ -179,4 +217,5 @@ __all__ = [
     "fresh_schema",
     "load_queries",
     "migrations",
+    "snapshot_versions",
 ]

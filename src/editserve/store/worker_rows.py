@@ -10,7 +10,9 @@ from editserve.store.rows import WorkerRow, WorkerState
 from editserve.store.statements import json_or_none
 
 
-class WorkerRegistry:
+class WorkerRows:
+    """The workers table of QueueStore (mixed in): rows, heartbeats, start-up stages."""
+
     dialect: Dialect
 
     def upsert_worker(self, worker: WorkerRow) -> None:
@@ -50,4 +52,4 @@ class WorkerRegistry:
         return [WorkerRow.from_row(row) for row in rows]
 
 
-__all__ = ["WorkerRegistry"]
+__all__ = ["WorkerRows"]

@@ -24,7 +24,7 @@ from editserve.domain.record import Generation, Status
 from editserve.inputs.decode import load_rgb_many
 from editserve.models.base import EditJob, EditResult, GenerationCancelled, ModelAdapter
 from editserve.models.spec import ModelSpec
-from editserve.store import Store, is_store_unavailable
+from editserve.store import JobQueue, is_store_unavailable
 from editserve.store.rows import NextClaim
 from editserve.worker.output import describe_failure, encode_image
 
@@ -67,7 +67,7 @@ class BatchRun:
     """Runs one batch to its end: every generation in it finishes, or goes back."""
 
     settings: Settings
-    store: Store
+    store: JobQueue
     storage: BlobStorage
     spec: ModelSpec
     adapter: ModelAdapter

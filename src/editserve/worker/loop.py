@@ -37,7 +37,7 @@ from editserve.domain.stages import Stage, StageReporter, describe, fraction
 from editserve.models.base import ModelAdapter, ModelLoadError
 from editserve.models.registry import ModelRegistry, default_registry, resolve_models
 from editserve.models.spec import ModelSpec
-from editserve.store import Store, is_store_unavailable, open_store
+from editserve.store import WorkerStore, is_store_unavailable, open_store
 from editserve.store.rows import NextClaim, WorkerRow, WorkerState
 from editserve.worker.batch import BatchInHand, BatchRun
 from editserve.worker.output import describe_failure
@@ -57,7 +57,7 @@ class Worker:
         worker_id: str | None = None,
         device: str | None = None,
         registry: ModelRegistry | None = None,
-        store: Store | None = None,
+        store: WorkerStore | None = None,
         storage: BlobStorage | None = None,
         adapter: ModelAdapter | None = None,
         model: str | None = None,

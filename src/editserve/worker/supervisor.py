@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from editserve.core.devices import count_gpus
 from editserve.core.settings import Settings
-from editserve.store import Store
+from editserve.store import WorkerRegistry
 from editserve.worker.loop import EXIT_HUNG
 
 log = logging.getLogger("editserve.supervisor")
@@ -57,7 +57,7 @@ class _Slot:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, store: Store, devices: list[str]) -> None:
+    def __init__(self, settings: Settings, store: WorkerRegistry, devices: list[str]) -> None:
         self.settings = settings
         self.store = store
         self.slots = [_Slot(index=i, device=device) for i, device in enumerate(devices)]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from editserve.store.pg_notify import (
+from editserve.store.postgres.notify import (
     MAX_PAYLOAD,
     Notifier,
     event_payloads,

@@ -20,7 +20,7 @@ from editserve.blobs import open_storage
 from editserve.blobs.base import BlobStorage, StorageUnavailable
 from editserve.core.settings import Settings
 from editserve.services.cluster.agreed import PREFIX, Mismatch, agreed_facts, compare, refusal
-from editserve.store import Store, open_store
+from editserve.store import ClusterStore, Store, open_store
 from editserve.store.cluster import ClusterFact
 
 log = logging.getLogger("editserve.services.cluster")
@@ -125,7 +125,7 @@ def is_single_machine(settings: Settings) -> bool:
 
 
 def agree_with_cluster(
-    store: Store, settings: Settings, role: Role, name: str
+    store: ClusterStore, settings: Settings, role: Role, name: str
 ) -> tuple[dict[str, ClusterFact], list[Mismatch]]:
     """Record the cluster record's missing facts (this node's values), then compare: the
     record's facts, and the differing settings this node adopted into it.

@@ -14,12 +14,12 @@ import secrets
 from editserve.blobs.signing import read_secret_file
 from editserve.core.settings import Settings
 from editserve.services.cluster.node import node_name
-from editserve.store import Store
+from editserve.store import ClusterStore
 
 SIGNING_SECRET = "signing_secret"
 
 
-def cluster_signing_secret(settings: Settings, store: Store, by: str | None = None) -> bytes:
+def cluster_signing_secret(settings: Settings, store: ClusterStore, by: str | None = None) -> bytes:
     """The secret this node signs and verifies links with (see the module doc)."""
     if settings.signing_secret:
         return settings.signing_secret.encode("utf-8")

@@ -18,7 +18,7 @@ from editserve.core.settings import Settings
 from editserve.domain.events import CANCELLED, COMPLETED
 from editserve.domain.record import Event, Generation
 from editserve.services.events.hub import READ_BATCH, EventHub, Subscription
-from editserve.store import Store
+from editserve.store import FeedStore
 
 TERMINAL_EVENTS = (COMPLETED, CANCELLED)
 # The hub polls the table at least this often (SQLite has no cross-process hint).
@@ -30,7 +30,7 @@ IsDisconnected = Callable[[], Awaitable[bool]]
 
 
 class EventFeed:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: FeedStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self.hub = EventHub(store, poll_seconds=min(settings.sse_poll_seconds, HUB_POLL_SECONDS))

@@ -30,7 +30,7 @@ from collections import deque
 from anyio import to_thread
 
 from editserve.domain.record import Event
-from editserve.store import Store
+from editserve.store import EventStore
 
 log = logging.getLogger("editserve.events")
 
@@ -86,7 +86,7 @@ class Subscription:
 class _Reader:
     """The reader task and the subscriptions of one event loop."""
 
-    def __init__(self, store: Store, poll_seconds: float, max_buffer: int) -> None:
+    def __init__(self, store: EventStore, poll_seconds: float, max_buffer: int) -> None:
         self.store = store
         self.poll_seconds = poll_seconds
         self.max_buffer = max_buffer
@@ -155,7 +155,9 @@ class _Reader:
 class EventHub:
     """The API process's one reader of the events table (one per event loop, see above)."""
 
-    def __init__(self, store: Store, *, poll_seconds: float, max_buffer: int = MAX_BUFFER) -> None:
+    def __init__(
+        self, store: EventStore, *, poll_seconds: float, max_buffer: int = MAX_BUFFER
+    ) -> None:
         self.store = store
         self.poll_seconds = poll_seconds
         self.max_buffer = max_buffer

@@ -31,6 +31,7 @@ from editserve.domain.record import ACTIVE, Generation, Status
 from editserve.inputs.resolver import InputResolver, StoredInput
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import SizePlan
+from editserve.net.webhook_targets import choose_webhook
 from editserve.services.events.feed import EventFeed
 from editserve.services.generations.requests import (
     EditEnvelope,
@@ -40,7 +41,6 @@ from editserve.services.generations.requests import (
     validate_request,
 )
 from editserve.services.generations.views import GenerationViews
-from editserve.services.webhooks.targets import choose_webhook
 from editserve.services.wire import (
     CancelResponse,
     EditResponse,
@@ -54,7 +54,7 @@ from editserve.services.wire import (
     QueueList,
     UrlFor,
 )
-from editserve.store import Store
+from editserve.store import GenerationStore
 
 SEED_SPACE = 2**32
 # GET /api/ai/queue lists every active generation of a key, up to this many.
@@ -65,7 +65,7 @@ class GenerationService:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: GenerationStore,
         registry: ModelRegistry,
         inputs: InputResolver | None = None,
         storage: BlobStorage | None = None,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from editserve.domain.record import Generation, Status
 from editserve.services.wire import GenerationView, UrlFor, WebhookDelivery
-from editserve.store import Store
+from editserve.store import ViewStore
 
 # A worker that has not beaten its heart for this long does not count for ETAs.
 LIVE_WORKER_SECONDS = 60.0
@@ -18,7 +18,7 @@ class GenerationViews:
     """Builds GenerationView lists; reads each model's run time and the worker count once
     per response, however many generations it lists. Synchronous: call from a thread."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ViewStore) -> None:
         self.store = store
 
     def render(self, gens: Sequence[Generation], url_for: UrlFor) -> list[GenerationView]:

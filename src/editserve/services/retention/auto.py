@@ -14,7 +14,7 @@ from anyio import to_thread
 from editserve.blobs.base import BlobStorage
 from editserve.core.settings import Settings
 from editserve.services.retention.prune import Pruner
-from editserve.store import Store
+from editserve.store import PruneStore
 
 log = logging.getLogger("editserve.services.retention")
 
@@ -24,7 +24,7 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 async def run_retention(
     settings: Settings,
-    store: Store,
+    store: PruneStore,
     storage: BlobStorage,
     stop: asyncio.Event,
     *,

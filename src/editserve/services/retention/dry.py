@@ -8,11 +8,11 @@ input blob whose every user (generation or upload) goes.
 from __future__ import annotations
 
 from editserve.services.retention.report import LIVE, PruneReport
-from editserve.store import Store
+from editserve.store import PruneStore
 from editserve.store.retention import INPUTS, OUTPUTS
 
 
-def count_prunable(store: Store, cutoff: float, batch: int, report: PruneReport) -> None:
+def count_prunable(store: PruneStore, cutoff: float, batch: int, report: PruneReport) -> None:
     going: set[str] = set()  # ids of the generations and uploads that would go
     blobs: dict[str, str] = {key: kind for key, kind in store.pending_blobs(1_000_000)}
     after_upload: tuple[float, str] = (-1.0, "")

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from editserve.services.retention.prune import KINDS
-from editserve.store import Store
+from editserve.store import RetentionStore
 
 
-def retention_metrics(store: Store) -> Iterator[Metric]:
+def retention_metrics(store: RetentionStore) -> Iterator[Metric]:
     pruned = CounterMetricFamily(
         "editserve_pruned",
         "Rows and blobs deleted by prunes (editserve prune, EDITSERVE_RETENTION_DAYS), by kind.",

@@ -28,7 +28,7 @@ from editserve.blobs.base import BlobStorage
 from editserve.core.errors import NotFound
 from editserve.services.retention.dry import count_prunable
 from editserve.services.retention.report import KINDS, LIVE, LeaseLost, PruneReport
-from editserve.store import Store
+from editserve.store import PruneStore
 from editserve.store.retention import OUTPUTS
 
 __all__ = ["KINDS", "LIVE", "LeaseLost", "PruneReport", "Pruner", "node_id"]
@@ -49,7 +49,7 @@ class Pruner:
 
     def __init__(
         self,
-        store: Store,
+        store: PruneStore,
         storage: BlobStorage,
         *,
         batch: int = BATCH,

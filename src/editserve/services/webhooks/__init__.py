@@ -1,6 +1,6 @@
 """Webhooks: signed deliveries of a generation's events, from a durable outbox in the store.
-The signatures themselves are domain/webhook_signing.py.
+The signatures themselves are domain/webhook_signing.py; checking a webhook URL at
+enqueue (scheme, host, SSRF policy) is net/webhook_targets.py.
 
-targets.py     checking a webhook URL at enqueue (scheme, host, SSRF policy)
 dispatcher.py  the delivery loop: claim due deliveries, POST, record, back off
 """

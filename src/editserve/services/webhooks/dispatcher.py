@@ -26,7 +26,7 @@ from editserve.core.settings import Settings
 from editserve.domain import webhook_signing as signing
 from editserve.net.ssrf import GuardedTransport, HostPolicy
 from editserve.services.generations.views import GenerationViews
-from editserve.store import Store
+from editserve.store import DispatchStore
 from editserve.store.rows import DeliveryRow
 
 log = logging.getLogger("editserve.services.webhooks")
@@ -40,12 +40,12 @@ USER_AGENT = "editserve-webhooks"
 
 def retry_delay(attempts: int) -> float:
     """Seconds before attempt ``attempts + 1``: 5 s, 10 s, 20 s … capped at an hour, ±10%."""
-    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
-    return delay * random.uniform(0.9, 1.1)
+    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** max(0, attempts - 1))
+    return float(delay * random.uniform(0.9, 1.1))
 
 
 class WebhookDispatcher:
-    def __init__(self, settings: Settings, store: Store, url_for: UrlFor) -> None:
+    def __init__(self, settings: Settings, store: DispatchStore, url_for: UrlFor) -> None:
         self.settings = settings
         self.store = store
         self.url_for = url_for

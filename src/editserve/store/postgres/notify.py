@@ -1,6 +1,6 @@
 """NOTIFY the hints of committed writes, off the writer's path, at a bounded rate.
 
-Two kinds of hint (store/pg_listen.py listens): ``editserve_events`` names the newest
+Two kinds of hint (store/postgres/listen.py listens): ``editserve_events`` names the newest
 committed event id of each key (``"<id>:<owner> <id>:<owner> ..."``), and
 ``editserve_work`` says jobs were enqueued. A hint is only a hint: readers and idle workers
 poll as well, so a lost hint costs latency, never data.

@@ -1,6 +1,6 @@
--- The PostgreSQL store's statements, one per "-- name:" block (run by store/postgres.py).
+-- The PostgreSQL store's statements, one per "-- name:" block (run by store/postgres/store.py).
 --
--- The same names as queries/sqlite.sql, with the same parameters; tests/contract checks
+-- The same names as sqlite/queries.sql, with the same parameters; tests/contract checks
 -- the two files define the same set, but for the hot path: claim_started and
 -- finish_ended are one statement each that writes its events too (one round trip;
 -- SQLite runs claim_next, claim_siblings and finish in a transaction instead).
@@ -206,12 +206,12 @@ FOR UPDATE SKIP LOCKED;
 -- %(finishing)s (finish_claim's own job; NULL: none). MATERIALIZED keeps each locking
 -- SELECT evaluated once. The events are inserted under the events lock in shared mode
 -- (taken once the rows are ours, released at commit; event readers take it exclusively:
--- see store/postgres.py). Their JSON is the store's own (core.started_template): the
+-- see store/postgres/store.py). Their JSON is the store's own (core.started_template): the
 -- statement fills in id, model and attempt.
 -- Candidates of the %(loaded)s model (NULL: none; `loaded` is then empty, so a plan kept
 -- for all values reads nothing for it) join them: the highest priority wins; at
 -- equal priority the loaded model's job, unless another model's job was enqueued at or
--- before %(starved_before)s (NULL: none starves); then the earlier (see sqlite.sql).
+-- before %(starved_before)s (NULL: none starves); then the earlier (see sqlite/queries.sql).
 queued AS MATERIALIZED (
     SELECT head.* FROM unnest(%(models)s::text[]) AS served(model)
     CROSS JOIN LATERAL (

@@ -4,7 +4,7 @@ Same store (store/core.py) and contract (tests/contract) as SQLite. What this di
 and why:
 
 - **Claims in one statement**: ``WITH next AS MATERIALIZED (SELECT … FOR UPDATE SKIP
-  LOCKED LIMIT 1) UPDATE … RETURNING`` (queries/postgres.sql, claim_next): claimers on any
+  LOCKED LIMIT 1) UPDATE … RETURNING`` (postgres/queries.sql, claim_next): claimers on any
   host never wait on each other and never get the same row; batch siblings likewise.
 - **Times from the database clock**: every time the store stamps (leases, heartbeats,
   completion) is ``date_part('epoch', now())``, so a lease written on one host expires at
@@ -19,13 +19,13 @@ and why:
 - **The hot path in one round trip**: a claim (with its batch siblings) and a finish are
   each one statement that also inserts its events (``claim_started``, ``finish_ended``).
 - **LISTEN/NOTIFY hints**: after a write that inserted events commits, the store sends
-  each key's newest ``<event id>:<owner>`` on ``editserve_events`` (store/pg_notify.py:
+  each key's newest ``<event id>:<owner>`` on ``editserve_events`` (store/postgres/notify.py:
   a thread off the writer's path, at most one NOTIFY per 10 ms per process);
   :class:`_EventHints` listens on one connection in a daemon thread and wakes
   ``wait_for_events``. Only a hint: readers poll.
 - **Migrations under an advisory lock** (``MIGRATION_LOCK``), all pending ones in one
   transaction, so any number of processes may start at once and a failing script leaves
-  the database as it was. An empty database gets schema/postgres.sql instead.
+  the database as it was. An empty database gets postgres/schema.sql instead.
 - **Prepared statements, planned once where they can be**: psycopg prepares a statement
   run more than a few times; the queue's statuses are literals in the statements (they are
   inlined when the file is read: store/dialect.py ``FIXED_STATUSES``), so a plan kept for
@@ -62,8 +62,8 @@ from editserve.domain.record import Generation
 from editserve.store.core import QueueStore
 from editserve.store.dialect import Row, event_row, fresh_schema, load_queries, migrations
 from editserve.store.hints import EventHints
-from editserve.store.pg_listen import Listener, WorkHints
-from editserve.store.pg_notify import Notifier, parse_event_payload
+from editserve.store.postgres.listen import Listener, WorkHints
+from editserve.store.postgres.notify import Notifier, parse_event_payload
 
 log = logging.getLogger("editserve.store")
 
@@ -95,8 +95,9 @@ def migrate(conninfo: str, *, connect_timeout: int = 10, from_schema: bool = Tru
     """Apply the migrations not applied yet; return their versions.
 
     One transaction under an advisory lock: concurrent callers queue up, and each later one
-    finds nothing left to do. An empty database gets schema/postgres.sql (every version
-    recorded) unless from_schema is False (tests build one migration by one to compare).
+    finds nothing left to do. An empty database gets postgres/schema.sql (every version
+    recorded) unless from_schema is False (tests and scripts/schema_snapshot.py build one
+    migration by one) or the snapshot is stale (dialect.fresh_schema).
     """
     with (
         psycopg.connect(
@@ -108,8 +109,9 @@ def migrate(conninfo: str, *, connect_timeout: int = 10, from_schema: bool = Tru
         conn.execute(_q("create_schema_migrations"))
         done = {row["version"] for row in conn.execute(_q("applied_migrations"))}
         pending = [m for m in migrations(DIALECT) if m.version not in done]
-        if from_schema and not done and pending:
-            conn.execute(fresh_schema(DIALECT).encode())  # no parameters: one script
+        snapshot = fresh_schema(DIALECT) if from_schema and not done and pending else None
+        if snapshot is not None:
+            conn.execute(snapshot.encode())  # no parameters: one script
         else:
             for migration in pending:
                 conn.execute(migration.script.encode())
@@ -343,7 +345,7 @@ class PostgresStore(QueueStore):
 
 
 class _EventHints:
-    """LISTEN editserve_events (store/pg_listen.py) and wake async waiters.
+    """LISTEN editserve_events (store/postgres/listen.py) and wake async waiters.
 
     The waiting itself is :class:`~editserve.store.hints.EventHints`, as on SQLite.
     """

@@ -1,6 +1,6 @@
--- The SQLite store's statements, one per "-- name:" block (run by store/sqlite.py).
+-- The SQLite store's statements, one per "-- name:" block (run by store/sqlite/store.py).
 --
--- The same names as queries/postgres.sql, with the same parameters; tests/contract checks
+-- The same names as postgres/queries.sql, with the same parameters; tests/contract checks
 -- the two files define the same set, but for the hot path: here claim_next, claim_siblings
 -- and finish run in one BEGIN IMMEDIATE transaction with the events core writes; on
 -- PostgreSQL claim_started and finish_ended are one statement each, events included.

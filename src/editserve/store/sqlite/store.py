@@ -12,7 +12,7 @@
   events wakes its ``wait_for_events`` callers at commit; other processes' events are
   found by polling (the API process's event hub polls once for every subscriber).
 
-The statements are queries/sqlite.sql; the state machine is store/core.py.
+The statements are sqlite/queries.sql; the state machine is store/core.py.
 """
 
 from __future__ import annotations
@@ -171,8 +171,9 @@ class SqliteDialect:
     def migrate(self, *, from_schema: bool = True) -> list[int]:
         """Apply the migrations not applied yet, in one BEGIN IMMEDIATE transaction.
 
-        An empty database gets schema/sqlite.sql instead (every version recorded), unless
-        from_schema is False (tests build one migration by one to compare).
+        An empty database gets sqlite/schema.sql instead (every version recorded), unless
+        from_schema is False (tests and scripts/schema_snapshot.py build one migration by
+        one) or the snapshot is stale (dialect.fresh_schema).
         """
         with self._immediate() as conn:
             self.run(conn, "create_schema_migrations", {})
@@ -180,8 +181,9 @@ class SqliteDialect:
             pending = [m for m in migrations(DIALECT) if m.version not in done]
             if not pending:
                 return []
-            if from_schema and not done:
-                scripts = [fresh_schema(DIALECT)]
+            snapshot = fresh_schema(DIALECT) if from_schema and not done else None
+            if snapshot is not None:
+                scripts = [snapshot]
             else:
                 scripts = [migration.script for migration in pending]
             for script in scripts:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from editserve.models.base import EditJob, StepCallback
-from editserve.models.qwen_image_edit.runtime import accel
 from editserve.models.qwen_image_edit.request.sizing import CONDITION_AREA
+from editserve.models.qwen_image_edit.runtime import accel
 from editserve.models.qwen_image_edit.variant import QwenVariant
 
 logger = logging.getLogger("editserve.model")

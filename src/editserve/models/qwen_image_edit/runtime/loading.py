@@ -20,7 +20,6 @@ from typing import Any
 from editserve.core.settings import Settings
 from editserve.domain.stages import Stage, StageCallback, ignore_stage
 from editserve.models.base import EditJob, LoadedWeights, ModelLoadError
-from editserve.models.qwen_image_edit.runtime import accel
 from editserve.models.qwen_image_edit.request.jobs import WARMUP_SIZE, warmup_job
 from editserve.models.qwen_image_edit.request.options import (
     ModelOptions,
@@ -32,6 +31,7 @@ from editserve.models.qwen_image_edit.request.options import (
 )
 from editserve.models.qwen_image_edit.request.sizing import calculate_dimensions
 from editserve.models.qwen_image_edit.request.weights_choice import resolve_weights
+from editserve.models.qwen_image_edit.runtime import accel
 from editserve.models.qwen_image_edit.runtime.call import one_step_scheduler
 from editserve.models.qwen_image_edit.runtime.startup import component_progress, fetch_for_load
 from editserve.models.qwen_image_edit.runtime.weights import (

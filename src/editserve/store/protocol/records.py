@@ -1,0 +1,149 @@
+"""The store's roles for generation records, their events, uploads and the webhook outbox:
+what the API's services ask (see the package doc)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from editserve.domain.record import Event, Generation, Status
+from editserve.store.rows import (
+    DeliveryRow,
+    UploadRow,
+)
+
+
+class RecordStore(Protocol):
+    """Generation records as the API writes and reads them: enqueue, read, list, count,
+    cancel, queue positions and ETAs, webhook deliveries.
+
+    Used by the generation service and its views, the event feed, the webhook dispatcher
+    and retention's dry run (through the combinations below).
+    """
+
+    def insert_generations(self, generations: Sequence[Generation]) -> None:
+        """Insert one enqueue request's generations atomically, in queue (FIFO) order."""
+        ...
+
+    def get_generation(self, generation_id: str, owner: str | None = None) -> Generation | None:
+        """The generation, if it exists and (when owner is given) belongs to owner."""
+        ...
+
+    def list_generations(
+        self,
+        owner: str,
+        *,
+        statuses: Sequence[Status] | None = None,
+        model: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> tuple[list[Generation], int]:
+        """One page of owner's generations and the total matching (empty filter = none)."""
+        ...
+
+    def count_active(self, owner: str) -> int:
+        """Owner's queued and processing generations."""
+        ...
+
+    def count_generations(
+        self, owner: str, statuses: Sequence[Status] | None = None, model: str | None = None
+    ) -> int:
+        """Owner's generations of these statuses (all if None), of model if given; read
+        from counters and the active index, never by scanning the history."""
+        ...
+
+    def by_idempotency_key(self, owner: str, key: str) -> list[Generation]: ...
+
+    def queue_position(self, gen: Generation) -> int:
+        """How many queued generations run before this one (0 = next)."""
+        ...
+
+    def recent_run_seconds(self, model: str, limit: int = 20) -> float | None:
+        """Mean wall time of the last succeeded runs of a model (for ETAs)."""
+        ...
+
+    def request_cancel(self, generation_id: str, owner: str) -> Generation | None:
+        """Queued → cancelled now; processing → flagged for its worker; terminal → as is.
+
+        None if owner has no such generation; else the generation after the change.
+        """
+        ...
+
+    def deliveries_of(self, generation_ids: Sequence[str]) -> dict[str, list[DeliveryRow]]: ...
+
+
+class EventStore(Protocol):
+    """Every key's generation events, in id order, and hints that new ones exist.
+
+    Used by services/events/hub.py (EventHub).
+    """
+
+    def events_after(self, owner: str, after_id: int, limit: int = 500) -> list[Event]:
+        """Owner's events with ids above after_id, by id (ids become visible in order)."""
+        ...
+
+    def events_after_any(self, after_id: int, limit: int = 500) -> list[Event]:
+        """Every key's events with ids above after_id, by id (the event hub's one read)."""
+        ...
+
+    def last_event_id(self, owner: str | None = None) -> int:
+        """The id of owner's last event (of any key's if owner is None); 0 if none."""
+        ...
+
+    async def wait_for_events(self, owner: str | None, after_id: int, timeout: float) -> bool:
+        """Wait up to timeout for a hint that owner (any key if None) has events after
+        after_id.
+
+        True: look now (a hint arrived, or one had arrived already). False: timed out, or
+        no hint reached this store object (SQLite hints only its own writes). Only a hint:
+        events_after stays the truth, so a reader that polls after a False loses nothing.
+        """
+        ...
+
+
+class UploadStore(Protocol):
+    """Uploads, and which key may use which stored blob (an upload or its own output).
+
+    Used by services/uploads.py; inputs/own_links.py's BlobOwners is its link half.
+    """
+
+    def insert_upload(self, upload: UploadRow) -> None: ...
+
+    def get_upload(self, upload_id: str, owner: str) -> UploadRow | None: ...
+
+    def upload_owner(self, upload_id: str) -> str | None:
+        """The key id that owns an upload; None if there is no such upload."""
+        ...
+
+    def owns_blob(self, owner: str, key: str) -> bool:
+        """Whether owner may use the blob ``key``: its own generation's output, or an input
+        it uploaded or edited with. Outputs are found by the generation id in the key."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """The webhook outbox (store/outbox.py): due deliveries, their outcome, signing secrets.
+
+    Used by services/webhooks/dispatcher.py (with ViewStore: DispatchStore).
+    """
+
+    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[DeliveryRow]:
+        """Due webhook deliveries nobody is sending, leased to the caller."""
+        ...
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        delivered: bool,
+        error: str | None,
+        status_code: int | None,
+        retry_at: float | None,
+    ) -> None:
+        """Delivered; or failed this time (retry at ``retry_at``; None: give up)."""
+        ...
+
+    def webhook_secret(self, owner: str, candidate: str) -> str: ...
+
+
+__all__ = ["RecordStore", "EventStore", "UploadStore", "OutboxStore"]
