@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, PositiveFloat, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from editserve.core.limits import NodeLimits
+
 NATIVE_AREA = 1024 * 1024
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EDITSERVE_", extra="ignore")
+class _ServerSettings(BaseSettings):
+    """Where things live, HTTP, the queue, inputs, webhooks, models and logs."""
 
     # --- where things live -------------------------------------------------------------
     data_dir: Path = Field(
@@ -298,7 +300,7 @@ class Settings(BaseSettings):
             return {name.strip(): val.strip() for name, _, val in pairs}
         return value
 
-    def for_model(self, model_id: str) -> Settings:
+    def for_model(self, model_id: str) -> Self:
         """The settings one model's adapter sees (of settings whose model names are ids:
         models.registry.resolve_models): its own weights and revision in
         model_weights / model_revision (per-model values first; EDITSERVE_MODEL_WEIGHTS
@@ -333,6 +335,12 @@ class Settings(BaseSettings):
             else:
                 env[f"EDITSERVE_{name.upper()}"] = str(value)
         return env
+
+
+class Settings(NodeLimits, _ServerSettings):
+    """Every setting of every process (the groups in order: _ServerSettings, NodeLimits)."""
+
+    model_config = SettingsConfigDict(env_prefix="EDITSERVE_", extra="ignore")
 
 
 def load_settings(**overrides: Any) -> Settings:

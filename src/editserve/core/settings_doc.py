@@ -1,4 +1,4 @@
-"""The settings as the README's Markdown table, generated from ``config.Settings``.
+"""The settings as the README's Markdown table, generated from ``core.settings.Settings``.
 
 ``python -m editserve.core.settings_doc`` prints it; ``--update README.md`` rewrites the table
 between the README's markers (tests/unit/test_readme_settings.py checks it is current).
