@@ -3,18 +3,22 @@
 Only PNG, JPEG, WebP, GIF and BMP are opened (Pillow is told to try no other plugin, which
 keeps its less-travelled parsers away from untrusted bytes). The pixel limit is checked on
 the header's size *before* any pixel is decoded, so a tiny file announcing a huge canvas
-(a decompression bomb) costs nothing; then the first frame is fully decoded, which catches
-truncated and corrupt files at enqueue time rather than in the worker.
+(a decompression bomb) costs nothing. Then the file is checked whole, so that truncated
+and corrupt files are refused at enqueue time rather than in the worker, at a cost that
+does not follow the pixel count where that can be avoided: a PNG is checked as a stream
+without being decoded into an image (inputs/png.py: chunks, CRCs, every row of the
+inflated data); a JPEG is decoded at 1/8 scale (libjpeg still reads every scan, so
+truncation and corruption are still caught, at a fraction of the work and memory); a
+WebP, GIF or BMP is decoded (its first frame), with the memory that takes held in the
+process's input budget (inputs/budget.py, inputs/cost.py).
 
-Speed (bench/ measures it against plain Pillow, with PSNR): a JPEG is checked at 1/8 scale
-(libjpeg still reads every scan, so truncation and corruption are still caught, at a
-fraction of the work), and ``load_rgb(max_area=...)`` decodes a JPEG at the smallest DCT
-scale that still covers the area the model will use, then shrinks with ``resize_rgb``
-(inputs/resize.py: torch's uint8 antialiased bicubic where torch is installed, Pillow's
-bicubic otherwise). The decoded pixels are not copied before the resize (EXIF turns
-happen in place, an RGB image is used as decoded, torch reads Pillow's memory in place).
-``load_rgb_many`` decodes several inputs at once on threads (Pillow's decoders and torch's
-resize release the GIL).
+Speed (bench/ measures it against plain Pillow, with PSNR): ``load_rgb(max_area=...)``
+decodes a JPEG at the smallest DCT scale that still covers the area the model will use,
+then shrinks with ``resize_rgb`` (inputs/resize.py: torch's uint8 antialiased bicubic where
+torch is installed, Pillow's bicubic otherwise). The decoded pixels are not copied before
+the resize (EXIF turns happen in place, an RGB image is used as decoded, torch reads
+Pillow's memory in place). ``load_rgb_many`` decodes several inputs at once on threads
+(Pillow's decoders and torch's resize release the GIL).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from editserve.inputs import png
+from editserve.inputs.cost import image_cost
+from editserve.inputs.edits import ORIENTATION_TAG
 from editserve.inputs.resize import resize_rgb
 
 # Pillow format name → (our format name, extension, content type). MPO is what Pillow calls
@@ -64,19 +71,50 @@ class ImageInfo:
         return _FORMATS[self.format][2]
 
 
+class NeedsMemory(Exception):
+    """Opening the header showed that the check takes more than was reserved for it."""
+
+    def __init__(self, cost: int) -> None:
+        super().__init__(f"the check takes {cost} bytes")
+        self.cost = cost
+
+
+@dataclass(frozen=True)
+class Examined:
+    """A checked image: what it is, the EXIF orientation a decode applies (1: none), and
+    for a PNG where its metadata is."""
+
+    info: ImageInfo
+    orientation: int = 1
+    png: png.PngLayout | None = None
+
+
 def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
     """Check that ``data`` is a whole, supported image of at most ``max_pixels`` pixels.
 
     Raises :class:`ImageDecodeError` for an unsupported format, a size over the limit
     (decided from the header, before decoding), or truncated / corrupt data.
     """
+    return examine(data, max_pixels=max_pixels).info
+
+
+def examine(data: bytes, *, max_pixels: int, reserved: int | None = None) -> Examined:
+    """:func:`inspect_image`, and what stripping the metadata needs. With ``reserved``
+    (bytes held for this check), raises :class:`NeedsMemory` before decoding anything if
+    the header shows that the check takes more (inputs/cost.py)."""
     if not data:
         raise ImageDecodeError("empty file; expected a PNG, JPEG, WebP, GIF or BMP image")
+    if data.startswith(png.SIGNATURE):
+        return _examine_png(data, max_pixels)
     image = _open(data, max_pixels)
     with image:
         fmt = _FORMATS[str(image.format)][0]
         width, height = image.size
         _check_size(width, height, max_pixels)
+        cost = image_cost(image, fmt, data)
+        if reserved is not None and cost > reserved:
+            raise NeedsMemory(cost)
+        orientation = _orientation(image)
         if fmt == "JPEG":  # every scan is still read; the inverse DCT runs at 1/8 scale
             image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
         try:
@@ -86,7 +124,30 @@ def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
         # A frame must not decode larger than the header claimed.
         if fmt != "JPEG":
             _check_size(*image.size, max_pixels)
-    return ImageInfo(format=fmt, width=width, height=height)
+    return Examined(ImageInfo(format=fmt, width=width, height=height), orientation)
+
+
+def _examine_png(data: bytes, max_pixels: int) -> Examined:
+    try:
+        header = png.read_header(data)
+    except png.PngError as exc:
+        raise ImageDecodeError(f"corrupt or truncated PNG image ({exc})") from None
+    _check_size(header.width, header.height, max_pixels)
+    try:
+        layout = png.verify(data, header)
+    except png.PngError as exc:
+        raise ImageDecodeError(f"corrupt or truncated PNG image ({exc})") from None
+    info = ImageInfo(format="PNG", width=header.width, height=header.height)
+    return Examined(info, layout.orientation(), layout)
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation ``exif_transpose`` will apply (read from the header)."""
+    try:
+        value = image.getexif().get(ORIENTATION_TAG)
+    except Exception:  # malformed EXIF
+        return 1
+    return value if isinstance(value, int) and 2 <= value <= 8 else 1
 
 
 def fit_area(size: tuple[int, int], max_area: int) -> tuple[int, int]:
@@ -164,6 +225,11 @@ def _open(data: bytes, max_pixels: int | None) -> Image.Image:
 def _check_size(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageDecodeError(f"image has an empty size ({width}x{height})")
+    if width * height > 2 * (Image.MAX_IMAGE_PIXELS or width * height):
+        raise ImageDecodeError(  # where Pillow's own open would refuse too
+            f"image dimensions are over the limit of {max_pixels} pixels "
+            f"(max_input_pixels); decompression bomb refused ({width}x{height})"
+        )
     if width * height > max_pixels:
         raise ImageDecodeError(
             f"image is {width}x{height} = {width * height} pixels, over the limit of "

@@ -10,8 +10,12 @@ A reference is one of:
   both owner-checked (another key's is a 404);
 * any other ``http(s)://`` URL — downloaded by :class:`~editserve.net.fetch.Fetcher`.
 
-Each image is then inspected (:func:`~editserve.inputs.decode.inspect_image`) and stored
-under ``inputs/<sha256>.<ext>``: the same bytes are stored once, whoever sends them.
+Each image is then checked (:func:`~editserve.inputs.check.check_image`: a whole image
+within the limits; its EXIF, XMP and text metadata stripped unless
+``keep_input_metadata``) within the process's memory budget for inputs
+(:class:`~editserve.inputs.budget.InputBudget`, ``input_memory_mb``: over it, after a brief
+wait, 503 with Retry-After), and stored under ``inputs/<sha256>.<ext>``: the same bytes are
+stored once, whoever sends them.
 :meth:`InputResolver.fetch` and :meth:`InputResolver.store` are the two halves of
 :meth:`InputResolver.resolve`, so a caller can refuse a request on what the inputs are
 (their sizes) before anything is written. Every
@@ -21,10 +25,7 @@ failure is an :class:`~editserve.core.errors.InvalidParams` whose detail starts 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import re
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -37,26 +38,16 @@ import httpx
 from editserve.blobs.base import BlobStorage
 from editserve.core.errors import InvalidParams, NotFound, PayloadTooLarge
 from editserve.core.settings import Settings
-from editserve.inputs.decode import ImageDecodeError, ImageInfo, inspect_image
+from editserve.inputs.budget import InputBudget
+from editserve.inputs.check import CheckedImage, check_image
+from editserve.inputs.cost import estimate
+from editserve.inputs.data_uri import decode_data_uri
+from editserve.inputs.decode import ImageDecodeError, NeedsMemory
 from editserve.inputs.own_links import UPLOAD_ID_RE, UPLOADS_PATH, OwnLinks, upload_id_in
 from editserve.net.fetch import Fetcher, FetchError
 
 FIELD = "input_image"
 
-_DATA_URI_RE = re.compile(
-    r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)", re.DOTALL | re.IGNORECASE
-)
-_DATA_MIME_TYPES = {
-    "image/png",
-    "image/jpeg",
-    "image/jpg",
-    "image/pjpeg",
-    "image/webp",
-    "image/gif",
-    "image/bmp",
-    "image/x-bmp",
-    "image/x-ms-bmp",
-}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -107,8 +98,11 @@ class InputResolver:
         *,
         fetcher: Fetcher | None = None,
         own_links: OwnLinks | None = None,
+        budget: InputBudget | None = None,
     ) -> None:
         self.settings = settings
+        # one per API process: every request's checks share it
+        self.budget = budget or InputBudget.of_megabytes(settings.input_memory_mb)
         self.storage = storage
         self.lookup_upload = lookup_upload
         self.own_links = own_links
@@ -174,7 +168,8 @@ class InputResolver:
                 f"{self.settings.max_input_bytes} bytes (max_input_bytes)"
             )
         checked = await self._check(field, data)
-        await self._put(checked.stored, data)
+        assert checked.data is not None
+        await self._put(checked.stored, checked.data)
         return checked.stored
 
     # --- one reference -------------------------------------------------------------------
@@ -190,7 +185,12 @@ class InputResolver:
             raise InvalidParams(f"{field}: must be a non-empty string (URL or data URI)")
         ref = ref.strip()
         if ref[:5].lower() == "data:":
-            return await self._check(field, self._decode_data_uri(field, ref))
+            # the copies decoding makes (the base64 text, the bytes) count in the budget
+            decode = functools.partial(
+                decode_data_uri, field, ref, max_bytes=self.settings.max_input_bytes
+            )
+            data = await self.budget.run(3 * len(ref), decode)
+            return await self._check(field, data)
         scheme = urlsplit(ref).scheme.lower() if "://" in ref else ""
         if scheme not in ("http", "https"):
             raise InvalidParams(
@@ -249,59 +249,40 @@ class InputResolver:
             )
         return await self._check(field, data)
 
-    def _decode_data_uri(self, field: str, ref: str) -> bytes:
-        match = _DATA_URI_RE.fullmatch(ref)
-        if match is None:
-            raise InvalidParams(
-                f"{field}: malformed data URI; expected data:image/<type>;base64,<data>"
-            )
-        mime = match["mime"].strip().lower()
-        params = [p.strip().lower() for p in match["params"].split(";") if p.strip()]
-        if mime not in _DATA_MIME_TYPES:
-            raise InvalidParams(
-                f"{field}: data URI has media type {mime or '(none)'!r}; expected one of "
-                "image/png, image/jpeg, image/webp, image/gif, image/bmp"
-            )
-        if "base64" not in params:
-            raise InvalidParams(f"{field}: data URI must be base64-encoded (';base64,')")
-        text = re.sub(r"\s+", "", match["data"])
-        limit = self.settings.max_input_bytes
-        if len(text) * 3 // 4 > limit + 2:
-            raise InvalidParams(
-                f"{field}: image is larger than the limit of {limit} bytes (max_input_bytes)"
-            )
-        text += "=" * (-len(text) % 4)
-        try:
-            # Accept the URL-safe alphabet too, but validate strictly either way.
-            text = text.replace("-", "+").replace("_", "/")
-            data = base64.b64decode(text.encode("ascii"), validate=True)
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise InvalidParams(f"{field}: data URI has malformed base64 data") from None
-        if not data:
-            raise InvalidParams(f"{field}: data URI is empty")
-        if len(data) > limit:
-            raise InvalidParams(
-                f"{field}: image is {len(data)} bytes, over the limit of {limit} bytes "
-                "(max_input_bytes)"
-            )
-        return data
-
     async def _check(self, field: str, data: bytes) -> FetchedInput:
-        try:
-            info = await anyio.to_thread.run_sync(self._inspect, data)
-        except ImageDecodeError as exc:
-            raise InvalidParams(f"{field}: {exc}") from None
-        digest = hashlib.sha256(data).hexdigest()
+        """Check ``data`` on a check thread, within the budget: first for what its header
+        bytes say the check takes, again for what Pillow's reading of the header says
+        where that is more (then without a second look)."""
+        weight = estimate(data, max_pixels=self.settings.max_input_pixels)
+        reserved: int | None = weight
+        while True:
+            try:
+                checked = await self.budget.run(
+                    weight, functools.partial(self._check_now, data, reserved)
+                )
+                break
+            except NeedsMemory as more:
+                weight, reserved = more.cost, None
+            except ImageDecodeError as exc:
+                raise InvalidParams(f"{field}: {exc}") from None
         stored = StoredInput(
-            key=f"inputs/{digest}.{info.extension}",
-            sha256=digest,
-            content_type=info.content_type,
-            format=info.format,
-            width=info.width,
-            height=info.height,
-            size=len(data),
+            key=f"inputs/{checked.sha256}.{checked.info.extension}",
+            sha256=checked.sha256,
+            content_type=checked.info.content_type,
+            format=checked.info.format,
+            width=checked.info.width,
+            height=checked.info.height,
+            size=len(checked.data),
         )
-        return FetchedInput(stored=stored, data=data, field=field)
+        return FetchedInput(stored=stored, data=checked.data, field=field)
+
+    def _check_now(self, data: bytes, reserved: int | None) -> CheckedImage:
+        return check_image(
+            data,
+            max_pixels=self.settings.max_input_pixels,
+            keep_metadata=self.settings.keep_input_metadata,
+            reserved=reserved,
+        )
 
     async def _put(self, stored: StoredInput, data: bytes) -> None:
         # One writer per key in this process (the same image twice in one request, or two
@@ -315,9 +296,6 @@ class InputResolver:
         finally:
             if not lock.statistics().tasks_waiting:
                 self._key_locks.pop(stored.key, None)
-
-    def _inspect(self, data: bytes) -> ImageInfo:
-        return inspect_image(data, max_pixels=self.settings.max_input_pixels)
 
     def _put_once(self, key: str, data: bytes, content_type: str) -> None:
         # Content-addressed: an existing blob under this key holds these very bytes.
