@@ -9,6 +9,7 @@ from fixtures.store import MODELS, make_gen
 from fixtures.store_targets import StoreTarget
 
 from editserve.domain.record import Status
+from editserve.store import Store
 from editserve.store.rows import ApiKeyRow, DeliveryStatus
 
 
@@ -94,3 +95,53 @@ def test_key_secrets_are_made_once_and_default_webhooks_set(target: StoreTarget)
     assert store.set_key_webhook("key_x", "https://hooks.example/default")
     assert store.key_webhook_url("key_x") == "https://hooks.example/default"
     assert store.set_key_webhook("key_x", None) and store.key_webhook_url("key_x") is None
+
+
+def ended_with_webhook(store: Store, owner: str, url: str) -> str:
+    """A generation of ``owner`` cancelled while queued: one completed delivery to ``url``."""
+    gen = make_gen(owner, webhook=url, webhook_events=["completed"])
+    store.insert_generations([gen])
+    store.request_cancel(gen.id, owner)
+    return gen.id
+
+
+def test_claims_leave_out_what_the_sender_is_busy_with(target: StoreTarget) -> None:
+    store = target.open()
+    busy_key = ended_with_webhook(store, "key_a", "https://hooks.example/a")
+    busy_host = ended_with_webhook(store, "key_b", "HTTPS://Tarpit.Example:8443/b")
+    bare_host = ended_with_webhook(store, "key_c", "http://tarpit.example")
+    lookalike = ended_with_webhook(store, "key_d", "https://tarpit.example.org/d")
+    busy_gen = ended_with_webhook(store, "key_e", "https://hooks.example/e")
+    other = ended_with_webhook(store, "key_f", "https://hooks.example/f")
+    prefixes = [f"{scheme}://tarpit.example{end}" for scheme in ("http", "https") for end in "/?#:"]
+
+    claimed = store.claim_deliveries(
+        10,
+        30.0,
+        busy_owners=["key_a"],
+        busy_generations=[busy_gen],
+        busy_prefixes=prefixes,
+    )
+    assert sorted(d.generation_id for d in claimed) == sorted([lookalike, other])
+    rest = store.claim_deliveries(10, 30.0)
+    assert sorted(d.generation_id for d in rest) == sorted(
+        [busy_key, busy_host, bare_host, busy_gen]
+    )
+
+
+def test_released_deliveries_are_due_again_at_once(target: StoreTarget) -> None:
+    store, other = target.open(), target.open()
+    first = ended_with_webhook(store, "key_a", "https://hooks.example/a")
+    second = ended_with_webhook(store, "key_a", "https://hooks.example/a")
+    claimed = store.claim_deliveries(10, 300.0)
+    assert other.claim_deliveries(10, 300.0) == []
+    store.release_deliveries([d.id for d in claimed if d.generation_id == second])
+    store.release_deliveries([])
+    [again] = other.claim_deliveries(10, 300.0)
+    assert again.generation_id == second and again.attempts == 0
+    assert [d.generation_id for d in claimed] == [first, second]
+    [sent] = [d for d in claimed if d.generation_id == first]
+    store.finish_delivery(sent.id, True, None, 200, None)
+    store.release_deliveries([sent.id])  # a delivered one stays delivered
+    [delivered] = store.deliveries_of([first])[first]
+    assert delivered.status is DeliveryStatus.DELIVERED

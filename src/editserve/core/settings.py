@@ -105,7 +105,11 @@ class _ServerSettings(BaseSettings):
 
     # --- webhooks -------------------------------------------------------------------------
     webhook_timeout_seconds: float = Field(
-        default=10.0, description="How long one webhook delivery may take."
+        default=10.0,
+        description=(
+            "How long one webhook delivery attempt may take in all: connect, send and the "
+            "whole answer."
+        ),
     )
     webhook_max_age_seconds: float = Field(
         default=24 * 3600.0,

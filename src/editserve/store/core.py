@@ -36,6 +36,7 @@ from editserve.store.links import LinkReads
 from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
 from editserve.store.observed import Observations
 from editserve.store.outbox import WebhookOutbox
+from editserve.store.protocol.records import QueueFull
 from editserve.store.retention import Retention
 from editserve.store.rows import ApiKeyRow, NextClaim, UploadRow
 from editserve.store.statements import (
@@ -102,11 +103,21 @@ class QueueStore(
         return UploadRow.from_row(row) if row else None
 
     # --- enqueue and read ----------------------------------------------------------------
-    def insert_generations(self, generations: Sequence[Generation]) -> None:
-        """Insert one enqueue request's generations atomically, in queue (FIFO) order."""
+    def insert_generations(
+        self, generations: Sequence[Generation], *, max_active: int | None = None
+    ) -> None:
+        """Insert one enqueue request's generations atomically, in queue (FIFO) order.
+
+        ``max_active``: the per-key queue limit. The owner's queued and processing
+        generations are counted in the insert's transaction, after a lock that serialises
+        the owner's enqueues (PostgreSQL: an advisory lock per owner; SQLite: BEGIN
+        IMMEDIATE), so concurrent enqueues never go over it: QueueFull, nothing inserted.
+        """
         if not generations:
             return
         with self.dialect.tx() as tx:
+            if max_active is not None:
+                _check_queue_limit(tx, generations, max_active)
             for gen in generations:  # one statement per row, in order: seq follows it
                 tx.rowcount(
                     "insert_generation",
@@ -345,6 +356,19 @@ class QueueStore(
     def release_worker_leases(self, worker_id: str) -> int:
         """The worker is known dead: let its jobs be claimed now instead of at lease end."""
         return self.dialect.rowcount("release_worker_leases", worker_id=worker_id)
+
+
+def _check_queue_limit(tx: Tx, generations: Sequence[Generation], max_active: int) -> None:
+    """QueueFull unless each owner's active generations plus these stay within the limit
+    (every one of a request's generations counts); run first in the insert's transaction."""
+    wanted: dict[str, int] = {}
+    for gen in generations:
+        wanted[gen.owner] = wanted.get(gen.owner, 0) + 1
+    for owner in sorted(wanted):  # one order for every caller: no lock waits on another
+        tx.one("lock_owner_enqueue", owner=owner)
+        active = count_of(tx.one("count_owner_active", owner=owner))
+        if active + wanted[owner] > max_active:
+            raise QueueFull(owner, active, max_active)
 
 
 __all__ = ["QueueStore"]

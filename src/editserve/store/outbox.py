@@ -1,5 +1,7 @@
 """The webhook outbox: deliveries written by a trigger with their event (migration 005),
-claimed by any API node with a short lease, then marked delivered, rescheduled or failed."""
+claimed by any API node with a lease that outlasts one attempt (leaving out what that node
+is too busy to start: services/webhooks/pool.py), then marked delivered, rescheduled or
+failed, or given back unsent."""
 
 from __future__ import annotations
 
@@ -14,14 +16,35 @@ PENDING = DeliveryStatus.PENDING.value
 class WebhookOutbox:
     dialect: Dialect
 
-    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[DeliveryRow]:
+    def claim_deliveries(
+        self,
+        limit: int,
+        lease_seconds: float,
+        *,
+        busy_owners: Sequence[str] = (),
+        busy_generations: Sequence[str] = (),
+        busy_prefixes: Sequence[str] = (),
+    ) -> list[DeliveryRow]:
         """Due deliveries nobody is sending, leased to the caller for ``lease_seconds``, in
-        the order they fell due and, at the same moment, were written."""
+        the order they fell due and, at the same moment, were written; none of the busy
+        owners or generations, none whose URL (lowercased, with a ``/`` appended) starts
+        with a busy prefix."""
         rows = self.dialect.all(
-            "claim_deliveries", pending=PENDING, limit=limit, lease_seconds=float(lease_seconds)
+            "claim_deliveries",
+            pending=PENDING,
+            limit=limit,
+            lease_seconds=float(lease_seconds),
+            busy_owners=list(busy_owners),
+            busy_generations=list(busy_generations),
+            busy_prefixes=list(busy_prefixes),
         )
         rows.sort(key=lambda row: (row["next_attempt_at"], row["seq"]))  # RETURNING: any order
         return [DeliveryRow.from_row(row) for row in rows]
+
+    def release_deliveries(self, delivery_ids: Sequence[str]) -> None:
+        """Give back claimed deliveries that were not sent: due again now, for any sender."""
+        if delivery_ids:
+            self.dialect.rowcount("release_deliveries", ids=list(delivery_ids), pending=PENDING)
 
     def finish_delivery(
         self,

@@ -54,7 +54,7 @@ from editserve.services.wire import (
     QueueList,
     UrlFor,
 )
-from editserve.store import GenerationStore
+from editserve.store import GenerationStore, QueueFull
 
 SEED_SPACE = 2**32
 # GET /api/ai/queue lists every active generation of a key, up to this many.
@@ -120,7 +120,7 @@ class GenerationService:
         gens = self._new_generations(owner, request, stored, size, idempotency_key)
         for gen in gens:
             gen.webhook, gen.webhook_events = webhook.url, webhook.events
-        await to_thread.run_sync(self.store.insert_generations, gens)
+        await to_thread.run_sync(self._insert_within_capacity, gens)
         return gens
 
     async def enqueue(
@@ -295,14 +295,19 @@ class GenerationService:
         return existing
 
     def _check_capacity(self, owner: str, wanted: int) -> None:
+        """Early and cheap, before inputs are fetched; the insert checks again atomically."""
         active = self.store.count_active(owner)
         limit = self.settings.max_queued_per_key
         if active + wanted > limit:
-            raise RateLimited(
-                f"queue: this key already has {active} queued or running generations "
-                f"(limit {limit}); retry when some have finished",
-                retry_after=10,
-            )
+            raise _queue_full(active, limit)
+
+    def _insert_within_capacity(self, gens: list[Generation]) -> None:
+        """Insert, counting the key's active generations in the same transaction (serialised
+        per key), so concurrent enqueues never go over the limit together."""
+        try:
+            self.store.insert_generations(gens, max_active=self.settings.max_queued_per_key)
+        except QueueFull as full:
+            raise _queue_full(full.active, full.limit) from None
 
     def _new_generations(
         self,
@@ -347,6 +352,14 @@ class GenerationService:
                 )
             )
         return gens
+
+
+def _queue_full(active: int, limit: int) -> RateLimited:
+    return RateLimited(
+        f"queue: this key already has {active} queued or running generations "
+        f"(limit {limit}); retry when some have finished",
+        retry_after=10,
+    )
 
 
 def _check_media_type(media_type: str | None) -> None:

@@ -88,6 +88,27 @@ SELECT (EXISTS (SELECT 1 FROM uploads WHERE owner = %(owner)s AND key = %(key)s)
         OR EXISTS (SELECT 1 FROM input_refs AS r JOIN generations AS g ON g.id = r.generation_id
                    WHERE r.key = %(key)s AND g.owner = %(owner)s)) AS found;
 
+-- name: output_owner_revoked
+-- Signed links die with their key (store/links.py): an output whose generation's key is
+-- revoked (the id index, then the key's primary key).
+SELECT 1 AS found FROM generations AS g JOIN api_keys AS k ON k.id = g.owner
+WHERE g.id = %(id)s AND g.result_key = %(key)s AND k.revoked_at IS NOT NULL;
+
+-- name: input_owners_revoked
+-- An input whose every owner (who uploaded it, or edited with it) is a revoked key. An
+-- input whose owners are unknown is not revoked (it goes when a prune deletes it).
+SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
+                 WHERE u.key = %(key)s AND k.revoked_at IS NOT NULL)
+         OR EXISTS (SELECT 1 FROM input_refs AS r JOIN generations AS g ON g.id = r.generation_id
+                    JOIN api_keys AS k ON k.id = g.owner
+                    WHERE r.key = %(key)s AND k.revoked_at IS NOT NULL))
+        AND NOT EXISTS (SELECT 1 FROM uploads AS u LEFT JOIN api_keys AS k ON k.id = u.owner
+                        WHERE u.key = %(key)s AND k.revoked_at IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM input_refs AS r
+                        JOIN generations AS g ON g.id = r.generation_id
+                        LEFT JOIN api_keys AS k ON k.id = g.owner
+                        WHERE r.key = %(key)s AND k.revoked_at IS NULL)) AS revoked;
+
 -- name: insert_generation
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
@@ -97,6 +118,18 @@ VALUES (%(id)s, %(owner)s, %(model)s, %(status)s, %(params)s, %(inputs)s, %(batc
         %(batch_index)s, %(priority)s, %(seed)s, %(width)s, %(height)s, %(area)s,
         %(target_namespace)s, %(idempotency_key)s, %(request_hash)s, %(enqueued_at)s,
         %(webhook)s, %(webhook_events)s);
+
+-- name: lock_owner_enqueue
+-- An enqueue under the per-key queue limit: one owner's enqueues wait for each other here
+-- (released at commit), so the count below and the insert after it are atomic per owner.
+-- The two-int key space (1701079412 = "edit") never meets the bigint locks of store.py.
+SELECT pg_advisory_xact_lock(1701079412, hashtext(%(owner)s));
+
+-- name: count_owner_active
+-- A key's queued and processing generations, read after lock_owner_enqueue (a statement of
+-- its own: READ COMMITTED takes its snapshot after the lock is held).
+SELECT COUNT(*) AS n FROM generations
+WHERE owner = %(owner)s AND status IN (%(queued)s, %(held)s);
 
 -- name: get_generation
 SELECT * FROM generations
@@ -444,13 +477,19 @@ SELECT COALESCE(MAX(id), 0) AS n FROM events;
 
 -- name: claim_deliveries
 -- Webhook deliveries that are due and that nobody is sending (or whose sender's lease ran
--- out), leased to this sender. SKIP LOCKED: API nodes never take each other's rows.
+-- out), leased to this sender. SKIP LOCKED: API nodes never take each other's rows. Left
+-- out: what this sender cannot start now (keys and generations it is sending to already
+-- at their cap, URLs that start with a busy host's prefix: services/webhooks/pool.py).
 UPDATE webhook_deliveries
 SET lease_expires_at = date_part('epoch', now()) + %(lease_seconds)s
 WHERE id IN (
     SELECT id FROM webhook_deliveries
     WHERE status = %(pending)s AND next_attempt_at <= date_part('epoch', now())
       AND (lease_expires_at IS NULL OR lease_expires_at < date_part('epoch', now()))
+      AND owner <> ALL(%(busy_owners)s::text[])
+      AND generation_id <> ALL(%(busy_generations)s::text[])
+      AND NOT EXISTS (SELECT 1 FROM unnest(%(busy_prefixes)s::text[]) AS busy(prefix)
+                      WHERE left(lower(url) || '/', length(busy.prefix)) = busy.prefix)
     ORDER BY next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -464,6 +503,11 @@ SET status = %(status)s, attempts = attempts + 1, lease_expires_at = NULL,
     next_attempt_at = COALESCE(%(retry_at)s::float8, next_attempt_at),
     delivered_at = CASE WHEN %(delivered)s THEN date_part('epoch', now()) END
 WHERE id = %(id)s;
+
+-- name: release_deliveries
+-- Claimed deliveries this sender did not send after all: due again at once, to anyone.
+UPDATE webhook_deliveries SET lease_expires_at = NULL
+WHERE id = ANY(%(ids)s::text[]) AND status = %(pending)s;
 
 -- name: deliveries_of
 SELECT * FROM webhook_deliveries

@@ -26,7 +26,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from editserve.store.protocol.admin import ClusterStore, KeyStore, RetentionStore
-from editserve.store.protocol.records import EventStore, OutboxStore, RecordStore, UploadStore
+from editserve.store.protocol.records import (
+    EventStore,
+    OutboxStore,
+    QueueFull,
+    RecordStore,
+    UploadStore,
+)
 from editserve.store.protocol.workers import JobQueue, StatsStore, WorkerRegistry
 
 # --- roles together, for the callers that use several ----------------------------------
@@ -98,6 +104,7 @@ __all__ = [
     "MetricsStore",
     "OutboxStore",
     "PruneStore",
+    "QueueFull",
     "RecordStore",
     "RetentionStore",
     "StatsStore",

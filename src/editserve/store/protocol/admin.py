@@ -44,6 +44,12 @@ class KeyStore(Protocol):
 
     def rotate_webhook_secret(self, key_id: str, secret: str) -> bool: ...
 
+    def blob_owners_revoked(self, key: str) -> bool:
+        """Whether the blob's owners are known and all revoked: its signed links die with
+        them (an output's generation's key; every key that uploaded or edited with an
+        input)."""
+        ...
+
 
 class ClusterStore(Protocol):
     """The cluster record (store/cluster.py): facts every node shares.

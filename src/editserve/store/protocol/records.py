@@ -13,6 +13,15 @@ from editserve.store.rows import (
 )
 
 
+class QueueFull(Exception):
+    """An enqueue refused by the per-key queue limit (``insert_generations(max_active=)``):
+    ``owner`` already has ``active`` queued or processing generations, ``limit`` at most."""
+
+    def __init__(self, owner: str, active: int, limit: int) -> None:
+        super().__init__(f"{owner} has {active} active generations (limit {limit})")
+        self.owner, self.active, self.limit = owner, active, limit
+
+
 class RecordStore(Protocol):
     """Generation records as the API writes and reads them: enqueue, read, list, count,
     cancel, queue positions and ETAs, webhook deliveries.
@@ -21,8 +30,16 @@ class RecordStore(Protocol):
     and retention's dry run (through the combinations below).
     """
 
-    def insert_generations(self, generations: Sequence[Generation]) -> None:
-        """Insert one enqueue request's generations atomically, in queue (FIFO) order."""
+    def insert_generations(
+        self, generations: Sequence[Generation], *, max_active: int | None = None
+    ) -> None:
+        """Insert one enqueue request's generations atomically, in queue (FIFO) order.
+
+        With ``max_active``, raise :class:`QueueFull` (inserting nothing) if an owner's
+        queued and processing generations plus these would be more; the count and the
+        insert are one transaction serialised per owner, so concurrent enqueues of one
+        key never go over the limit together.
+        """
         ...
 
     def get_generation(self, generation_id: str, owner: str | None = None) -> Generation | None:
@@ -128,8 +145,23 @@ class OutboxStore(Protocol):
     Used by services/webhooks/dispatcher.py (with ViewStore: DispatchStore).
     """
 
-    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[DeliveryRow]:
-        """Due webhook deliveries nobody is sending, leased to the caller."""
+    def claim_deliveries(
+        self,
+        limit: int,
+        lease_seconds: float,
+        *,
+        busy_owners: Sequence[str] = (),
+        busy_generations: Sequence[str] = (),
+        busy_prefixes: Sequence[str] = (),
+    ) -> list[DeliveryRow]:
+        """Due webhook deliveries nobody is sending, leased to the caller, in the order they
+        fell due; leaving out those of ``busy_owners`` and ``busy_generations`` and those
+        whose URL, lowercased and with ``/`` appended, starts with one of ``busy_prefixes``
+        (what the caller could not start now)."""
+        ...
+
+    def release_deliveries(self, delivery_ids: Sequence[str]) -> None:
+        """Give back claimed deliveries that were not sent: due again now, for anyone."""
         ...
 
     def finish_delivery(
@@ -146,4 +178,4 @@ class OutboxStore(Protocol):
     def webhook_secret(self, owner: str, candidate: str) -> str: ...
 
 
-__all__ = ["RecordStore", "EventStore", "UploadStore", "OutboxStore"]
+__all__ = ["RecordStore", "EventStore", "UploadStore", "OutboxStore", "QueueFull"]

@@ -79,6 +79,27 @@ SELECT (EXISTS (SELECT 1 FROM uploads WHERE owner = :owner AND key = :key)
         OR EXISTS (SELECT 1 FROM input_refs AS r JOIN generations AS g ON g.id = r.generation_id
                    WHERE r.key = :key AND g.owner = :owner)) AS found;
 
+-- name: output_owner_revoked
+-- Signed links die with their key (store/links.py): an output whose generation's key is
+-- revoked (the id index, then the key's primary key).
+SELECT 1 AS found FROM generations AS g JOIN api_keys AS k ON k.id = g.owner
+WHERE g.id = :id AND g.result_key = :key AND k.revoked_at IS NOT NULL;
+
+-- name: input_owners_revoked
+-- An input whose every owner (who uploaded it, or edited with it) is a revoked key. An
+-- input whose owners are unknown is not revoked (it goes when a prune deletes it).
+SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
+                 WHERE u.key = :key AND k.revoked_at IS NOT NULL)
+         OR EXISTS (SELECT 1 FROM input_refs AS r JOIN generations AS g ON g.id = r.generation_id
+                    JOIN api_keys AS k ON k.id = g.owner
+                    WHERE r.key = :key AND k.revoked_at IS NOT NULL))
+        AND NOT EXISTS (SELECT 1 FROM uploads AS u LEFT JOIN api_keys AS k ON k.id = u.owner
+                        WHERE u.key = :key AND k.revoked_at IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM input_refs AS r
+                        JOIN generations AS g ON g.id = r.generation_id
+                        LEFT JOIN api_keys AS k ON k.id = g.owner
+                        WHERE r.key = :key AND k.revoked_at IS NULL)) AS revoked;
+
 -- name: insert_generation
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
@@ -87,6 +108,15 @@ INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, bat
 VALUES (:id, :owner, :model, :status, :params, :inputs, :batch_id, :batch_index, :priority,
         :seed, :width, :height, :area, :target_namespace, :idempotency_key, :request_hash,
         :enqueued_at, :webhook, :webhook_events);
+
+-- name: lock_owner_enqueue
+-- Nothing to take: the enqueue runs in BEGIN IMMEDIATE, which already holds the database's
+-- one write lock, so the count below and the insert after it are atomic.
+SELECT :owner AS owner;
+
+-- name: count_owner_active
+SELECT COUNT(*) AS n FROM generations
+WHERE owner = :owner AND status IN (:queued, :held);
 
 -- name: get_generation
 SELECT * FROM generations WHERE id = :id AND (:owner IS NULL OR owner = :owner);
@@ -332,13 +362,18 @@ SELECT COALESCE(MAX(id), 0) AS n FROM events;
 
 -- name: claim_deliveries
 -- Webhook deliveries that are due and that nobody is sending (or whose sender's lease ran
--- out), leased to this sender (one writer at a time on SQLite).
+-- out), leased to this sender (one writer at a time on SQLite). Left out: what this sender
+-- cannot start now (see postgres/queries.sql).
 UPDATE webhook_deliveries
 SET lease_expires_at = :now + :lease_seconds
 WHERE id IN (
     SELECT id FROM webhook_deliveries
     WHERE status = :pending AND next_attempt_at <= :now
       AND (lease_expires_at IS NULL OR lease_expires_at < :now)
+      AND owner NOT IN (SELECT value FROM json_each(:busy_owners))
+      AND generation_id NOT IN (SELECT value FROM json_each(:busy_generations))
+      AND NOT EXISTS (SELECT 1 FROM json_each(:busy_prefixes) AS busy
+                      WHERE substr(lower(url) || '/', 1, length(busy.value)) = busy.value)
     ORDER BY next_attempt_at
     LIMIT :limit
 )
@@ -351,6 +386,11 @@ SET status = :status, attempts = attempts + 1, lease_expires_at = NULL,
     next_attempt_at = COALESCE(:retry_at, next_attempt_at),
     delivered_at = CASE WHEN :delivered THEN :now END
 WHERE id = :id;
+
+-- name: release_deliveries
+-- Claimed deliveries this sender did not send after all: due again at once, to anyone.
+UPDATE webhook_deliveries SET lease_expires_at = NULL
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status = :pending;
 
 -- name: deliveries_of
 SELECT * FROM webhook_deliveries
