@@ -35,6 +35,8 @@ SUBMISSIONS = 5  # successful submissions per client per round
 ROUNDS = 3  # 1: warm-up; then 2 and 3 compared
 GROWTH_TOLERANCE_BYTES = 24 * 1024 * 1024
 LOAD_ENV = {
+    # this test measures leaks under load from one key, not the per-key request rate
+    "EDITSERVE_REQUEST_RATE_PER_KEY": "0",
     "EDITSERVE_MAX_QUEUED_PER_KEY": "6",
     "EDITSERVE_LOG_FORMAT": "json",
     "EDITSERVE_SSE_KEEPALIVE_SECONDS": "1",

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from editserve._version import __version__
 from editserve.api.context import AppServices
 from editserve.api.errors import BodySizeLimit, install_error_handlers
+from editserve.api.limits import key_ring
 from editserve.api.openapi import install_openapi
 from editserve.api.routes import (
     edit,
@@ -44,7 +45,6 @@ from editserve.models.registry import (
 from editserve.services.catalog import ModelCatalog
 from editserve.services.cluster.secret import cluster_signing_secret
 from editserve.services.generations.service import GenerationService
-from editserve.services.keys import KeyRing
 from editserve.services.metrics import StoreMetrics
 from editserve.services.openai.images import OpenAIImages
 from editserve.services.retention.auto import run_retention
@@ -66,7 +66,7 @@ def build_services(
     e.g. by the start-up check that proved them usable)."""
     known = registry or default_registry()
     settings = resolve_models(settings, known)  # model names → ids (ValueError if unknown)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only if made here
     store = store or open_store(settings)
     storage = storage or open_storage(settings)
     # the cluster's shared secret (EDITSERVE_SIGNING_SECRET, else the cluster record)
@@ -87,7 +87,7 @@ def build_services(
         models=ModelCatalog(settings, store, registry),
         uploads=UploadService(store, storage, inputs),
         metrics=StoreMetrics(store, registry),
-        keys=KeyRing(store),
+        keys=key_ring(settings, store),  # metered: request_rate_per_key (api/limits.py)
         openai=OpenAIImages(settings, generations, registry, storage),
         webhooks=WebhookDispatcher(settings, store, _background_links(settings, signer)),
         inputs=inputs,

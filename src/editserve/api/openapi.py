@@ -27,8 +27,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "Invalid parameters: the detail names the field and the rule"),
         (401, "Missing, invalid or revoked API key"),
         (404, "Not found"),
-        (429, "Too many active generations for this key (see Retry-After)"),
-        (503, "The job store is busy or unreachable (see Retry-After)"),
+        (
+            429,
+            "Too many active generations, requests or event streams for this key (see Retry-After)",
+        ),
+        (
+            503,
+            "The node is busy (job store, input memory) or its store is unreachable "
+            "(see Retry-After)",
+        ),
     )
 }
 

@@ -29,6 +29,7 @@ def serve(**options: Any) -> None:
     import uvicorn
 
     from editserve.api.app import build_services, create_app
+    from editserve.api.server import raise_open_file_limit, server_options
     from editserve.worker.supervisor import Supervisor, plan_devices
 
     settings = settings_or_exit(**options)
@@ -47,6 +48,7 @@ def serve(**options: Any) -> None:
         settings.data_dir.resolve(),
         ", ".join(devices) or "none",
     )
+    open_files = raise_open_file_limit()  # before the workers start: they inherit it
     supervisor.start()
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
     # would kill this process before the workers are stopped below.
@@ -61,6 +63,8 @@ def serve(**options: Any) -> None:
             # json: uvicorn's own loggers go through ours (one format on stderr)
             log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
             timeout_graceful_shutdown=5,
+            # header timeout, head size, keep-alive, open connections (api/server.py)
+            **server_options(settings, open_files),
         )
     finally:
         supervisor.stop()

@@ -23,7 +23,7 @@ class NodeLimits(BaseSettings):
         ),
     )
     request_rate_per_key: float = Field(
-        default=50.0,
+        default=100.0,
         ge=0,
         description=(
             "Requests per second one key may make to one API process, sustained "
@@ -31,7 +31,7 @@ class NodeLimits(BaseSettings):
         ),
     )
     request_burst_per_key: int = Field(
-        default=200, ge=1, description="Requests one key may make at once above its rate."
+        default=300, ge=1, description="Requests one key may make at once above its rate."
     )
     max_event_streams_per_key: int = Field(
         default=16,

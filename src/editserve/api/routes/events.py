@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from editserve.api.auth import require_key
 from editserve.api.context import base_url, services, url_builder
@@ -62,23 +64,44 @@ def formatted_events(request: Request) -> FormattedEvents:
     return cache
 
 
+class EventStreamResponse(StreamingResponse):
+    """A stream that calls ``on_close`` once it is over, however it ends (sent to the end,
+    the client went away, cancelled): it gives back the stream's slot."""
+
+    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], None], **kw: Any):
+        super().__init__(content, **kw)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
 @router.get("/api/events", response_class=StreamingResponse)
 async def events(
     request: Request,
     owner: str = Depends(require_key),
     last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
-    """Stream the caller's generation events; replay after Last-Event-ID."""
+    """Stream the caller's generation events; replay after Last-Event-ID. A key may have
+    max_event_streams_per_key open on one node: one more is a 429 (Retry-After)."""
     feed = services(request).generations.feed
     url_for, base, formatted = url_builder(request), base_url(request), formatted_events(request)
     after = await feed.start_id(owner, last_event_id)
+    slot = feed.open_stream(owner)  # given back when the stream ends, however it ends
 
     async def stream() -> AsyncIterator[str]:
-        async for event in feed.follow(owner, after, request.is_disconnected):
-            yield KEEP_ALIVE if event is None else formatted.get(event, base, url_for)
+        try:
+            async for event in feed.follow(owner, after, request.is_disconnected):
+                yield KEEP_ALIVE if event is None else formatted.get(event, base, url_for)
+        finally:
+            slot.release()
 
-    return StreamingResponse(
+    return EventStreamResponse(
         stream(),
+        slot.release,
         headers={
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",

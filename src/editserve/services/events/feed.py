@@ -18,6 +18,7 @@ from editserve.core.settings import Settings
 from editserve.domain.events import CANCELLED, COMPLETED
 from editserve.domain.record import Event, Generation
 from editserve.services.events.hub import READ_BATCH, EventHub, Subscription
+from editserve.services.events.streams import StreamSlot, StreamSlots
 from editserve.store import FeedStore
 
 TERMINAL_EVENTS = (COMPLETED, CANCELLED)
@@ -34,6 +35,12 @@ class EventFeed:
         self.store = store
         self.settings = settings
         self.hub = EventHub(store, poll_seconds=min(settings.sse_poll_seconds, HUB_POLL_SECONDS))
+        self.streams = StreamSlots(settings.max_event_streams_per_key)
+
+    def open_stream(self, owner: str) -> StreamSlot:
+        """A slot for one more event stream of ``owner`` on this process (429 when it has
+        max_event_streams_per_key open); release it when the stream closes."""
+        return self.streams.take(owner)
 
     async def start_id(self, owner: str, last_event_id: str | None) -> int:
         """Where a stream starts: after Last-Event-ID if given (replay), else from now."""
