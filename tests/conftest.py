@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 from fixtures.s3 import S3Server, start_s3_server, stop_s3_server
+from fixtures.streams import apply_stream_deadlines
 from fixtures.support import TINY_CACHE, LiveServer, make_png, start_server, stop_server
 
 from editserve.models.qwen_image_edit.members import EDIT_2509
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reads an event stream fails in seconds, not at the suite's timeout
+    (fixtures/streams.py: the `stream` marker, and tests that follow /api/events)."""
+    apply_stream_deadlines(items)
 
 
 @pytest.fixture(scope="session")
