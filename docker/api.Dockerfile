@@ -20,9 +20,11 @@ RUN python3 -m venv /opt/editserve \
 
 FROM ${PYTHON_IMAGE}
 COPY --from=build /opt/editserve /opt/editserve
+# the data dir holds the database (signing and webhook secrets) and the first key: owner-only
 RUN groupadd --system --gid 10001 editserve \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/editserve \
-        --shell /usr/sbin/nologin editserve
+        --shell /usr/sbin/nologin editserve \
+    && chmod 0700 /var/lib/editserve
 ENV PATH=/opt/editserve/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     EDITSERVE_HOST=0.0.0.0 \

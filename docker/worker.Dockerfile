@@ -38,6 +38,7 @@ COPY docker/worker-healthcheck.py /opt/editserve/healthcheck.py
 RUN groupadd --system --gid 10001 editserve \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/editserve \
         --shell /usr/sbin/nologin editserve \
+    && chmod 0700 /var/lib/editserve \
     && mkdir -p /var/cache/huggingface \
     && chown 10001:10001 /var/cache/huggingface
 ENV PATH=/opt/editserve/bin:$PATH \

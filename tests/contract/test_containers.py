@@ -10,6 +10,7 @@ Building and running the API image is tests/e2e/test_container_image_e2e.py.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -34,7 +35,13 @@ WORKER_DOCKERFILE = REPO / "docker" / "worker.Dockerfile"
 COMPOSE = REPO / "compose.yaml"
 NODES = ("migrate", "api", "worker")
 GPU_LIBRARIES = {"torch", "torchvision", "diffusers", "transformers", "accelerate", "peft"}
-COMPOSE_ENV = {"EDITSERVE_SIGNING_SECRET": "test-signing-secret"}
+# the secrets compose.yaml requires (it has no default password), as a user exports them
+COMPOSE_ENV = {
+    "EDITSERVE_SIGNING_SECRET": "test-signing-secret",
+    "POSTGRES_PASSWORD": "test-postgres-password",
+    "MINIO_ROOT_PASSWORD": "test-minio-root-password",
+    "S3_SECRET_KEY": "test-s3-secret-key",
+}
 
 
 def tool(name: str) -> str | None:
@@ -94,8 +101,9 @@ def test_docker_compose_validates_the_compose_file() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_docker_compose_refuses_a_missing_signing_secret() -> None:
-    env = {k: v for k, v in compose_env().items() if k != "EDITSERVE_SIGNING_SECRET"}
+@pytest.mark.parametrize("secret", sorted(COMPOSE_ENV))
+def test_docker_compose_refuses_a_missing_secret(secret: str) -> None:
+    env = {k: v for k, v in compose_env().items() if k != secret}
     result = subprocess.run(
         [compose_binary(), "-f", str(COMPOSE), "config", "-q"],
         env=env,
@@ -104,7 +112,18 @@ def test_docker_compose_refuses_a_missing_signing_secret() -> None:
         text=True,
     )
     assert result.returncode != 0
-    assert "EDITSERVE_SIGNING_SECRET" in result.stderr
+    assert secret in result.stderr
+
+
+def test_compose_ships_no_password() -> None:
+    """Every password and secret comes from the environment (${VAR:?...}), none has a
+    default (${VAR:-...}) and none is written out in the file."""
+    text = COMPOSE.read_text()
+    for name in re.findall(r"\$\{(\w*(?:PASSWORD|SECRET)\w*)", text):
+        assert re.search(rf"\$\{{{name}:\?", text), f"{name} must be required"
+        assert not re.search(rf"\$\{{{name}:-", text), f"{name} has a default"
+    for key, value in yaml.safe_load(text)["services"]["postgres"]["environment"].items():
+        assert "${" in str(value) or "PASSWORD" not in key, key
 
 
 # --- compose.yaml's structure ----------------------------------------------------------------
@@ -160,7 +179,7 @@ def test_the_stack_has_its_services() -> None:
     assert set(compose()["services"]) == {
         "postgres",
         "minio",
-        "create-bucket",
+        "minio-setup",
         "migrate",
         "api",
         "worker",
@@ -207,9 +226,16 @@ def test_the_nodes_reach_postgres_and_the_bucket_compose_makes() -> None:
 
     bucket = env["EDITSERVE_STORAGE_URL"].removeprefix("s3://").split("/")[0]
     assert env["EDITSERVE_STORAGE_URL"].startswith("s3://") and bucket
-    assert service("create-bucket")["entrypoint"][-1].endswith(f"/{bucket}")
+    setup = environment("minio-setup")
+    assert setup["BUCKET"] == bucket
+    assert 'mc mb --ignore-existing "s3/$$BUCKET"' in service("minio-setup")["entrypoint"][-1]
+    # the nodes use a MinIO user of their own, which the setup makes with the admin's keys
     minio = environment("minio")
-    assert (minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]) == (
+    assert (setup["MINIO_ROOT_USER"], setup["MINIO_ROOT_PASSWORD"]) == (
+        minio["MINIO_ROOT_USER"],
+        minio["MINIO_ROOT_PASSWORD"],
+    )
+    assert (setup["APP_ACCESS_KEY"], setup["APP_SECRET_KEY"]) == (
         env["AWS_ACCESS_KEY_ID"],
         env["AWS_SECRET_ACCESS_KEY"],
     )
@@ -218,21 +244,46 @@ def test_the_nodes_reach_postgres_and_the_bucket_compose_makes() -> None:
     assert host in service("minio")["networks"]["default"]["aliases"]
 
 
+def test_the_app_never_gets_minios_admin_keys_and_its_own_user_is_bucket_only() -> None:
+    minio = environment("minio")
+    for name in NODES:
+        env = environment(name)
+        assert env["AWS_ACCESS_KEY_ID"] != minio["MINIO_ROOT_USER"], name
+        assert env["AWS_SECRET_ACCESS_KEY"] != minio["MINIO_ROOT_PASSWORD"], name
+        assert minio["MINIO_ROOT_PASSWORD"] not in env.values(), name
+    script = service("minio-setup")["entrypoint"][-1]
+    for step in (
+        'mc admin policy create s3 "$$APP_POLICY"',
+        'mc admin user add s3 "$$APP_ACCESS_KEY" "$$APP_SECRET_KEY"',
+        'mc admin policy attach s3 "$$APP_POLICY" --user "$$APP_ACCESS_KEY"',
+    ):
+        assert step in script, step
+    # the policy (as the shell writes it) is JSON that names the bucket and nothing else
+    quoted = re.search(r"printf '%s' '(.*?)' > /tmp/policy.json", script, re.S)
+    assert quoted is not None
+    policy = json.loads(quoted.group(1).replace("'\"$$BUCKET\"'", "b"))
+    resources = [r for statement in policy["Statement"] for r in statement["Resource"]]
+    assert resources == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}
+    assert not any("*" in action or action.startswith("admin:") for action in actions)
+
+
 def test_start_up_order_waits_for_health_and_one_shots() -> None:
     def conditions(name: str) -> dict[str, str]:
         return {dep: spec["condition"] for dep, spec in service(name)["depends_on"].items()}
 
-    assert conditions("create-bucket") == {"minio": "service_healthy"}
+    assert conditions("minio-setup") == {"minio": "service_healthy"}
     assert conditions("migrate") == {
         "postgres": "service_healthy",
-        "create-bucket": "service_completed_successfully",
+        "minio-setup": "service_completed_successfully",
     }
     assert conditions("api") == {"migrate": "service_completed_successfully"}
     assert conditions("worker") == {"migrate": "service_completed_successfully"}
     for name in ("postgres", "minio", "api", "worker"):
         assert service(name)["healthcheck"]["test"], f"{name} has no health check"
     assert "/healthz" in " ".join(service("api")["healthcheck"]["test"])
-    for name in ("create-bucket", "migrate"):
+    for name in ("minio-setup", "migrate"):
         assert service(name).get("restart", "no") == "no"
 
 

@@ -73,3 +73,31 @@ def test_upload_owner(store: Store) -> None:
     store.insert_upload(upload("upl_1", "key_c", SHA_B))
     assert store.upload_owner("upl_1") == "key_c"
     assert store.upload_owner("upl_2") is None
+
+
+def test_links_die_with_their_key(store: Store) -> None:
+    """blob_owners_revoked: an output whose generation's key is revoked; an input once every
+    key that uploaded or edited with it is; a blob whose owners are unknown never."""
+    from editserve.services.keys import create_key
+
+    alice, bob = create_key(store, "alice").row.id, create_key(store, "bob").row.id
+    gen = make_gen(alice, inputs=[stored_input(SHA_A)])
+    store.insert_generations([gen])
+    claimed = store.claim("w1", MODELS, 30, 1)
+    assert claimed is not None
+    output = f"outputs/{gen.id}.png"
+    assert store.finish(claimed, "w1", Status.SUCCEEDED, result_key=output)
+    store.insert_upload(upload("upl_1", bob, SHA_A))
+    store.insert_upload(upload("upl_2", alice, SHA_B))
+    shared, alices = f"inputs/{SHA_A}.png", f"inputs/{SHA_B}.png"
+    for key in (output, shared, alices, "outputs/nobody.png", f"inputs/{'c' * 64}.png"):
+        assert not store.blob_owners_revoked(key), key
+
+    assert store.revoke_key(alice)
+    assert store.blob_owners_revoked(output)
+    assert store.blob_owners_revoked(alices)
+    assert not store.blob_owners_revoked(shared)  # bob uploaded it too
+    assert not store.blob_owners_revoked(f"outputs/{gen.id}.webp")  # not its result key
+    assert store.revoke_key(bob)
+    assert store.blob_owners_revoked(shared)
+    assert not store.blob_owners_revoked("outputs/nobody.png")

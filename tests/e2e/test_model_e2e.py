@@ -127,7 +127,8 @@ def test_a_bad_weights_folder_makes_readyz_503_with_the_reason(tmp_path: Path) -
     try:
         deadline = time.monotonic() + 120
         while True:
-            response = httpx.get(f"{server.base_url}/readyz", timeout=5)
+            # the reason names a folder: shown to a key
+            response = httpx.get(f"{server.base_url}/readyz", headers=server.headers, timeout=5)
             model = response.json()["models"][MODEL]
             if model["readiness"] == "failed":
                 break
@@ -170,7 +171,8 @@ def lightning_server(
 def test_lightning_preset_and_cache_are_in_the_card_schema_and_receipts(
     lightning_server: LiveServer,
 ) -> None:
-    ready = httpx.get(f"{lightning_server.base_url}/readyz").json()
+    ready = httpx.get(f"{lightning_server.base_url}/readyz", headers=lightning_server.headers)
+    ready = ready.json()
     options = ready["models"][MODEL]["weights"]["details"]["options"]
     assert options["lightning"]["preset"] == "4-step"
     assert options["lightning"]["lora"]["layers_fused"] == 24

@@ -24,8 +24,9 @@ MODEL = "qwen-image-edit-plus"
 MB = 1024 * 1024
 
 
-def readiness(base_url: str) -> dict[str, Any]:
-    return httpx.get(f"{base_url}/readyz", timeout=10).json()["models"][MODEL]
+def readiness(base_url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The model's readiness (with a key's headers: worker ids and other details too)."""
+    return httpx.get(f"{base_url}/readyz", headers=headers, timeout=10).json()["models"][MODEL]
 
 
 def wait_for(check: Any, timeout: float = 240.0) -> Any:
@@ -54,7 +55,7 @@ def test_a_first_start_shows_its_download_then_each_stage(
             assert ready_now.status_code == 503
             seen = wait_for(
                 lambda: (
-                    (r := readiness(server.base_url)).get("stage") == "downloading"
+                    (r := readiness(server.base_url, server.headers)).get("stage") == "downloading"
                     and r["stage_detail"]["bytes_done"] >= MB
                     and r
                 )

@@ -4,6 +4,12 @@ Every record carries the context of the work in hand: the generation id(s), the 
 and the stage. The worker sets it (worker/batch.py, `log_context`) in a context variable,
 so log calls anywhere below it (the adapter, storage) carry it without passing it along;
 a call may also pass its own with ``extra={"generation_id": ...}``.
+
+No secret reaches a log line: :class:`RedactFilter`, on editserve's handler and on
+uvicorn's loggers (whose access log prints each request's path with its query), replaces
+the values of secret-looking query parameters (``signature``, ``token``, ``key``,
+``password``, presigned ``X-Amz-…`` credentials, …) and the user information of URLs
+(``user:***@host``) with ``***``; :func:`redact_secrets` does the same to any text.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -71,7 +78,9 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = value
-        if record.exc_info:
+        if record.exc_text:  # formatted (and redacted) by RedactFilter
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
@@ -92,10 +101,98 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{context}]" if context else line
 
 
+# --- secrets out of the logs ----------------------------------------------------------------
+
+MASK = "***"
+# A query parameter (or a conninfo word) whose name says it holds a secret, and its value:
+# a name containing one of _SECRET_WORDS, or ending in one of _SECRET_ENDS.
+_SECRET_WORDS = (
+    "signature|token|secret|password|passwd|pwd|apikey|api_key|api-key|access_key|"
+    "credential|session|auth(?!or)"
+)
+_SECRET_ENDS = "sig|key"
+_SECRET_PARAM = re.compile(
+    r"(?<![\w.-])(?P<name>(?:"
+    rf"[\w.-]*(?:{_SECRET_WORDS})[\w.-]*"  # ...token..., X-Amz-Signature, password
+    rf"|(?:[\w.-]*[_.-])?(?:{_SECRET_ENDS})"  # key, api_key, sig
+    r")=)(?P<value>[^&\s\"'<>#;]+)",
+    re.IGNORECASE,
+)
+# scheme://user:password@ or scheme://token@ (everything up to the last @ of the host part).
+_USERINFO = re.compile(
+    r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^\s/?#@\"'<>]*(?:@[^\s/?#@\"'<>]*)*)@",
+    re.IGNORECASE,
+)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, colon, _password = match["userinfo"].partition(":")
+    if not colon:  # a lone name there is a token as often as a user: hide it
+        return f"{match['scheme']}{MASK}@"
+    return f"{match['scheme']}{user}:{MASK}@"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the values of secret-looking query parameters and the passwords (or
+    lone tokens) in URLs replaced by ``***``."""
+    if "=" in text:
+        text = _SECRET_PARAM.sub(lambda m: m["name"] + MASK, text)
+    if "@" in text:
+        text = _USERINFO.sub(_mask_userinfo, text)
+    return text
+
+
+def _redact_arg(value: object) -> object:
+    """A string redacted; any other argument whose text holds a secret (an httpx.URL, an
+    exception) replaced by its redacted text; numbers and the rest unchanged."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if value is None or isinstance(value, int | float):
+        return value
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ is the formatter's business
+        return value
+    redacted = redact_secrets(text)
+    return value if redacted == text else redacted
+
+
+class RedactFilter(logging.Filter):
+    """Redacts secrets from a record: its message, its arguments (each, so formatters that
+    read them, like uvicorn's access log, keep working), its exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redact_arg(arg) for key, arg in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_secrets(record.exc_text)
+        return True
+
+
+# uvicorn's loggers keep their own handlers (propagate=False); a filter on the logger
+# survives uvicorn's dictConfig, which replaces handlers only.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def install_redaction() -> None:
+    """The redacting filter on uvicorn's loggers (once each)."""
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactFilter) for f in logger.filters):
+            logger.addFilter(RedactFilter())
+
+
 def make_handler(log_format: str) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
     return handler
 
 
@@ -109,3 +206,4 @@ def setup_logging(level: str, log_format: str = "text") -> None:
     handler = make_handler(log_format)
     handler._editserve = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    install_redaction()

@@ -11,17 +11,21 @@ rule; the resolver prefixes the field (``input_image[i]: ...``).
 
 from __future__ import annotations
 
+import logging
 import ssl
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import anyio
 import httpx
 
 from editserve.core.settings import Settings
 from editserve.net.ssrf import ForbiddenAddress, GuardedTransport, HostPolicy, ResolutionError
+
+log = logging.getLogger("editserve.net")
 
 USER_AGENT = "editserve (input image fetcher)"
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -114,8 +118,7 @@ class Fetcher:
                     if not response.is_success:
                         raise FetchError(
                             f"download of {_display(url)} failed: the server answered "
-                            f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                            + " (expected 2xx)"
+                            f"HTTP {_status_text(response.status_code)} (expected 2xx)"
                         )
                     data = await self._read(response)
                     return Fetched(
@@ -132,8 +135,11 @@ class Fetcher:
                     f"{self.timeout_seconds:g} s (fetch_timeout_seconds)"
                 ) from None
             except httpx.HTTPError as exc:
-                reason = str(exc) or type(exc).__name__
-                raise FetchError(f"download of {_display(url)} failed: {reason}") from None
+                # The transport's own words name the addresses it tried: logged, not sent.
+                log.info("download of %s failed: %r", _display(url), exc)
+                raise FetchError(
+                    f"download of {_display(url)} failed: {transport_failure(exc)}"
+                ) from None
 
     async def _read(self, response: httpx.Response) -> bytes:
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
@@ -194,7 +200,38 @@ def _decoder(encoding: str) -> _BoundedDecoder | None:
         return _BoundedDecoder(16 + zlib.MAX_WBITS)
     if encoding == "deflate":
         return _BoundedDecoder(zlib.MAX_WBITS)
-    raise FetchError(f"unsupported Content-Encoding {encoding!r} (expected identity or gzip)")
+    raise FetchError(
+        f"unsupported Content-Encoding {_shorten(encoding, 40)!r} (expected identity or gzip)"
+    )
+
+
+def _status_text(code: int) -> str:
+    """``404 Not Found``: the standard phrase, not the remote's (its words are its own)."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
+
+
+def transport_failure(exc: BaseException) -> str:
+    """What went wrong on a connection, in words that hold no address (a refused
+    connection's message names the IP and port it tried): for messages callers see."""
+    if isinstance(exc, ForbiddenAddress | ResolutionError):
+        return str(exc)  # our own words: the rule, never the addresses
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc).lower()
+    if "certificate" in text or "ssl" in text or "tls" in text:
+        return "the TLS handshake failed (is the certificate valid for this host?)"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect to the host"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "location header" in text:
+            return "the server's redirect has an invalid location header"
+        return "the server broke the HTTP protocol"
+    if isinstance(exc, httpx.NetworkError):
+        return "the connection broke"
+    return type(exc).__name__
 
 
 def _checked_url(url: str, *, redirect: bool = False) -> httpx.URL:

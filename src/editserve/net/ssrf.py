@@ -134,11 +134,16 @@ class HostPolicy:
         for address in addresses:
             if not self.address_allowed(address):
                 shown = _normalize_host(host)
-                via = "" if shown == str(address) else f" resolves to {address}, which"
+                reason = forbidden_reason(address) or "non-public"
+                if _parse_ip(shown) is None:
+                    # A name: say what kind of address it resolves to, never which (the
+                    # answer of this server's resolver is nobody else's business).
+                    what = f"host {shown!r} resolves to a {reason.split(' (')[0]} address"
+                else:  # the caller's own literal, explained as it is
+                    what = f"host {shown!r} is a {reason} address"
                 raise ForbiddenAddress(
-                    f"host {shown!r}{via} is a {forbidden_reason(address)} address; "
-                    "fetching non-public addresses is refused (SSRF protection) unless "
-                    "the server's fetch allow-list permits it"
+                    f"{what}; fetching non-public addresses is refused (SSRF protection) "
+                    "unless the server's fetch allow-list permits it"
                 )
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:

@@ -166,10 +166,13 @@ class ModelCatalog:
         live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
         return self.card(spec, readiness_of(spec, live))
 
-    async def ready(self) -> ReadyResponse:
-        """/readyz: ready when any served model has a worker that loaded it."""
+    async def ready(self, *, details: bool = True) -> ReadyResponse:
+        """/readyz: ready when any served model has a worker that loaded it. Without
+        ``details`` (a caller without a key), no paths, versions or host names."""
         live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)
         models = {spec.id: readiness_of(spec, live) for spec in self.registry.all()}
+        if not details:
+            models = {model: public_readiness(r) for model, r in models.items()}
         ready = any(m.readiness == "ready" for m in models.values())
         warnings = [m.warning for m in models.values() if m.warning]
         return ReadyResponse(
@@ -177,6 +180,34 @@ class ModelCatalog:
             models=models,
             warning=warnings[0] if warnings else None,
         )
+
+
+# What everyone may see of the weights a worker loaded (the rest names folders, revisions
+# and library versions).
+PUBLIC_WEIGHTS = ("model", "is_tiny", "device", "dtype")
+
+
+def public_readiness(readiness: Readiness) -> Readiness:
+    """Readiness as a caller without a key sees it: the state, the counts, the stage with
+    its figures (numbers only); no failure reason, no worker ids (host names), no weight
+    sources (paths) or library versions."""
+    detail = {
+        name: value
+        for name, value in (readiness.stage_detail or {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    weights = readiness.weights
+    shown = {name: weights[name] for name in PUBLIC_WEIGHTS if name in weights} if weights else None
+    return readiness.model_copy(
+        update={
+            "weights": shown,
+            "readiness_reason": None,
+            "stage_detail": detail or None,
+            "stage_text": describe(readiness.stage, detail) if readiness.stage else None,
+            "worker_stages": [],
+            "loaded_on": [],
+        }
+    )
 
 
 def _search_text(spec: ModelSpec) -> str:

@@ -84,6 +84,10 @@ class KeyRing:
         row = self.store.key_by_hash(hash_key(secret))
         return row.id if row is not None else None
 
+    def link_revoked(self, blob_key: str) -> bool:
+        """Whether a signed link to the blob died with its key (every owner is revoked)."""
+        return self.store.blob_owners_revoked(blob_key)
+
 
 def find_key_id(store: KeyStore, id_or_prefix: str) -> str | None:
     """Resolve a key by its id (key_…), its whole secret, or the start of its secret."""

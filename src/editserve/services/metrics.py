@@ -5,10 +5,15 @@ as each generation succeeds, not computed from recent generations at scrape time
 Prometheus histogram is a set of counters that must only grow, and only a count kept in
 the shared store grows the same on every API node and survives restarts. Restarts are
 counted on the worker rows by the supervisor that replaced the process.
+
+Every number is public; the labels that name workers and hosts (``worker``, ``host``) are
+shown only with details (EDITSERVE_PUBLIC_DETAILS, or a scrape with a valid key): without
+them those series are summed over the workers and hosts.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from anyio import to_thread
@@ -33,9 +38,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class StoreCollector(Collector):
-    def __init__(self, store: MetricsStore, registry: ModelRegistry) -> None:
+    def __init__(self, store: MetricsStore, registry: ModelRegistry, details: bool = True) -> None:
         self.store = store
         self.registry = registry
+        self.details = details  # worker and host labels (else summed over them)
 
     def collect(self) -> Iterator[Metric]:
         generations = GaugeMetricFamily(
@@ -60,16 +66,23 @@ class StoreCollector(Collector):
             workers.add_metric([state.value], states.get(state, 0))
         yield workers
         yield from self._models_in_memory(live)
+        yield self._restarts()
+        yield self._stage_latency()
+        yield from retention_metrics(self.store)
+
+    def _restarts(self) -> Metric:
         restarts = CounterMetricFamily(
             "editserve_worker_restarts",
             "Worker processes replaced after an unexpected exit (a crash or the watchdog).",
-            labels=["host"],
+            labels=["host"] if self.details else [],
         )
-        for host, count in sorted(self.store.worker_restarts().items()):
+        by_host = self.store.worker_restarts()
+        if not self.details:
+            restarts.add_metric([], sum(by_host.values()))
+            return restarts
+        for host, count in sorted(by_host.items()):
             restarts.add_metric([host], count)
-        yield restarts
-        yield self._stage_latency()
-        yield from retention_metrics(self.store)
+        return restarts
 
     def _stage_latency(self) -> Metric:
         """Seconds each stage of a succeeded generation took (its `timings`), by model."""
@@ -97,17 +110,24 @@ class StoreCollector(Collector):
         loaded = GaugeMetricFamily(
             "editserve_model_loaded",
             "Live workers holding the model in memory (1 per worker and device).",
-            labels=["model", "worker", "device"],
+            labels=["model", "worker", "device"] if self.details else ["model", "device"],
         )
         swaps = CounterMetricFamily(
             "editserve_model_swaps",
             "Times a live worker unloaded one model to load another (EDITSERVE_MODELS).",
-            labels=["worker"],
+            labels=["worker"] if self.details else [],
         )
-        for worker in live:
-            if worker.model and worker.state is not WorkerState.STOPPED:
-                loaded.add_metric([worker.model, worker.id, worker.device], 1)
-            swaps.add_metric([worker.id], worker.swaps)
+        holding = [w for w in live if w.model and w.state is not WorkerState.STOPPED]
+        if self.details:
+            for worker in holding:
+                loaded.add_metric([str(worker.model), worker.id, worker.device], 1)
+            for worker in live:
+                swaps.add_metric([worker.id], worker.swaps)
+        else:
+            counts = Counter((str(w.model), w.device) for w in holding)
+            for (model, device), count in sorted(counts.items()):
+                loaded.add_metric([model, device], count)
+            swaps.add_metric([], sum(w.swaps for w in live))
         yield loaded
         yield swaps
 
@@ -116,10 +136,13 @@ class StoreMetrics:
     """What /metrics serves."""
 
     def __init__(self, store: MetricsStore, registry: ModelRegistry) -> None:
-        self._collector = StoreCollector(store, registry)
+        self._collectors = {
+            details: StoreCollector(store, registry, details) for details in (True, False)
+        }
 
-    async def render(self) -> bytes:
-        """The Prometheus text exposition of the store's state, read now."""
+    async def render(self, *, details: bool = True) -> bytes:
+        """The Prometheus text exposition of the store's state, read now; without
+        ``details``, no worker or host labels (summed over them)."""
         metrics = CollectorRegistry()
-        metrics.register(self._collector)
+        metrics.register(self._collectors[details])
         return await to_thread.run_sync(generate_latest, metrics)

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from editserve.api.app import build_services, create_app
 from editserve.core.settings import Settings
+from editserve.services.keys import create_key
 from editserve.store import Store
 from editserve.store.rows import WorkerRow, WorkerState
 
@@ -42,8 +43,10 @@ async def scrape(tmp_path: Path) -> AsyncIterator[str]:
     services = build_services(settings)
     seed(services.store)
     transport = httpx.ASGITransport(app=create_app(settings, services))
+    # the dashboard's per-host and per-worker panels need a scrape with a key
+    key = create_key(services.store, "prometheus").secret
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.get("/metrics")
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 200
         yield response.text
 

@@ -10,6 +10,7 @@ from editserve.api.auth import require_key
 from editserve.api.body import json_body
 from editserve.api.context import own_base_urls, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES, body_doc
+from editserve.services.generations.requests import checked_idempotency_key
 from editserve.services.wire import EditResponse, ErrorEnvelope
 
 router = APIRouter(tags=["edit"], responses=ERROR_RESPONSES)
@@ -31,7 +32,7 @@ async def edit(
     return await services(request).generations.edit(
         owner,
         await json_body(request),
-        idempotency_key=idempotency_key,
+        idempotency_key=checked_idempotency_key(idempotency_key),
         base_urls=own_base_urls(request),
         url_for=url_builder(request),
     )

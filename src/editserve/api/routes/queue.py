@@ -9,6 +9,7 @@ from editserve.api.body import json_body
 from editserve.api.context import own_base_urls, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES, body_doc
 from editserve.api.query import MEDIA_TYPE_QUERY, MODEL_QUERY, STATUS_QUERY, only_declared_query
+from editserve.services.generations.requests import checked_idempotency_key
 from editserve.services.wire import (
     CancelResponse,
     EnqueueResponse,
@@ -34,7 +35,7 @@ async def enqueue(
     return await services(request).generations.enqueue(
         owner,
         await json_body(request),
-        idempotency_key=idempotency_key,
+        idempotency_key=checked_idempotency_key(idempotency_key),
         base_urls=own_base_urls(request),
     )
 

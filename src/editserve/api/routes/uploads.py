@@ -45,4 +45,4 @@ async def get_upload(
     request: Request, upload_id: str, owner: str = Depends(require_key)
 ) -> Response:
     data, content_type = await services(request).uploads.content(owner, upload_id)
-    return Response(data, media_type=content_type)
+    return Response(data, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})

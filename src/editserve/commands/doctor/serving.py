@@ -5,7 +5,6 @@ database and the file storage. Model-neutral: the figures come from each model's
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from editserve.hub.plan import COMMIT_RE, HubError, HubUnreachable, cache_state,
 from editserve.hub.sources import HubFiles
 from editserve.models.memory import MemoryEstimate, smallest_card
 from editserve.models.spec import ModelSpec
+from editserve.services.cluster.node import error_reason, redact
 
 
 def development_weights(settings: Settings, has_gpu: bool) -> bool:
@@ -229,7 +229,7 @@ def check_database(found: Findings, settings: Settings) -> None:
         found.add(
             "fail",
             "database",
-            f"cannot open {_redact(url)}: {str(exc).strip().splitlines()[0][:200]}",
+            f"cannot open {_redact(url)}: {error_reason(exc, url)[:200]}",
             "check EDITSERVE_DATABASE_URL and that the database runs and accepts this host",
         )
         return
@@ -265,7 +265,7 @@ def _postgres_version(url: str) -> tuple[int | None, str]:
 
 
 def _redact(url: str) -> str:
-    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+    return redact(url)  # however the password is written (services/cluster/node.py)
 
 
 def check_storage(found: Findings, settings: Settings) -> None:

@@ -8,16 +8,16 @@ differing setting) that says what to fix; no traceback, no password.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import socket
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from editserve.blobs import open_storage
 from editserve.blobs.base import BlobStorage, StorageUnavailable
+from editserve.core.logs import MASK, redact_secrets
 from editserve.core.settings import Settings
 from editserve.services.cluster.agreed import PREFIX, Mismatch, agreed_facts, compare, refusal
 from editserve.store import ClusterStore, Store, open_store
@@ -54,19 +54,40 @@ def new_cluster_id() -> str:
     return "cl_" + secrets.token_hex(8)
 
 
+def _password(url: str) -> str | None:
+    """The password of a URL's user information, however it is written: a '/', '#', '?'
+    or '@' typed into it unencoded makes urlsplit see no password at all."""
+    _scheme, sep, rest = url.partition("://")
+    userinfo, at, _host = rest.rpartition("@")
+    if not sep or not at:
+        return None
+    _user, colon, password = userinfo.partition(":")
+    return password if colon and password else None
+
+
 def redact(url: str) -> str:
     """The URL without its password (user:***@host; password=*** in a query or conninfo)."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-    return re.sub(r"(password=)[^&\s]*", r"\1***", url, flags=re.I)
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return redact_secrets(url)
+    user = userinfo.partition(":")[0]
+    # a database's user name alone is no secret: keep it
+    return f"{scheme}://{user}{':' + MASK if _password(url) else ''}@{redact_secrets(host)}"
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException, url: str | None = None) -> str:
+    """The first line of the error, without the password of ``url`` (drivers quote the
+    URL they could not parse) or any other URL's."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reason = lines[0] if lines else type(exc).__name__
-    return reason[:300]
+    password = _password(url) if url else None
+    if password is not None:
+        # also as the driver may show it, decoded; a very short one would mask letters
+        for form in {password, unquote(password)}:
+            if len(form) >= 4:
+                reason = reason.replace(form, MASK)
+    return redact_secrets(reason)[:300]
 
 
 def is_database_error(exc: BaseException) -> bool:
@@ -88,14 +109,15 @@ def database_problem(url: str, exc: BaseException) -> str:
             "check EDITSERVE_DATABASE_URL (host, port, user, password, database name) and "
             "that PostgreSQL is running and accepts connections from this machine"
         )
-    return f"cannot open the database {redact(url)}: {_reason(exc)}; {fix}"
+    return f"cannot open the database {redact(url)}: {error_reason(exc, url)}; {fix}"
 
 
 def open_store_checked(settings: Settings, *, worker: bool = False) -> Store:
     """The store (migrations applied), or NodeRefused naming the database and the fix."""
     url = settings.resolved_database_url
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if not settings.data_dir.exists():  # ours to make: owner-only (secrets, api_key)
+            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return open_store(settings, worker=worker)
     except Exception as exc:
         if not is_database_error(exc):
@@ -109,10 +131,11 @@ def open_storage_checked(settings: Settings) -> BlobStorage:
         storage = open_storage(settings)
         storage.check()
     except StorageUnavailable as exc:
-        raise NodeRefused(str(exc)) from None
+        raise NodeRefused(redact_secrets(str(exc))) from None
     except (OSError, ValueError) as exc:
         raise NodeRefused(
-            f"cannot use the storage {redact(settings.resolved_storage_url)}: {_reason(exc)}; "
+            f"cannot use the storage {redact(settings.resolved_storage_url)}: "
+            f"{error_reason(exc, settings.resolved_storage_url)}; "
             "check EDITSERVE_STORAGE_URL (a folder this process can create and write, or "
             "s3://bucket/prefix)"
         ) from None
@@ -173,6 +196,7 @@ __all__ = [
     "Node",
     "NodeRefused",
     "database_problem",
+    "error_reason",
     "is_database_error",
     "new_cluster_id",
     "node_name",

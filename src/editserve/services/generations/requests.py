@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
@@ -22,6 +22,30 @@ from editserve.models.registry import ModelRegistry
 from editserve.models.spec import ModelSpec
 
 WebhookEvent = Literal["start", "completed"]
+
+# Every string of a request that is stored (or echoed) has a bound, so one request cannot
+# write megabytes into the job store. The served schemas do not advertise these bounds
+# (the envelope's schema is documented as it was); a string over one is a 400 naming it.
+MAX_MODEL_CHARS = 256
+MAX_NAMESPACE_CHARS = 256
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _at_most(limit: int, value: str | None) -> str | None:
+    if value is not None and len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters (got {len(value)})")
+    return value
+
+
+def checked_idempotency_key(value: str | None) -> str | None:
+    """The Idempotency-Key header as given, or InvalidParams naming it and the rule."""
+    if value is not None and len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidParams(
+            f"{IDEMPOTENCY_HEADER}: must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters "
+            f"(got {len(value)})"
+        )
+    return value
 
 
 def _completed_only() -> list[WebhookEvent]:
@@ -44,7 +68,22 @@ class WebhookFields(BaseModel):
     )
 
 
-class QueueEnvelope(WebhookFields):
+class _Bounded(WebhookFields):
+    """The bounds shared by both envelopes (validators only: the schema is unchanged)."""
+
+    @field_validator("model", check_fields=False)
+    @classmethod
+    def _model_bounded(cls, value: str) -> str:
+        _at_most(MAX_MODEL_CHARS, value)
+        return value
+
+    @field_validator("target_namespace", check_fields=False)
+    @classmethod
+    def _namespace_bounded(cls, value: str | None) -> str | None:
+        return _at_most(MAX_NAMESPACE_CHARS, value)
+
+
+class QueueEnvelope(_Bounded):
     """Fields of POST /api/ai/queue that belong to the queue, not to the model."""
 
     model_config = ConfigDict(extra="ignore")
@@ -55,7 +94,7 @@ class QueueEnvelope(WebhookFields):
     response_format: Literal["url", "b64_json"] = "url"
 
 
-class EditEnvelope(WebhookFields):
+class EditEnvelope(_Bounded):
     """Fields of POST /api/ai/images/edit that belong to the call, not to the model."""
 
     model_config = ConfigDict(extra="ignore")

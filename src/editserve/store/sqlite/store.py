@@ -13,11 +13,19 @@
   found by polling (the API process's event hub polls once for every subscriber).
 
 The statements are sqlite/queries.sql; the state machine is store/core.py.
+
+The file holds the signing and webhook secrets: it is created owner-only (0600, and SQLite
+gives its -wal and -shm files the same mode), an existing one readable by others is
+tightened to 0600, and a folder this store creates for it is 0700 (an existing folder is
+the user's and is left as it is).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +46,13 @@ from editserve.store.dialect import (
 )
 from editserve.store.hints import EventHints
 
+log = logging.getLogger("editserve.store")
+
 DIALECT = "sqlite"
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+# SQLite's files beside the database (WAL mode): the log and the shared-memory index.
+COMPANIONS = ("-wal", "-shm")
 # How often an idle worker looks at PRAGMA data_version (a read of shared memory).
 WORK_TICK_SECONDS = 0.01
 
@@ -97,6 +111,34 @@ class _SqliteTx:
             self.emitted.append((gen.owner, cursor.lastrowid))
 
 
+def private_database_file(path: Path) -> None:
+    """Create the database file owner-only (its folder 0700 if it has to be made), or
+    tighten an existing one (and its -wal and -shm) that others may read."""
+    if str(path) == ":memory:":
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    if not path.exists():
+        # O_CREAT without O_EXCL: processes starting together may all get here; the mode
+        # applies to the one that creates it. SQLite takes an empty file as a new database.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in COMPANIONS)):
+        try:
+            mode = stat.S_IMODE(candidate.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(candidate, PRIVATE_FILE)
+                log.warning(
+                    "%s was readable by others (mode %o); made it owner-only (600): it holds "
+                    "the signing and webhook secrets",
+                    candidate,
+                    mode,
+                )
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by others and not ours to change; chmod 600 it", candidate)
+
+
 def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 100) -> None:
     """Switch the file to WAL. The switch needs the file to itself and SQLite answers
     "database is locked" at once (no busy wait) while other connections open the same new
@@ -119,7 +161,7 @@ class SqliteDialect:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._hints = EventHints()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(self.path)
         self._local = threading.local()
         self._queries = load_queries(DIALECT)
 

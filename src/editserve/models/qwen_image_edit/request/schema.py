@@ -14,6 +14,9 @@ from editserve.models.qwen_image_edit.request.sizing import ASPECT_RATIOS, AUTO
 
 MAX_PROMPT_CHARS = 4000
 MAX_INPUT_IMAGES = 3
+# An input_image URL is stored with its generation: bounded like the webhook URL. A data:
+# URI is not stored (only its decoded image, bounded by max_input_bytes).
+MAX_IMAGE_URL_CHARS = 2048
 # Exact output sizes (width/height) are multiples of this (the pipeline's latent grid:
 # VAE factor 8 x patch 2); their bounds are server settings (exact_size_*).
 EXACT_SIZE_MULTIPLE = 16
@@ -146,6 +149,11 @@ class QwenImageEditPlusParams(BaseModel):
                 raise ValueError(
                     f"item {index}: must be an http(s) URL, a data:image/...;base64, URI "
                     "or an upload URL"
+                )
+            if not lowered.startswith("data:") and len(ref) > MAX_IMAGE_URL_CHARS:
+                raise ValueError(
+                    f"item {index}: a URL must be at most {MAX_IMAGE_URL_CHARS} characters "
+                    f"(got {len(ref)})"
                 )
         return value
 
