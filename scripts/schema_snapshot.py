@@ -26,7 +26,7 @@ falls back to the migrations when they differ (store/dialect.py ``fresh_schema``
 store's schema-tracking table (``schema_migrations``) is the store's own and left out.
 What the catalog readers do not cover (rows a migration inserts, views on PostgreSQL,
 types, sequences of their own, other schemas, extensions) makes this script fail rather
-than write an incomplete snapshot. tests/contract/test_store_schema.py checks that the
+than write an incomplete snapshot. tests/contract/store/test_store_schema.py checks that the
 snapshot builds the same schema as the migrations, and that it is current.
 """
 
@@ -90,7 +90,7 @@ def header(dialect: str) -> str:
             "--",
             "-- An empty database runs this script and records every migration below as",
             "-- applied; an existing database applies the migrations it lacks. Both build",
-            "-- the same schema (tests/contract/test_store_schema.py).",
+            "-- the same schema (tests/contract/store/test_store_schema.py).",
             f"{SNAPSHOT_VERSIONS} {versions}",
         ]
     )

@@ -2,7 +2,7 @@
 the same text every time, and ``--check`` names a stale snapshot with its difference.
 
 (That the committed snapshots are current, and build the migrations' schema, is
-tests/contract/test_store_schema.py, on both dialects.)"""
+tests/contract/store/test_store_schema.py, on both dialects.)"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 --
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
--- the same schema (tests/contract/test_store_schema.py).
+-- the same schema (tests/contract/store/test_store_schema.py).
 -- migrations: 1 2 3 4 5 6 8 9 10
 
 CREATE TABLE api_keys (
