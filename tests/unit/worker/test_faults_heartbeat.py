@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from fixtures.worker import queued
 from PIL import Image
 
 from editserve.blobs.local import LocalStorage
@@ -57,27 +57,8 @@ class Recorder:
 
 
 def enqueue(store: SqliteStore, count: int) -> list[Generation]:
-    batch_id, now = str(uuid.uuid4()), time.time()
-    gens = [
-        Generation(
-            id=str(uuid.uuid4()),
-            owner="key_a",
-            model=MODEL,
-            status=Status.QUEUED,
-            params={"prompt": "p", "input_image": ["x"], "num_inference_steps": STEPS},
-            inputs=[{"key": "inputs/a.png", "width": 8, "height": 8}],
-            batch_id=batch_id,
-            batch_index=index,
-            seed=100 + index,
-            width=32,
-            height=32,
-            area=1024,
-            enqueued_at=now,
-        )
-        for index in range(count)
-    ]
-    store.insert_generations(gens)
-    return gens
+    params = {"prompt": "p", "input_image": ["x"], "num_inference_steps": STEPS}
+    return queued(store, count, params=params, size=(32, 32), area=1024, input_size=(8, 8))
 
 
 def wait_until(condition: object, timeout: float, what: str) -> None:

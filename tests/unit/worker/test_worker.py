@@ -9,13 +9,12 @@ from __future__ import annotations
 import io
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from fixtures.worker import queued
 from PIL import Image
 
-from editserve.blobs.local import LocalStorage
 from editserve.core.settings import Settings
 from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, ModelLoadError, StepCallback
@@ -68,45 +67,11 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, lease_seconds=5, progress_interval_seconds=0)
 
 
-@pytest.fixture
-def store(settings: Settings) -> SqliteStore:
-    return SqliteStore(settings.data_dir / "db.sqlite")
-
-
-@pytest.fixture
-def storage(settings: Settings) -> LocalStorage:
-    storage = LocalStorage(settings.data_dir / "files")
-    buffer = io.BytesIO()
-    Image.new("RGBA", (20, 10), (255, 0, 0, 128)).save(buffer, format="PNG")
-    storage.put("inputs/a.png", buffer.getvalue(), "image/png")
-    return storage
-
-
 def enqueue(store: SqliteStore, steps: int = 3, output_format: str = "png") -> Generation:
-    gen = Generation(
-        id=str(uuid.uuid4()),
-        owner="key_a",
-        model="qwen-image-edit-plus",
-        status=Status.QUEUED,
-        params={
-            "prompt": "hat",
-            "input_image": ["x"],
-            "negative_prompt": " ",
-            "num_inference_steps": steps,
-            "true_cfg_scale": 4.0,
-            "output_format": output_format,
-        },
-        inputs=[{"key": "inputs/a.png", "width": 20, "height": 10}],
-        batch_id="b",
-        batch_index=0,
-        seed=123,
-        width=96,
-        height=64,
-        area=4096,
-        enqueued_at=time.time(),
+    gens = queued(
+        store, steps=steps, output_format=output_format, size=(96, 64), first_seed=123, batch_id="b"
     )
-    store.insert_generations([gen])
-    return gen
+    return gens[0]
 
 
 def make_worker(settings, store, storage, adapter) -> Worker:  # type: ignore[no-untyped-def]

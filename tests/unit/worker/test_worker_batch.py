@@ -4,11 +4,10 @@ a cancel of one generation of a running batch lands at the next step."""
 from __future__ import annotations
 
 import io
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from fixtures.worker import queued
 from PIL import Image
 
 from editserve.blobs.local import LocalStorage
@@ -57,27 +56,10 @@ class CountingStore(SqliteStore):
 
 
 def enqueue_batch(store: SqliteStore, size: int) -> list[Generation]:
-    batch_id, now = str(uuid.uuid4()), time.time()
-    gens = [
-        Generation(
-            id=str(uuid.uuid4()),
-            owner="key_a",
-            model="qwen-image-edit-plus",
-            status=Status.QUEUED,
-            params={"prompt": "p", "input_image": ["x"], "num_inference_steps": STEPS},
-            inputs=[{"key": "inputs/a.png", "width": 8, "height": 8}],
-            batch_id=batch_id,
-            batch_index=index,
-            seed=index,
-            width=32,
-            height=32,
-            area=1024,
-            enqueued_at=now,
-        )  # fmt: skip
-        for index in range(size)
-    ]
-    store.insert_generations(gens)
-    return gens
+    params = {"prompt": "p", "input_image": ["x"], "num_inference_steps": STEPS}
+    return queued(
+        store, size, params=params, size=(32, 32), area=1024, first_seed=0, input_size=(8, 8)
+    )
 
 
 def setup(tmp_path: Path, adapter: PaintsBatches) -> tuple[CountingStore, Worker]:

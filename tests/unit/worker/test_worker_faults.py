@@ -10,11 +10,11 @@ import io
 import os
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.worker import put_input, queued
 from PIL import Image
 
 from editserve.blobs.local import LocalStorage
@@ -88,47 +88,8 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def store(settings: Settings) -> SqliteStore:
-    return SqliteStore(settings.data_dir / "db.sqlite")
-
-
-def put_input(storage: LocalStorage) -> LocalStorage:
-    buffer = io.BytesIO()
-    Image.new("RGB", (20, 10), (255, 0, 0)).save(buffer, format="PNG")
-    storage.put("inputs/a.png", buffer.getvalue(), "image/png")
-    return storage
-
-
 def enqueue(store: SqliteStore, count: int = 1, steps: int = 3) -> list[Generation]:
-    batch = str(uuid.uuid4())
-    gens = [
-        Generation(
-            id=str(uuid.uuid4()),
-            owner="key_a",
-            model="qwen-image-edit-plus",
-            status=Status.QUEUED,
-            params={
-                "prompt": "hat",
-                "input_image": ["x"],
-                "negative_prompt": " ",
-                "num_inference_steps": steps,
-                "true_cfg_scale": 4.0,
-                "output_format": "png",
-            },
-            inputs=[{"key": "inputs/a.png", "width": 20, "height": 10}],
-            batch_id=batch,
-            batch_index=index,
-            seed=100 + index,
-            width=64,
-            height=64,
-            area=4096,
-            enqueued_at=time.time(),
-        )
-        for index in range(count)
-    ]
-    store.insert_generations(gens)
-    return gens
+    return queued(store, count, steps=steps)
 
 
 def worker_for(settings: Settings, store: SqliteStore, storage: Any, adapter: Any) -> Worker:
