@@ -1,4 +1,5 @@
-"""GET /docs: the OpenAPI browser, served from a vendored Swagger UI (no CDN, works offline).
+"""GET /docs: the OpenAPI browser, served from a packaged Swagger UI 5 (no CDN, works
+offline; Swagger UI 4 cannot read the OpenAPI 3.1 document FastAPI writes).
 
 The page shares its origin with the workbench, which keeps the API key in the browser, so
 it gets a strict Content-Security-Policy: scripts, styles and fonts from this origin only,
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import html
 import json
+from importlib import resources
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, Response
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/docs/assets"
+# swagger-ui-bundle.js, swagger-ui.css and the favicon of Swagger UI 5 (the fastapi-swagger
+# package ships them; its FastAPI patch is not used: this module serves the page itself)
+SWAGGER_UI = Path(str(resources.files("fastapi_swagger") / "resources"))
 INIT_SCRIPT = "/docs/init.js"
 
 # Swagger UI draws its icons as data: SVG images from its stylesheet; everything else it
@@ -86,7 +91,7 @@ def init_script(openapi_url: str) -> str:
 
 def install_docs(app: FastAPI) -> None:
     """Mount the Swagger UI files and the /docs page (the app is built with docs_url=None)."""
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
     page = docs_page(f"{app.title} API")
     script = init_script(app.openapi_url or "/openapi.json")
 
