@@ -50,6 +50,20 @@ def image_url() -> Iterator[str]:
     server.shutdown()
 
 
+def run_raw(
+    snippet: str, server: LiveServer, image_url: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "EDITSERVE_URL": server.base_url,
+        "EDITSERVE_API_KEY": server.api_key,
+        "IMAGE_URL": image_url,
+    }
+    return subprocess.run(
+        ["bash", "-c", snippet], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
 def run(snippet: str, server: LiveServer, image_url: str, cwd: Path) -> str:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -88,6 +102,21 @@ def test_upload_call(live_server: LiveServer, image_url: str, tmp_path: Path) ->
     (tmp_path / "photo.png").write_bytes(make_png(50, 50))
     out = run(readme_snippet("upload"), live_server, image_url, tmp_path).strip()
     assert out.startswith(f"{live_server.base_url}/api/ai/uploads/upl_")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["poll", "sse", "upload"])
+def test_a_failing_step_stops_and_shows_the_servers_error(
+    live_server: LiveServer, tmp_path: Path, name: str
+) -> None:
+    """An enqueue the server refuses (nothing answers at that image URL) stops the snippet
+    with the server's own message: no endless polling, no silent wait for an event."""
+    (tmp_path / "photo.png").write_text("not an image")  # the upload's own failure
+    done = run_raw(readme_snippet(name), live_server, "http://127.0.0.1:9/none.png", tmp_path)
+    assert "status:" not in done.stdout  # never polled a generation that does not exist
+    assert "data:" not in done.stdout
+    words = "input_image" if name != "upload" else "file"
+    assert words in done.stderr, (done.stdout, done.stderr)
 
 
 @pytest.mark.parametrize("name", [*(f"client-{n}" for n in range(1, 6)), "openai-1"])
