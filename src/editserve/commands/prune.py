@@ -51,10 +51,13 @@ def prune(
     settings = settings_or_exit(data_dir=data_dir, database_url=database_url)
     days = older_than if older_than is not None else settings.retention_days
     if days is None:
+        what = "count" if dry_run else "delete"
         raise click.UsageError(
-            "--older-than: required when EDITSERVE_RETENTION_DAYS is not set (days, e.g. 30)"
+            f"say how old is old enough to {what}: --older-than DAYS (e.g. --older-than 30), "
+            "or set EDITSERVE_RETENTION_DAYS (the server's retention), which prune uses "
+            "when --older-than is not given"
         )
-    store = store_or_exit(settings)
+    store = store_or_exit(settings)  # an existing database only: never a new empty one
     try:
         report = Pruner(store, open_storage(settings)).run(days, dry_run=dry_run)
     finally:

@@ -25,6 +25,7 @@ would make the connected peer meaningless for this check.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Iterable, Sequence
@@ -142,8 +143,8 @@ class HostPolicy:
                 else:  # the caller's own literal, explained as it is
                     what = f"host {shown!r} is a {reason} address"
                 raise ForbiddenAddress(
-                    f"{what}; fetching non-public addresses is refused (SSRF protection) "
-                    "unless the server's fetch allow-list permits it"
+                    f"{what}; reaching non-public addresses is refused (SSRF protection) "
+                    f"unless the server's fetch allow-list permits it{allow_hint(shown, reason)}"
                 )
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
@@ -151,6 +152,21 @@ class HostPolicy:
         addresses = await resolve_host(host, port)
         self.check(host, addresses)
         return addresses
+
+
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9._:*-]{1,253}")
+
+
+def allow_hint(host: str, reason: str) -> str:
+    """How the operator lets this server reach ``host`` (as the caller wrote it: never an
+    address a name resolved to), or nothing for cloud metadata, which nobody should allow."""
+    if reason.startswith("cloud metadata"):
+        return ""
+    entry = host if _PLAIN_HOST.fullmatch(host) else "HOST"
+    return (
+        f": to let this server reach it, start it with EDITSERVE_FETCH_ALLOW_HOSTS={entry} "
+        f"(or --fetch-allow-hosts {entry}; a comma list of hosts, *.domains or CIDRs)"
+    )
 
 
 async def resolve_host(host: str, port: int) -> list[IPAddress]:
