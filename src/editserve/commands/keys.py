@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from editserve.commands.common import settings_or_exit, store_from, store_options
+
+if TYPE_CHECKING:
+    from editserve.store import KeyStore
 
 
 @click.group()
@@ -25,7 +29,7 @@ def keys_create(name: str, data_dir: Path | None, database_url: str | None) -> N
 
     key = create_key(store_from(data_dir, database_url), name)
     click.echo(f"{key.row.id}\t{key.row.name}", err=True)
-    click.echo(f"webhook signing secret (shown once): {key.webhook_secret}", err=True)
+    click.echo(f"webhook signing secret: {key.webhook_secret}", err=True)
     click.echo(key.secret)
 
 
@@ -34,25 +38,55 @@ def keys_create(name: str, data_dir: Path | None, database_url: str | None) -> N
 @click.option("--url", help="The key's default webhook (requests without one use it).")
 @click.option("--clear", is_flag=True, help="Remove the key's default webhook.")
 @click.option("--rotate-secret", is_flag=True, help="Make and print a new signing secret.")
+@click.option(
+    "--show-secret",
+    is_flag=True,
+    help="Print KEY's current signing secret (whsec_…), alone on stdout.",
+)
 @store_options
 def keys_webhook(
     key: str,
     url: str | None,
     clear: bool,
     rotate_secret: bool,
+    show_secret: bool,
     data_dir: Path | None,
     database_url: str | None,
 ) -> None:
-    """Set KEY's default webhook, or rotate its webhook signing secret."""
-    from editserve.services.keys import find_key_id, set_default_webhook
+    """Set KEY's default webhook, or rotate or show its webhook signing secret."""
+    from editserve.services.keys import find_key_id
 
-    if not (url or clear or rotate_secret):
-        raise click.UsageError("say what to change: --url URL, --clear or --rotate-secret")
+    if not (url or clear or rotate_secret or show_secret):
+        raise click.UsageError(
+            "say what to change or show: --url URL, --clear, --rotate-secret or --show-secret"
+        )
     store = store_from(data_dir, database_url)
-    allow = settings_or_exit(data_dir=data_dir, database_url=database_url).fetch_allow_hosts
     key_id = find_key_id(store, key)
     if key_id is None:
         raise click.ClickException(f"no active key matches {key!r}")
+    if url or clear or rotate_secret:
+        change_webhook(
+            store, key_id, url, clear, rotate_secret, data_dir, database_url, show_secret
+        )
+    if show_secret:
+        print_webhook_secret(store, key_id)
+
+
+def change_webhook(
+    store: KeyStore,
+    key_id: str,
+    url: str | None,
+    clear: bool,
+    rotate_secret: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+    quiet_stdout: bool,
+) -> None:
+    """Set or clear the default webhook and/or rotate the secret; say what changed (on
+    stderr when the secret alone goes to stdout)."""
+    from editserve.services.keys import set_default_webhook
+
+    allow = settings_or_exit(data_dir=data_dir, database_url=database_url).fetch_allow_hosts
     try:
         message = set_default_webhook(
             store,
@@ -64,7 +98,19 @@ def keys_webhook(
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(message)
+    click.echo(message, err=quiet_stdout)
+
+
+def print_webhook_secret(store: KeyStore, key_id: str) -> None:
+    from editserve.services.keys import webhook_secret_of
+
+    secret = webhook_secret_of(store, key_id)
+    if secret is None:
+        raise click.ClickException(
+            f"{key_id} has no webhook signing secret yet (it gets one at its first delivery); "
+            f"make one with `editserve keys webhook {key_id} --rotate-secret`"
+        )
+    click.echo(secret)
 
 
 @keys.command("list")

@@ -51,12 +51,18 @@ def start_node_or_exit(settings: Settings, role: Role) -> Node:
 
 
 def first_key_banner(key: NewKey, path: Path) -> str:
+    """What a first start prints: the key, and its webhook signing secret (``path`` is the
+    api_key file; the secret's file, webhook_secret, is beside it)."""
+    from editserve.services.keys import FIRST_WEBHOOK_SECRET_FILE
+
     banner = "=" * 72
     return (
         f"\n{banner}\nCreated the first API key (shown once; also saved to "
         f"{path}):\n\n    {key.secret}\n\n"
         f"Use it as:  -H 'Authorization: Bearer {key.secret}'\n"
-        f"Its webhook signing secret (shown once): {key.webhook_secret}\n{banner}\n"
+        f"Its webhook signing secret: {key.webhook_secret}\n"
+        f"(saved to {path.with_name(FIRST_WEBHOOK_SECRET_FILE)}; print it again with "
+        f"`editserve keys webhook {key.row.id} --show-secret`)\n{banner}\n"
     )
 
 
@@ -76,7 +82,8 @@ def where_the_first_key_is(fact: ClusterFact | None) -> str:
 
 def announce_first_key(node: Node) -> None:
     """`serve`: make the cluster's first key if it has none (printed once, saved to
-    data_dir/api_key); a node that did not make it says where it is."""
+    data_dir/api_key, its webhook signing secret to data_dir/webhook_secret); a node that
+    did not make it says where it is."""
     from editserve.services.keys import FIRST_KEY_FILE, ensure_first_key
     from editserve.store.cluster import FIRST_KEY
 

@@ -56,23 +56,26 @@ class MemoryEstimate:
         return text
 
 
-# Usable memory of common cards (what the driver reports), by their advertised size.
-CARD_CLASSES: tuple[tuple[str, int], ...] = (
-    ("16 GB (T4, RTX A4000)", 15_360 * 2**20),
-    ("24 GB (RTX 4090, L4)", 24_564 * 2**20),
-    ("32 GB (RTX 5090)", 32_607 * 2**20),
-    ("40 GB (A100 40GB)", 40_960 * 2**20),
-    ("48 GB (L40S, A6000)", 46_068 * 2**20),
-    ("80 GB (H100, A100 80GB)", 81_559 * 2**20),
-    ("141 GB (H200)", 143_771 * 2**20),
+# Usable memory of common cards (what the driver reports), by their advertised size, and
+# the compute capability of each card named (fp8_dynamic needs 8.9: Ada, Hopper and later).
+CARD_CLASSES: tuple[tuple[str, int, tuple[tuple[str, tuple[int, int]], ...]], ...] = (
+    ("16 GB", 15_360 * 2**20, (("T4", (7, 5)), ("RTX A4000", (8, 6)))),
+    ("24 GB", 24_564 * 2**20, (("RTX 4090", (8, 9)), ("L4", (8, 9)))),
+    ("32 GB", 32_607 * 2**20, (("RTX 5090", (12, 0)),)),
+    ("40 GB", 40_960 * 2**20, (("A100 40GB", (8, 0)),)),
+    ("48 GB", 46_068 * 2**20, (("L40S", (8, 9)), ("A6000", (8, 6)))),
+    ("80 GB", 81_559 * 2**20, (("H100", (9, 0)), ("A100 80GB", (8, 0)))),
+    ("141 GB", 143_771 * 2**20, (("H200", (9, 0)),)),
 )
 
 
 def smallest_card(estimate: MemoryEstimate) -> str:
-    """The smallest common card class whose memory holds the estimate."""
-    for name, memory in CARD_CLASSES:
-        if estimate.gpu_bytes <= memory:
-            return name
+    """The smallest common card class whose memory holds the estimate, naming only its cards
+    of the generation the estimate needs (``min_capability``)."""
+    for size, memory, cards in CARD_CLASSES:
+        names = [name for name, capability in cards if estimate.fits(memory, capability)]
+        if names:
+            return f"{size} ({', '.join(names)})"
     return "none of the common cards"
 
 

@@ -1,4 +1,6 @@
-"""API keys: random secrets shown once, stored only as a hash."""
+"""API keys: random secrets shown once, stored only as a hash. A key's webhook signing
+secret (whsec_…) is stored as is (signing needs it): `editserve keys webhook KEY
+--show-secret` prints it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from editserve.store.rows import ApiKeyRow
 
 KEY_PREFIX = "es_"
 FIRST_KEY_FILE = "api_key"
+FIRST_WEBHOOK_SECRET_FILE = "webhook_secret"  # the first key's signing secret, beside api_key
 
 
 def hash_key(secret: str) -> str:
@@ -28,7 +31,7 @@ class NewKey:
 
     @property
     def webhook_secret(self) -> str:
-        """Signs this key's webhook deliveries (shown once, with the key)."""
+        """Signs this key's webhook deliveries (`editserve keys webhook KEY --show-secret`)."""
         assert self.row.webhook_secret is not None
         return self.row.webhook_secret
 
@@ -54,7 +57,8 @@ def create_key(store: KeyStore, name: str) -> NewKey:
 
 
 def ensure_first_key(store: KeyStore, data_dir: Path, made_by: str | None = None) -> NewKey | None:
-    """On a first start with no keys, make one and write it to an owner-only file.
+    """On a first start with no keys, make one and write it to an owner-only file
+    (data_dir/api_key), its webhook signing secret to another (data_dir/webhook_secret).
 
     Once per cluster: of nodes starting together on one database only one makes it
     (Store.create_first_key), recorded as made by ``made_by`` (default: data_dir).
@@ -64,13 +68,18 @@ def ensure_first_key(store: KeyStore, data_dir: Path, made_by: str | None = None
     key = new_key("default")
     if not store.create_first_key(key.row, made_by or str(Path(data_dir).resolve())):
         return None
-    path = data_dir / FIRST_KEY_FILE
+    write_owner_only(data_dir / FIRST_KEY_FILE, key.secret)
+    write_owner_only(data_dir / FIRST_WEBHOOK_SECRET_FILE, key.webhook_secret)
+    return key
+
+
+def write_owner_only(path: Path, text: str) -> None:
+    """Write one line to a file only its owner may read (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(key.secret + "\n")
+        handle.write(text + "\n")
     os.chmod(path, 0o600)
-    return key
 
 
 class KeyRing:
@@ -105,6 +114,15 @@ def find_key_id(store: KeyStore, id_or_prefix: str) -> str | None:
     return None
 
 
+def webhook_secret_of(store: KeyStore, key_id: str) -> str | None:
+    """The key's current webhook signing secret; None if it has none yet (a key made before
+    webhooks gets one at its first delivery, or from ``--rotate-secret``)."""
+    for row in store.list_keys():
+        if row.id == key_id:
+            return row.webhook_secret
+    return None
+
+
 def set_default_webhook(
     store: KeyStore,
     key_id: str,
@@ -133,5 +151,5 @@ def set_default_webhook(
     if rotate:
         secret = new_webhook_secret()
         store.rotate_webhook_secret(key_id, secret)
-        said.append(f"new webhook signing secret of {key_id} (shown once): {secret}")
+        said.append(f"new webhook signing secret of {key_id}: {secret}")
     return "\n".join(said)

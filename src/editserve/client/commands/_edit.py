@@ -67,7 +67,7 @@ _EDIT_OPTIONS = (
         metavar="PATH[:SCALE]",
         help=(
             "A LoRA for this run (repeatable, up to 3): a name from `editserve models "
-            "show` (the server's list), owner/repo/file.safetensors, or an https URL; "
+            "MODEL_ID` (the model's loras), owner/repo/file.safetensors, or an https URL; "
             "SCALE 0-4, default 1."
         ),
     ),

@@ -151,7 +151,7 @@ export class ApiView {
         h("li", {}, h("strong", {}, "Async"), " enqueues (", h("code", {}, "POST /api/ai/queue"), ") and then polls ", h("code", {}, "GET /api/ai/queue/$ID"), " or listens on ", h("code", {}, "GET /api/events"), " (Server-Sent Events)."),
         h("li", {}, h("strong", {}, "OpenAI SDK"), " calls ", h("code", {}, "POST /v1/images/edits"), " with the pictures as files; ", h("code", {}, "size"), " picks the aspect ratio and the model's own parameters ride in ", h("code", {}, "extra_body"), "."),
         h("li", {}, "Uploaded pictures appear as their upload URLs; they work with the key that uploaded them. ", h("code", {}, "jq"), " is used to read JSON in the polling example."),
-        h("li", {}, "Result URLs are signed and expire; download the image soon after it is ready."),
+        h("li", {}, "Result URLs are signed links that need no key; they last as long as their generation is kept (a pruned one answers 404), or until the key that made it is revoked."),
       ),
     );
   }
