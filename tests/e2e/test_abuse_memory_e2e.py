@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fixtures.inputs import solid_png
-from fixtures.support import LiveServer, make_png, start_server, stop_server
+from fixtures.support import LiveServer, make_png, rss_bytes, start_server, stop_server
 from PIL import Image
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -66,13 +66,6 @@ def worst_images() -> dict[str, bytes]:
     image.save(webp, "WEBP", lossless=True, quality=0, method=0)
     image.save(jpeg, "JPEG", progressive=True, subsampling=0, quality=50)
     return {"png": solid_png(SIDE, SIDE), "webp": webp.getvalue(), "jpeg": jpeg.getvalue()}
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 class PeakSampler:

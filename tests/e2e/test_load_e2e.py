@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fixtures.e2e import TERMINAL, edit_body
-from fixtures.support import LiveServer, make_png, start_server, stop_server
+from fixtures.support import LiveServer, make_png, rss_bytes, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -50,13 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Iter
         yield live
     finally:
         stop_server(live.process)
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 class Client:

@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, Response
 
+from editserve.api.pages import page_headers
+
 ASSETS = "/docs/assets"
 # swagger-ui-bundle.js, swagger-ui.css and the favicon of Swagger UI 5 (the fastapi-swagger
 # package ships them; its FastAPI patch is not used: this module serves the page itself)
@@ -40,16 +42,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-def docs_headers() -> dict[str, str]:
-    return {
-        "Cache-Control": "no-cache",
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-    }
 
 
 def docs_page(title: str) -> str:
@@ -97,8 +89,12 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return HTMLResponse(page, headers=docs_headers())
+        return HTMLResponse(page, headers=page_headers(CONTENT_SECURITY_POLICY))
 
     @app.get(INIT_SCRIPT, include_in_schema=False)
     async def docs_init() -> Response:
-        return Response(script, media_type="text/javascript; charset=utf-8", headers=docs_headers())
+        return Response(
+            script,
+            media_type="text/javascript; charset=utf-8",
+            headers=page_headers(CONTENT_SECURITY_POLICY),
+        )

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse, RedirectResponse, Response
 
+from editserve.api.pages import page_headers
 from editserve.core.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -48,18 +49,6 @@ _TYPES = {
 }
 
 
-def _headers() -> dict[str, str]:
-    return {
-        # Revalidate every time (ETag / Last-Modified make that cheap): an upgraded server
-        # must never run with yesterday's scripts.
-        "Cache-Control": "no-cache",
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-    }
-
-
 def resolve_asset(relative: str) -> Path:
     """The file under WEB_ROOT for a request path, or NotFound (never escapes the root)."""
     relative = relative.lstrip("/") or INDEX
@@ -75,7 +64,7 @@ def resolve_asset(relative: str) -> Path:
 
 def _file(path: Path) -> Response:
     media_type = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
-    return FileResponse(path, media_type=media_type, headers=_headers())
+    return FileResponse(path, media_type=media_type, headers=page_headers(CONTENT_SECURITY_POLICY))
 
 
 @router.api_route("/", methods=["GET", "HEAD"])

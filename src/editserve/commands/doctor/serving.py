@@ -229,7 +229,7 @@ def check_database(found: Findings, settings: Settings) -> None:
         found.add(
             "fail",
             "database",
-            f"cannot open {_redact(url)}: {error_reason(exc, url)[:200]}",
+            f"cannot open {redact(url)}: {error_reason(exc, url)[:200]}",
             "check EDITSERVE_DATABASE_URL and that the database runs and accepts this host",
         )
         return
@@ -259,13 +259,9 @@ def _postgres_version(url: str) -> tuple[int | None, str]:
     with psycopg.connect(url, connect_timeout=5) as conn:
         exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
         if not exists or exists[0] is None:
-            return None, f"PostgreSQL {_redact(url)}"
+            return None, f"PostgreSQL {redact(url)}"
         row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-    return (int(row[0]) if row and row[0] is not None else 0), f"PostgreSQL {_redact(url)}"
-
-
-def _redact(url: str) -> str:
-    return redact(url)  # however the password is written (services/cluster/node.py)
+    return (int(row[0]) if row and row[0] is not None else 0), f"PostgreSQL {redact(url)}"
 
 
 def check_storage(found: Findings, settings: Settings) -> None:
