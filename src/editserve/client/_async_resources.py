@@ -287,7 +287,9 @@ class Queue(_Resource):
         the server has none). ``on_event`` is called with each :class:`Event` of this
         generation: ``media_generation_started``, ``media_generation_progress`` (step,
         total, stage), and the client-side ``media_generation_queued`` (queue_position,
-        eta_seconds) - the same events whether they came from the stream or from polling.
+        eta_seconds) - the same events whether they came from the stream or from polling,
+        each (stage, step) once and in order, then the ``media_generation_completed`` (or
+        ``_cancelled``) event.
 
         Raises:
             GenerationFailed / GenerationCancelled: it ended so (unless

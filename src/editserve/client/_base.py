@@ -235,52 +235,94 @@ class Deadline:
         return seconds if remaining is None else min(seconds, remaining)
 
 
+# Where a stage comes within one step (stages not named here rank as denoising).
+STAGE_ORDER = {
+    "encode": 0, "encoding": 0, "denoise": 1, "denoising": 1,
+    "decode": 2, "decoding": 2, "store": 3, "storing": 3,
+}  # fmt: skip
+_ENDED = (1 << 62,)  # the rank of a generation's last event, beyond any attempt
+
+
 class WaitState:
     """Bookkeeping of one ``queue.wait``: forwards events to the callback, turns polled
     generations into the same events (so a progress bar works with or without the event
-    stream), and decides how the wait ends."""
+    stream), and decides how the wait ends.
+
+    The stream and the safety polls overlap (a poll may see a step whose event is still on
+    its way, a reconnection replays), so each event is ranked (attempt, phase, step, stage)
+    and only one that moves the generation forward reaches the callback: each (stage, step)
+    once, in order, never backwards (a new attempt after a lost worker starts afresh)."""
 
     def __init__(self, generation_id: str, on_event: EventCallback | None) -> None:
         self.generation_id = generation_id
         self.on_event = on_event
         self.last_poll = 0.0
         self.last_status: str | None = None
-        self._last_key: tuple[Any, ...] | None = None
+        self._attempt = 1
+        self._rank: tuple[int, ...] = ()
 
     def event(self, event: Event) -> None:
         """A real event of this generation arrived."""
         self.last_status = event.status or self.last_status
-        self._last_key = (event.status, event.step, event.stage)
-        self._emit(event)
+        attempt = event.data.get("attempt") if isinstance(event.data, dict) else None
+        started = event.type == EventType.STARTED and isinstance(attempt, int)
+        self._emit(event, attempt if started else None)
 
     def polled(self, gen: Generation) -> None:
-        """A fresh GET of the generation: report what changed as an event."""
+        """A fresh GET of the generation: report what moved forward as an event."""
         self.last_poll = time.monotonic()
         self.last_status = gen.status
-        if gen.done:
-            return
-        step = gen.progress.step if gen.progress else None
-        key = (gen.status, step, gen.stage)
-        if key == self._last_key:
-            return
-        self._last_key = key
-        base = {"generation_id": gen.generation_id, "model": gen.model_name, "status": gen.status}
-        if gen.status == "queued":
+        # `attempts` counts the claims so far: a queued generation waits for the next one.
+        attempt = None if gen.attempts is None else gen.attempts + (gen.status == "queued")
+        base: dict[str, Any] = {
+            "generation_id": gen.generation_id,
+            "model": gen.model_name,
+            "status": gen.status,
+        }
+        if gen.done:  # the end, as the stream says it (if the stream has not already)
+            cancelled = gen.status in CANCELLED_STATUSES
+            ended = {"url": gen.result_url} if gen.succeeded else {"error": gen.error_message}
+            data = base if cancelled else {**base, **ended}
+            self._emit(Event(EventType.CANCELLED if cancelled else EventType.COMPLETED, data))
+        elif gen.status == "queued":
             data = {**base, "queue_position": gen.queue_position, "eta_seconds": gen.eta_seconds}
-            self._emit(Event(QUEUED_EVENT, data))
+            self._emit(Event(QUEUED_EVENT, data), attempt)
         elif gen.progress is not None:
             data = {**base, "step": gen.progress.step, "total": gen.progress.total}
             data["stage"] = gen.stage
-            self._emit(Event(EventType.PROGRESS, data))
+            self._emit(Event(EventType.PROGRESS, data), attempt)
         else:
-            self._emit(Event(EventType.STARTED, {**base, "stage": gen.stage}))
+            self._emit(Event(EventType.STARTED, {**base, "stage": gen.stage}), attempt)
 
     def poll_due(self) -> bool:
         return time.monotonic() - self.last_poll >= SAFETY_POLL_SECONDS
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: Event, attempt: int | None = None) -> None:
+        """Pass the event on if it moves the generation forward (see the class)."""
+        rank = self._rank_of(event, attempt)
+        if rank is not None:
+            if rank <= self._rank:
+                return
+            self._rank = rank
         if self.on_event is not None:
             self.on_event(event)
+
+    def _rank_of(self, event: Event, attempt: int | None) -> tuple[int, ...] | None:
+        """Where the event stands in the generation's life (None: not a step of it)."""
+        if event.is_terminal:
+            return _ENDED
+        if attempt is not None and attempt > self._attempt:
+            self._attempt = attempt
+        now = attempt if attempt is not None else self._attempt
+        if event.type == QUEUED_EVENT:  # the queue position only goes down
+            position = event.data.get("queue_position")
+            return (now, 0, -position if isinstance(position, int) else 0, 0)
+        if event.type == EventType.STARTED:
+            return (now, 1, 0, 0)
+        if event.type == EventType.PROGRESS:
+            step = event.step if isinstance(event.step, int) else 0
+            return (now, 2, step, STAGE_ORDER.get(event.stage or "", 1))
+        return None
 
     def timeout_error(self, deadline: Deadline) -> GenerationTimeout:
         status = self.last_status or "running"

@@ -10,6 +10,10 @@ uvicorn's loggers (whose access log prints each request's path with its query), 
 the values of secret-looking query parameters (``signature``, ``token``, ``key``,
 ``password``, presigned ``X-Amz-…`` credentials, …) and the user information of URLs
 (``user:***@host``) with ``***``; :func:`redact_secrets` does the same to any text.
+
+The libraries under the model print start-up notices nobody can act on (a torch
+deprecation torchao triggers, diffusers' "experimental" attention backends, ...):
+:func:`quiet_library_notices` turns those into DEBUG records, by logger and message.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,6 +193,65 @@ def install_redaction() -> None:
             logger.addFilter(RedactFilter())
 
 
+# --- the libraries' notices nobody can act on --------------------------------------------
+
+# Start-up notices of the libraries under the model that a user can do nothing about: the
+# logger and a fragment of the message. They become DEBUG records (shown at
+# EDITSERVE_LOG_LEVEL=debug only); every other record of those loggers is left alone.
+LIBRARY_NOTICES: tuple[tuple[str, str], ...] = (
+    # torchao registers its enums with a torch that now supports them natively
+    ("torch.utils._pytree", "is an Enum subclass and is now natively supported"),
+    # diffusers looks for torchao tensor classes that newer torchao releases moved
+    ("diffusers.quantizers.torchao.torchao_quantizer", "Unable to import `torchao` Tensor"),
+    # diffusers calls any choice of attention backend experimental (EDITSERVE_ATTENTION_BACKEND)
+    ("diffusers.models.modeling_utils", "Attention backends are an experimental feature"),
+)
+# Deprecation warnings (the warnings module) that the libraries raise inside themselves:
+# theirs to fix. One raised at editserve's own call (stacklevel) still shows.
+LIBRARY_MODULES = (
+    r"(torch|torchao|torchvision|diffusers|transformers|accelerate|peft|huggingface_hub"
+    r"|safetensors|tokenizers)(\.|$)"
+)
+
+
+class DemoteFilter(logging.Filter):
+    """Turns a logger's known notices (message fragments) into DEBUG records, passed on only
+    when the root logger shows DEBUG."""
+
+    def __init__(self, fragments: tuple[str, ...]) -> None:
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            return True
+        message = record.getMessage()
+        if not any(fragment in message for fragment in self.fragments):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def quiet_library_notices(debug: bool) -> None:
+    """The libraries' notices nobody can act on to DEBUG (LIBRARY_NOTICES), and, unless
+    `debug`, their internal deprecation warnings hidden (LIBRARY_MODULES). Safe to call
+    again; filters on the named loggers survive the libraries' own logging set-up."""
+    fragments: dict[str, tuple[str, ...]] = {}
+    for name, fragment in LIBRARY_NOTICES:
+        fragments[name] = (*fragments.get(name, ()), fragment)
+    for name, wanted in fragments.items():
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, DemoteFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(DemoteFilter(wanted))
+    if debug:
+        return
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category, module=LIBRARY_MODULES)
+    # torch's own deprecation of an API that older transformers/diffusers still call
+    warnings.filterwarnings("ignore", message=r".*_register_pytree_node is deprecated")
+
+
 def make_handler(log_format: str) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
@@ -200,6 +264,7 @@ def setup_logging(level: str, log_format: str = "text") -> None:
     """The root logger at ``level``, writing ``log_format`` lines to stderr."""
     root = logging.getLogger()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    quiet_library_notices(debug=root.isEnabledFor(logging.DEBUG))
     for handler in list(root.handlers):
         if getattr(handler, "_editserve", False):
             root.removeHandler(handler)

@@ -151,6 +151,14 @@ class ListingReads:
         )
         return float(row["seconds"]) if row and row["seconds"] is not None else None
 
+    def recent_step_seconds(self, model: str, limit: int = 20) -> float | None:
+        """Wall seconds per denoising step of one output megapixel, over the last succeeded
+        runs of a model that reported their steps (for ETAs that scale with a request)."""
+        row = self.dialect.one(
+            "recent_step_seconds", model=model, succeeded=Status.SUCCEEDED.value, limit=limit
+        )
+        return float(row["seconds"]) if row and row["seconds"] is not None else None
+
     def status_counts(self) -> dict[tuple[str, str], int]:
         """(model, status) → number of generations, over all keys (for /metrics)."""
         counts = {

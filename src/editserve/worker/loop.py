@@ -41,6 +41,7 @@ from editserve.store import WorkerStore, is_store_unavailable, open_store
 from editserve.store.rows import NextClaim, WorkerRow, WorkerState
 from editserve.worker.batch import BatchInHand, BatchRun
 from editserve.worker.output import describe_failure
+from editserve.worker.ready import ready_line, weights_record
 
 log = logging.getLogger("editserve.worker")
 
@@ -163,19 +164,14 @@ class Worker:
             self._adapter = adapter_class(own, device=self.device, **extra)
         loaded = self._adapter.load()
         self._loaded_since = time.monotonic()
-        self._weights = {
-            "model": self.spec.id,
-            "source": loaded.source,
-            "revision": loaded.revision,
-            "is_tiny": loaded.is_tiny,
-            "device": loaded.device,
-            "dtype": loaded.dtype,
-            **({"details": loaded.details} if loaded.details else {}),
-        }
+        self._weights = weights_record(self.spec.id, loaded)
         self.device = loaded.device
         self._stage = Stage.READY.value
-        self._stage_detail = {"seconds": round(time.time() - self._load_began, 1)}
+        seconds = round(time.time() - self._load_began, 1)
+        self._stage_detail = {"seconds": seconds}
         self._register(WorkerState.READY)
+        log.info("worker %s: %s", self.worker_id, ready_line(self._weights, seconds))
+        log.debug("worker %s: loaded %s", self.worker_id, self._weights)
 
     def run(self) -> int:
         """Load the model, then claim and run jobs until asked to stop."""
@@ -183,7 +179,6 @@ class Worker:
         heartbeat.start()
         if not self._load_or_report():
             return EXIT_LOAD_FAILED
-        log.info("worker %s: ready (%s)", self.worker_id, self._weights)
         while not self.stop_event.is_set():
             try:
                 if not self.run_once():  # idle: woken by an enqueue on any node, else polls

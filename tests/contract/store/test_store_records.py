@@ -170,6 +170,30 @@ def test_status_counts_and_recent_run_seconds(store: Store) -> None:
     assert store.recent_run_seconds("other") is None
 
 
+def test_recent_step_seconds_divides_run_time_by_steps_and_megapixels(store: Store) -> None:
+    """Seconds per denoising step of one output megapixel: only runs that reported their
+    steps count (a run without progress says nothing of its work)."""
+    unreported = make_gen(model="other")
+    store.insert_generations([unreported])
+    claimed = store.claim("w1", ["other"], 30, 3)
+    assert claimed is not None
+    store.finish(claimed, "w1", Status.SUCCEEDED, result_key="outputs/x.png")
+    assert store.recent_run_seconds("other") is not None
+    assert store.recent_step_seconds("other") is None
+
+    assert store.recent_step_seconds(MODEL) is None
+    store.insert_generations([make_gen(width=500, height=400, area=200_000)])
+    claimed = store.claim("w1", MODELS, 30, 3)
+    assert claimed is not None
+    store.report_progress([claimed], "w1", 4, 5, "denoising", emit=False)
+    time.sleep(0.05)
+    store.finish(claimed, "w1", Status.SUCCEEDED, result_key="outputs/y.png")
+    per_run = store.recent_run_seconds(MODEL)
+    per_step = store.recent_step_seconds(MODEL)
+    assert per_run is not None and per_run > 0 and per_step is not None
+    assert per_step == pytest.approx(per_run / (5 * 0.2))  # 5 steps of 0.2 megapixels
+
+
 # --- keys, uploads, workers --------------------------------------------------------------------
 
 

@@ -134,7 +134,9 @@ def test_queue_wait_falls_back_to_polling_and_reports_progress(fake: HostedFake)
         assert final.params == {"aspect_ratio": "1:1"}
         assert final.seed is None and final.progress is None  # no extensions on hosted
         assert final.read_bytes() == png()
-    assert [e.type for e in seen] == ["media_generation_started"]
+    # each state once, the end too (the poll that sees it says it, as the stream would)
+    assert [e.type for e in seen] == ["media_generation_started", "media_generation_completed"]
+    assert seen[-1].status == "succeeded" and seen[-1].url == RESULT_URL
     assert client._events_supported is False
 
 

@@ -21,6 +21,7 @@ from editserve.domain.record import Generation, Status
 from editserve.models.base import EditJob, EditResult, LoadedWeights, StepCallback
 from editserve.store.sqlite import SqliteStore
 from editserve.worker.loop import Worker
+from editserve.worker.ready import ready_line, weights_record
 
 adapter_log = logging.getLogger("editserve.models.fixture")
 
@@ -105,4 +106,68 @@ def test_extra_fields_override_the_context_and_text_format_shows_them() -> None:
         stream.getvalue()
         .rstrip()
         .endswith("stored [generation_id=g1 worker_id=w1 stage=finishing]")
+    )
+
+
+class LoadsLikeTheRealModel(LogsAndFails):
+    """Loaded weights with details as big as the real adapter's (scheduler, versions, …)."""
+
+    def load(self) -> LoadedWeights:
+        details = {
+            "pipeline": "QwenImageEditPlusPipeline",
+            "options": {"memory_mode": "none", "lightning": "8", "quantization": "none"},
+            "scheduler": {f"setting_{n}": n for n in range(40)},
+            "versions": {"torch": "2.9.1", "diffusers": "0.36.0", "transformers": "4.57.0"},
+            "load_seconds": 80.24,
+            "warmup_seconds": 15.06,
+            "parameters": {"transformer": 20_430_401_088, "text_encoder": 8_292_166_656},
+            "weights_hash": {"sha256": "51fc" * 16, "files": 15, "bytes": 57_000_000_000},
+            "cuda_device_name": "NVIDIA H100 80GB HBM3",
+            "cuda_capability": "9.0",
+        }
+        return LoadedWeights(
+            "Qwen/Qwen-Image-Edit-2509", "a" * 40, False, "cuda:0", "bfloat16", details
+        )
+
+
+def test_the_ready_line_is_one_readable_line_and_the_details_go_to_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite")
+    worker = Worker(
+        Settings(data_dir=tmp_path), worker_id="w-ready", store=store,
+        storage=LocalStorage(tmp_path / "files"), adapter=LoadsLikeTheRealModel(),
+    )  # fmt: skip
+    worker.stop_event.set()  # load, say ready, stop
+    with caplog.at_level(logging.DEBUG, logger="editserve.worker"):
+        assert worker.run() == 0
+    said = [r for r in caplog.records if r.levelno == logging.INFO and "ready" in r.getMessage()]
+    assert len(said) == 1
+    line = said[0].getMessage()
+    assert "\n" not in line and len(line) < 200, line
+    assert line.startswith("worker w-ready: ready in ")
+    assert line.endswith(
+        "(load 80.2 s, warm-up 15.1 s): qwen-image-edit-plus on cuda:0 (NVIDIA H100 80GB "
+        "HBM3), bfloat16, weights Qwen/Qwen-Image-Edit-2509 at aaaaaaaaaaaa"
+    )
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("setting_39" in message and "weights_hash" in message for message in debug)
+
+
+def test_the_ready_line_names_tiny_and_folder_weights() -> None:
+    tiny = weights_record(
+        "qwen-image-edit-plus",
+        LoadedWeights("tiny-random", None, True, "cpu", "float32", {"auto_fallback": "no CUDA"}),
+    )
+    assert ready_line(tiny, 8.4) == (
+        "ready in 8.4 s: qwen-image-edit-plus on cpu, float32, tiny random weights (no CUDA device)"
+    )
+    folder = weights_record(
+        "qwen-image-edit-plus",
+        LoadedWeights(
+            "/models/qwen", None, False, "cuda:1", "bfloat16", {"folder": "/models/qwen"}
+        ),
+    )
+    assert ready_line(folder, None) == (
+        "ready: qwen-image-edit-plus on cuda:1, bfloat16, weights from the folder /models/qwen"
     )

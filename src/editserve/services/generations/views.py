@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from editserve.domain.record import Generation, Status
 from editserve.services.wire import GenerationView, UrlFor, WebhookDelivery
@@ -60,25 +61,53 @@ class GenerationViews:
         }
 
     def eta_estimator(self) -> EtaEstimator:
-        """ETAs for one response, from recent run times, progress and live workers."""
-        run_seconds: dict[str, float | None] = {}
+        """ETAs for one response: this generation's own work (its steps left times its
+        output megapixels, at the model's recent seconds per step and megapixel), after the
+        runs ahead of it (at the model's recent mean run time per live worker)."""
+        rates: dict[str, RecentRates] = {}
         live_workers: list[int] = []
 
         def eta(gen: Generation, position: int | None) -> float | None:
             if gen.status.is_terminal:
                 return None
-            if gen.model not in run_seconds:
-                run_seconds[gen.model] = self.store.recent_run_seconds(gen.model)
-            per_run = run_seconds[gen.model]
-            if per_run is None:
-                return None
-            if gen.status is Status.PROCESSING:
-                total = gen.progress_total
-                done = (gen.progress_step or 0) / total if total else 0.0
-                return round(per_run * (1.0 - done), 1)
+            if gen.model not in rates:
+                rates[gen.model] = RecentRates(
+                    self.store.recent_run_seconds(gen.model),
+                    self.store.recent_step_seconds(gen.model),
+                )
+            own = rates[gen.model].seconds_left(gen)
+            if own is None or gen.status is Status.PROCESSING:
+                return own
             if not live_workers:
                 fresh = self.store.list_workers(fresh_within=LIVE_WORKER_SECONDS)
                 live_workers.append(max(1, len(fresh)))
-            return round(per_run * ((position or 0) // live_workers[0] + 1), 1)
+            per_run = rates[gen.model].per_run or 0.0
+            return round(own + per_run * ((position or 0) // live_workers[0]), 1)
 
         return eta
+
+
+@dataclass(frozen=True)
+class RecentRates:
+    """A model's recent speed: mean wall seconds per run, and wall seconds per denoising
+    step of one output megapixel (None: no finished run says)."""
+
+    per_run: float | None
+    per_step_megapixel: float | None
+
+    def seconds_left(self, gen: Generation) -> float | None:
+        """What is left of this generation's own run, in seconds (None: no estimate)."""
+        total = gen.progress_total or _requested_steps(gen)
+        done = min(gen.progress_step or 0, total) if total else 0
+        if self.per_step_megapixel is not None and total:
+            megapixels = gen.width * gen.height / 1_000_000
+            return round(self.per_step_megapixel * (total - done) * megapixels, 1)
+        if self.per_run is None:
+            return None
+        return round(self.per_run * (1.0 - done / total if total else 1.0), 1)
+
+
+def _requested_steps(gen: Generation) -> int | None:
+    """The denoising steps the request asked for (its validated params hold them)."""
+    steps = gen.params.get("num_inference_steps")
+    return steps if isinstance(steps, int) and steps > 0 else None

@@ -196,6 +196,18 @@ SELECT AVG(completed_at - started_at) AS seconds FROM (
     ORDER BY seq DESC LIMIT %(limit)s
 ) AS recent;
 
+-- name: recent_step_seconds
+-- Wall seconds per denoising step of one output megapixel, over the last succeeded runs of
+-- a model that reported their steps (progress_total): ETAs that follow a request's work.
+SELECT SUM(completed_at - started_at)
+       / NULLIF(SUM(progress_total::float8 * width * height / 1000000.0::float8), 0)
+       AS seconds FROM (
+    SELECT completed_at, started_at, progress_total, width, height FROM generations
+    WHERE model = %(model)s AND status = %(succeeded)s AND started_at IS NOT NULL
+      AND progress_total > 0
+    ORDER BY seq DESC LIMIT %(limit)s
+) AS recent;
+
 -- name: ended_counts
 -- Ended generations per (model, status) over every key, from the counters (for /metrics).
 SELECT model, status, SUM(n) AS n FROM generation_counts GROUP BY model, status;

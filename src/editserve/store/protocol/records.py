@@ -80,6 +80,12 @@ class RecordStore(Protocol):
         """Mean wall time of the last succeeded runs of a model (for ETAs)."""
         ...
 
+    def recent_step_seconds(self, model: str, limit: int = 20) -> float | None:
+        """Wall seconds per denoising step of one output megapixel, over the last succeeded
+        runs of a model that reported their steps; None before any (for ETAs that scale
+        with a request's steps and output size)."""
+        ...
+
     def request_cancel(self, generation_id: str, owner: str) -> Generation | None:
         """Queued → cancelled now; processing → flagged for its worker; terminal → as is.
 

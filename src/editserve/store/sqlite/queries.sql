@@ -178,6 +178,17 @@ SELECT AVG(completed_at - started_at) AS seconds FROM (
     ORDER BY seq DESC LIMIT :limit
 );
 
+-- name: recent_step_seconds
+-- Wall seconds per denoising step of one output megapixel, over the last succeeded runs of
+-- a model that reported their steps (progress_total): ETAs that follow a request's work.
+SELECT SUM(completed_at - started_at)
+       / SUM(progress_total * width * height / 1000000.0) AS seconds FROM (
+    SELECT completed_at, started_at, progress_total, width, height FROM generations
+    WHERE model = :model AND status = :succeeded AND started_at IS NOT NULL
+      AND progress_total > 0
+    ORDER BY seq DESC LIMIT :limit
+);
+
 -- name: ended_counts
 -- Ended generations per (model, status) over every key, from the counters (for /metrics).
 SELECT model, status, SUM(n) AS n FROM generation_counts GROUP BY model, status;
