@@ -16,11 +16,11 @@ from editserve.api.errors import BodySizeLimit, install_error_handlers
 from editserve.api.limits import key_ring
 from editserve.api.openapi import install_openapi
 from editserve.api.routes import (
-    edit,
     events,
     files,
     generations,
     health,
+    images,
     metrics,
     models,
     openai,
@@ -45,6 +45,7 @@ from editserve.models.registry import (
 from editserve.services.catalog import ModelCatalog
 from editserve.services.cluster.secret import cluster_signing_secret
 from editserve.services.generations.service import GenerationService
+from editserve.services.generations.sync import SyncCalls
 from editserve.services.metrics import StoreMetrics
 from editserve.services.openai.images import OpenAIImages
 from editserve.services.retention.auto import run_retention
@@ -77,6 +78,7 @@ def build_services(
     own_links = OwnLinks(signer, store)  # result URLs as input_image, on any node
     inputs = InputResolver(settings, storage, upload_lookup(store), own_links=own_links)
     generations = GenerationService(settings, store, registry, inputs, storage)
+    sync = SyncCalls(generations, storage)
     return AppServices(
         settings=settings,
         store=store,
@@ -88,7 +90,8 @@ def build_services(
         uploads=UploadService(store, storage, inputs),
         metrics=StoreMetrics(store, registry),
         keys=key_ring(settings, store),  # metered: request_rate_per_key (api/limits.py)
-        openai=OpenAIImages(settings, generations, registry, storage),
+        sync=sync,
+        openai=OpenAIImages(settings, generations, sync, registry),
         webhooks=WebhookDispatcher(settings, store, _background_links(settings, signer)),
         inputs=inputs,
     )
@@ -125,7 +128,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
         lifespan=lifespan,
         title="editserve",
         version=__version__,
-        description="Self-hosted, Oxen-compatible inference server for Qwen-Image-Edit-2509.",
+        description="Self-hosted, Oxen-compatible inference server for the Qwen-Image family.",
         docs_url=None,  # served by install_docs from vendored assets
         redoc_url=None,
     )
@@ -133,7 +136,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     install_error_handlers(app)
     install_docs(app)
     routers = (
-        edit,
+        images,
         queue,
         generations,
         events,

@@ -14,6 +14,7 @@ from editserve.inputs.resolver import InputResolver
 from editserve.models.registry import ModelRegistry
 from editserve.services.catalog import ModelCatalog
 from editserve.services.generations.service import GenerationService
+from editserve.services.generations.sync import SyncCalls
 from editserve.services.keys import KeyRing
 from editserve.services.metrics import StoreMetrics
 from editserve.services.openai.images import OpenAIImages
@@ -30,6 +31,7 @@ class AppServices:
     signer: UrlSigner
     registry: ModelRegistry
     generations: GenerationService
+    sync: SyncCalls  # the calls that wait for their pictures
     models: ModelCatalog
     uploads: UploadService
     metrics: StoreMetrics

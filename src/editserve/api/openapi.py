@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from editserve.models.registry import ModelRegistry
-from editserve.services.generations.requests import EditEnvelope, QueueEnvelope
+from editserve.services.generations.requests import (
+    EditEnvelope,
+    Envelope,
+    GenerateEnvelope,
+    QueueEnvelope,
+)
 from editserve.services.wire import ErrorEnvelope
 
 # The envelope models that validate the two bodies document them too.
-_ENVELOPES: dict[str, type[BaseModel]] = {
+_ENVELOPES: dict[str, type[Envelope]] = {
     "QueueRequest": QueueEnvelope,
     "EditRequest": EditEnvelope,
+    "GenerateRequest": GenerateEnvelope,
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -41,10 +45,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def request_body_doc(name: str, registry: ModelRegistry) -> dict[str, Any]:
-    """An OpenAPI requestBody: the envelope plus the default model's parameters."""
-    spec = registry.default
+    """An OpenAPI requestBody: the envelope plus the parameters of the first served model
+    of the call's kind (the default model where none is)."""
+    envelope_type = _ENVELOPES[name]
+    spec = next(
+        (spec for spec in registry.all() if spec.kind == envelope_type.kind), registry.default
+    )
     params = spec.request_schema()
-    envelope = _ENVELOPES[name].model_json_schema()["properties"]
+    envelope = envelope_type.model_json_schema()["properties"]
     envelope["model"] = {**envelope["model"], "example": spec.id}
     return {
         "requestBody": {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -33,6 +33,18 @@ class SizePlan:
     area: int
 
 
+# What a model does with a request: "edit" takes 1-3 input pictures (POST
+# /api/ai/images/edit, /v1/images/edits); "generate" takes a prompt only (POST
+# /api/ai/images/generate, /v1/images/generations). Both go through POST /api/ai/queue.
+ModelKind = Literal["edit", "generate"]
+
+# The endpoint each kind is called on, for errors that point a caller to the right one.
+KIND_ENDPOINTS: dict[str, str] = {
+    "edit": "POST /api/ai/images/edit (with input_image)",
+    "generate": "POST /api/ai/images/generate",
+}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     id: str
@@ -50,6 +62,7 @@ class ModelSpec:
     build_job: Callable[..., EditJob]
     # Shown by /readyz and the model card while a worker runs development weights.
     tiny_warning: str = ""
+    kind: ModelKind = "edit"
     # Server-dependent defaults (e.g. a step-distilled preset changes the default steps
     # and CFG): applied to fields a request leaves out, and shown in the served schema.
     default_overrides: Callable[[Settings], dict[str, Any]] = lambda _settings: {}

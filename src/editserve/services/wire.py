@@ -201,6 +201,26 @@ class EditResponse(BaseModel):
     timings: dict[str, float] | None
 
 
+class GeneratedImage(BaseModel):
+    generation_id: str
+    seed: int
+    width: int
+    height: int
+
+
+class GenerateResponse(BaseModel):
+    """POST /api/ai/images/generate: the hosted API's ``model``, ``created`` and ``images``
+    (one per generation, in order), its older ``image_url`` (the first link, when the
+    answer is links), and each picture's generation, seed and size."""
+
+    model: str
+    created: int
+    images: list[ImageUrl | ImageB64]
+    image_url: str | None
+    generations: list[GeneratedImage]
+    timings: dict[str, float] | None
+
+
 # --- events ----------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The OpenAI Images API: POST /v1/images/edits (multipart) and GET /v1/models.
+"""The OpenAI Images API: POST /v1/images/edits (multipart), POST /v1/images/generations
+(JSON) and GET /v1/models.
 
 Errors on these paths use OpenAI's envelope (see api/errors.py), so the official SDKs
 raise their own exception types with our messages.
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
 from editserve.api.auth import require_key
+from editserve.api.body import json_body
 from editserve.api.context import own_base_urls, services, url_builder
 from editserve.core.errors import InvalidParams
 from editserve.services.openai.images import UploadedImage
@@ -65,6 +67,17 @@ async def images_edit(request: Request, owner: str = Depends(require_key)) -> Im
         owner,
         fields,
         images,
+        base_urls=own_base_urls(request),
+        url_for=url_builder(request),
+    )
+
+
+@router.post("/v1/images/generations", responses=_EDIT_ERRORS)
+async def images_generate(request: Request, owner: str = Depends(require_key)) -> ImagesResponse:
+    """OpenAI-compatible image generation: a prompt, n outputs (a text-to-image model)."""
+    return await services(request).openai.generate(
+        owner,
+        await json_body(request),
         base_urls=own_base_urls(request),
         url_for=url_builder(request),
     )

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
 from editserve.models.registry import ModelRegistry
-from editserve.models.spec import ModelSpec
+from editserve.models.spec import KIND_ENDPOINTS, ModelKind, ModelSpec
 
 WebhookEvent = Literal["start", "completed"]
 
@@ -86,6 +87,8 @@ class _Bounded(WebhookFields):
 class QueueEnvelope(_Bounded):
     """Fields of POST /api/ai/queue that belong to the queue, not to the model."""
 
+    # The kind of model the endpoint serves (None: any; the model's own fields decide).
+    kind: ClassVar[ModelKind | None] = None
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1)
     num_generations: int = Field(default=1, ge=1, le=4)
@@ -97,6 +100,7 @@ class QueueEnvelope(_Bounded):
 class EditEnvelope(_Bounded):
     """Fields of POST /api/ai/images/edit that belong to the call, not to the model."""
 
+    kind: ClassVar[ModelKind | None] = "edit"
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1)
     response_format: Literal["url", "b64_json"] = "url"
@@ -107,7 +111,18 @@ class EditEnvelope(_Bounded):
         return 1
 
 
-Envelope = QueueEnvelope | EditEnvelope
+class GenerateEnvelope(_Bounded):
+    """Fields of POST /api/ai/images/generate that belong to the call, not to the model."""
+
+    kind: ClassVar[ModelKind | None] = "generate"
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1)
+    num_generations: int = Field(default=1, ge=1, le=4)
+    response_format: Literal["url", "b64_json"] = "url"
+    target_namespace: str | None = None
+
+
+Envelope = QueueEnvelope | EditEnvelope | GenerateEnvelope
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
@@ -149,12 +164,17 @@ def request_hash(body: dict[str, Any]) -> str:
 
 
 def validate_request(
-    body: Any, envelope_type: type[Envelope], registry: ModelRegistry, settings: Settings
+    body: Any,
+    envelope_type: type[Envelope],
+    registry: ModelRegistry,
+    settings: Settings,
+    endpoints: Mapping[str, str] = KIND_ENDPOINTS,
 ) -> ValidatedRequest:
     """The envelope, the model it names and that model's parameters.
 
     Raises InvalidParams (naming the field and the rule), or NotFound when the model
-    named is not served here.
+    named is not served here. ``endpoints`` (kind → the call for it) words the error for
+    a model of the wrong kind.
     """
     if not isinstance(body, dict):
         raise InvalidParams("body: must be a JSON object")
@@ -163,9 +183,42 @@ def validate_request(
     except ValidationError as exc:
         raise InvalidParams(describe_validation_error(exc)) from None
     spec = registry.get(envelope.model)  # NotFound: "Model not found: <id>"
+    check_kind(spec, envelope_type.kind, body, registry, endpoints)
     model_fields = {k: v for k, v in body.items() if k not in envelope_type.model_fields}
     try:
         params = spec.validate_params(model_fields, settings)
     except ValidationError as exc:
         raise InvalidParams(describe_validation_error(exc)) from None
     return ValidatedRequest(spec, params, envelope, request_hash(body))
+
+
+def check_kind(
+    spec: ModelSpec,
+    expected: ModelKind | None,
+    body: Mapping[str, Any],
+    registry: ModelRegistry,
+    endpoints: Mapping[str, str] = KIND_ENDPOINTS,
+) -> None:
+    """A request's kind follows its model: an edit model on a generate call, a generate
+    model on an edit call, or a generate model given pictures is InvalidParams saying
+    which call or which model to use instead."""
+    if expected is not None and spec.kind != expected:
+        what = "edits pictures" if spec.kind == "edit" else "makes pictures from a prompt alone"
+        raise InvalidParams(
+            f"model: {spec.id} {what}: call {endpoints[spec.kind]}, "
+            f"or {_served_of_kind(expected, registry)}"
+        )
+    if spec.kind == "generate" and "input_image" in body:
+        raise InvalidParams(
+            f"input_image: {spec.id} makes pictures from a prompt alone and takes none; "
+            f"to edit pictures, {_served_of_kind('edit', registry)}"
+        )
+
+
+def _served_of_kind(kind: ModelKind, registry: ModelRegistry) -> str:
+    """Advice naming the served models of a kind (or that there are none)."""
+    verb = "edit" if kind == "edit" else "generate"
+    names = [spec.id for spec in registry.all() if spec.kind == kind]
+    if not names:
+        return f"serve a model that can {verb} (EDITSERVE_MODELS; see GET /api/ai/models)"
+    return f"{verb} with {' or '.join(names)}"

@@ -8,12 +8,11 @@ return what it gives back (a protocol model).
 
 from __future__ import annotations
 
-import base64
 import math
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from anyio import to_thread
 
@@ -30,11 +29,10 @@ from editserve.core.settings import Settings
 from editserve.domain.record import ACTIVE, Generation, Status
 from editserve.inputs.resolver import InputResolver, StoredInput
 from editserve.models.registry import ModelRegistry
-from editserve.models.spec import SizePlan
+from editserve.models.spec import KIND_ENDPOINTS, SizePlan
 from editserve.net.webhook_targets import choose_webhook
 from editserve.services.events.feed import EventFeed
 from editserve.services.generations.requests import (
-    EditEnvelope,
     Envelope,
     QueueEnvelope,
     ValidatedRequest,
@@ -43,14 +41,11 @@ from editserve.services.generations.requests import (
 from editserve.services.generations.views import GenerationViews
 from editserve.services.wire import (
     CancelResponse,
-    EditResponse,
     Enqueued,
     EnqueueResponse,
     GenerationResponse,
     GenerationView,
     HistoryPage,
-    ImageB64,
-    ImageUrl,
     QueueList,
     UrlFor,
 )
@@ -79,9 +74,14 @@ class GenerationService:
         self.feed = EventFeed(store, settings)
 
     # --- submitting ----------------------------------------------------------------------
-    def validate(self, body: object, envelope_type: type[Envelope]) -> ValidatedRequest:
+    def validate(
+        self,
+        body: object,
+        envelope_type: type[Envelope],
+        endpoints: Mapping[str, str] = KIND_ENDPOINTS,
+    ) -> ValidatedRequest:
         """The request's envelope and model parameters, or InvalidParams."""
-        return validate_request(body, envelope_type, self.registry, self.settings)
+        return validate_request(body, envelope_type, self.registry, self.settings, endpoints)
 
     async def submit(
         self,
@@ -91,9 +91,11 @@ class GenerationService:
         *,
         idempotency_key: str | None,
         base_urls: Sequence[str],
+        endpoints: Mapping[str, str] = KIND_ENDPOINTS,
     ) -> list[Generation]:
-        """Validate, check capacity, fetch and check inputs, store them, enqueue."""
-        request = self.validate(body, envelope_type)
+        """Validate, check capacity, fetch and check inputs, store them, enqueue.
+        ``endpoints`` words the refusal of a model of the wrong kind for the caller's API."""
+        request = self.validate(body, envelope_type, endpoints)
         existing = await to_thread.run_sync(
             self._replay, owner, idempotency_key, request.request_hash
         )
@@ -137,40 +139,6 @@ class GenerationService:
         )
         return EnqueueResponse(
             generations=[Enqueued(generation_id=g.id, status=g.status) for g in gens]
-        )
-
-    async def edit(
-        self,
-        owner: str,
-        body: object,
-        *,
-        idempotency_key: str | None,
-        base_urls: Sequence[str],
-        url_for: UrlFor,
-    ) -> EditResponse:
-        """POST /api/ai/images/edit: one generation, waited for (504 past the limit)."""
-        [gen] = await self.submit(
-            owner, body, EditEnvelope, idempotency_key=idempotency_key, base_urls=base_urls
-        )
-        done = await self.wait_succeeded(gen, self.settings.sync_timeout_seconds)
-        assert done.result_key is not None  # succeeded: it has its result
-        wants_b64 = isinstance(body, dict) and body.get("response_format") == "b64_json"
-        image: ImageUrl | ImageB64
-        if wants_b64:
-            assert self.storage is not None
-            data = await to_thread.run_sync(self.storage.get, done.result_key)
-            image = ImageB64(b64_json=base64.b64encode(data).decode())
-        else:
-            image = ImageUrl(url=url_for(done.result_key))
-        return EditResponse(
-            model=done.model,
-            created=int(done.completed_at or time.time()),
-            images=[image],
-            generation_id=done.id,
-            seed=done.seed,
-            width=done.width,
-            height=done.height,
-            timings=done.timings,
         )
 
     async def wait_succeeded(self, gen: Generation, timeout: float) -> Generation:
@@ -318,10 +286,10 @@ class GenerationService:
         idempotency_key: str | None,
     ) -> list[Generation]:
         params = request.params.model_dump()
-        # Inline images are stored as inputs; the record keeps only a marker.
-        params["input_image"] = [
-            "data:" if ref.startswith("data:") else ref for ref in params["input_image"]
-        ]
+        if "input_image" in params:  # an edit: inline images are stored as inputs, and
+            params["input_image"] = [  # the record keeps only a marker
+                "data:" if ref.startswith("data:") else ref for ref in params["input_image"]
+            ]
         given_seed = params.get("seed")
         batch_id, now = str(uuid.uuid4()), time.time()
         gens = []

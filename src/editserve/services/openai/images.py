@@ -1,6 +1,7 @@
-"""The OpenAI Images API over the generation service: ``images.edit`` and ``models.list``.
+"""The OpenAI Images API over the generation service: ``images.edit``,
+``images.generate`` and ``models.list``.
 
-An OpenAI edit call becomes an ordinary enqueue (so it is queued, recorded, in the history
+An OpenAI image call becomes an ordinary enqueue (so it is queued, recorded, in the history
 and the workbench, and counts against the key's capacity), then waits for its generations
 like the sync edit does. ``size`` WIDTHxHEIGHT is the exact output size (the model's
 width/height bounds apply); ``auto`` lets the model size it (its ``aspect_ratio`` may ride
@@ -13,22 +14,22 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
-from anyio import to_thread
 from pydantic import ValidationError
 
-from editserve.blobs.base import BlobStorage
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
-from editserve.domain.record import Generation
 from editserve.models.registry import ModelRegistry
-from editserve.models.spec import ModelSpec
+from editserve.models.spec import ModelKind, ModelSpec
 from editserve.services.generations.requests import QueueEnvelope, describe_validation_error
 from editserve.services.generations.service import GenerationService
+from editserve.services.generations.sync import SyncCalls
 from editserve.services.openai.wire import (
     EditForm,
+    GenerateForm,
     ImageData,
     ImagesResponse,
     OpenAIModel,
@@ -65,18 +66,33 @@ class UploadedImage:
     content_type: str
 
 
+# The calls of this API for each kind of model, for errors that name the right one.
+OPENAI_ENDPOINTS = {
+    "edit": "POST /v1/images/edits (with image files)",
+    "generate": "POST /v1/images/generations",
+}
+
+
+class _EditBody(QueueEnvelope):
+    kind: ClassVar[ModelKind | None] = "edit"
+
+
+class _GenerateBody(QueueEnvelope):
+    kind: ClassVar[ModelKind | None] = "generate"
+
+
 class OpenAIImages:
     def __init__(
         self,
         settings: Settings,
         generations: GenerationService,
+        sync: SyncCalls,
         registry: ModelRegistry,
-        storage: BlobStorage,
     ) -> None:
         self.settings = settings
         self.generations = generations
+        self.sync = sync
         self.registry = registry
-        self.storage = storage
 
     def models(self) -> OpenAIModelList:
         """GET /v1/models: every served model, with its aliases as ids of their own."""
@@ -98,29 +114,72 @@ class OpenAIImages:
         url_for: UrlFor,
     ) -> ImagesResponse:
         """POST /v1/images/edits: enqueue n generations and wait for them."""
-        spec = self.registry.get(fields["model"]) if fields.get("model") else self.registry.default
+        spec = self._model(fields.get("model"), "edit")
         extras = _model_extras(spec, fields)
-        form = self._form({k: v for k, v in fields.items() if k not in extras}, images)
+        form = _edit_form({k: v for k, v in fields.items() if k not in extras}, images)
+        inputs = {"input_image": [_data_uri(image) for image in images]}
+        return await self._run(owner, spec, form, {**inputs, **extras}, base_urls, url_for)
+
+    async def generate(
+        self, owner: str, body: object, *, base_urls: Sequence[str], url_for: UrlFor
+    ) -> ImagesResponse:
+        """POST /v1/images/generations: n pictures from a prompt, waited for."""
+        if not isinstance(body, dict):
+            raise InvalidParams("body: must be a JSON object")
+        spec = self._model(body.get("model"), "generate")
+        extras = _model_extras(spec, body)
+        form = _checked_form(GenerateForm, {k: v for k, v in body.items() if k not in extras})
+        return await self._run(owner, spec, form, extras, base_urls, url_for)
+
+    def _model(self, name: object, kind: ModelKind) -> ModelSpec:
+        """The named model (any kind: a wrong one is refused with advice when validated),
+        or the first served model of the call's kind."""
+        if name:
+            return self.registry.get(str(name))
+        for spec in self.registry.all():
+            if spec.kind == kind:
+                return spec
+        return self.registry.default  # refused with advice by the kind check
+
+    async def _run(
+        self,
+        owner: str,
+        spec: ModelSpec,
+        form: EditForm | GenerateForm,
+        fields: dict[str, Any],
+        base_urls: Sequence[str],
+        url_for: UrlFor,
+    ) -> ImagesResponse:
+        """Enqueue the form's n generations as an ordinary queue request, then wait."""
         if form.user or form.safety_identifier:
-            log.info("openai edit for end user %s", form.user or form.safety_identifier)
+            log.info("openai call for end user %.200s", form.user or form.safety_identifier)
         body: dict[str, object] = {
             "model": spec.id,
             "prompt": form.prompt,
-            "input_image": [_data_uri(image) for image in images],
             "output_format": OUTPUT_FORMATS[form.output_format],
             "num_generations": form.n,
             **_size_fields(spec, form.size),
-            **extras,
+            **fields,
         }
         if form.output_compression is not None:
             body["output_quality"] = max(1, form.output_compression)
         if form.quality == "low":
             body["preview"] = True
         gens = await self.generations.submit(
-            owner, body, QueueEnvelope, idempotency_key=None, base_urls=base_urls
+            owner,
+            body,
+            _GenerateBody if isinstance(form, GenerateForm) else _EditBody,
+            idempotency_key=None,
+            base_urls=base_urls,
+            endpoints=OPENAI_ENDPOINTS,
         )
-        done = await self._wait_all(gens)
-        data = [await self._image(gen, form.response_format, url_for) for gen in done]
+        done = await self.sync.wait_all(gens)
+        data = [
+            ImageData.model_validate(
+                (await self.sync.image(gen, form.response_format, url_for)).model_dump()
+            )
+            for gen in done
+        ]
         return ImagesResponse(
             created=int(time.time()),
             data=data,
@@ -130,37 +189,30 @@ class OpenAIImages:
             background="opaque",
         )
 
-    def _form(self, fields: dict[str, str], images: Sequence[UploadedImage]) -> EditForm:
-        for name, reason in UNSUPPORTED.items():
-            if name in fields and fields[name] not in ("", "false", "0"):
-                raise InvalidParams(f"{name}: {reason}")
-        if not images:
-            raise InvalidParams("image: at least one image file is required")
-        if fields.get("background") == "transparent":
-            raise InvalidParams("background: transparent outputs are not supported")
-        clean = {k: v for k, v in fields.items() if k not in UNSUPPORTED}
-        try:
-            return EditForm.model_validate(clean)
-        except ValidationError as exc:
-            raise InvalidParams(describe_validation_error(exc)) from None
 
-    async def _wait_all(self, gens: list[Generation]) -> list[Generation]:
-        deadline = time.monotonic() + self.settings.sync_timeout_seconds
-        done = []
-        for gen in gens:
-            remaining = max(0.0, deadline - time.monotonic())
-            done.append(await self.generations.wait_succeeded(gen, remaining))
-        return done
-
-    async def _image(self, gen: Generation, response_format: str, url_for: UrlFor) -> ImageData:
-        assert gen.result_key is not None
-        if response_format == "url":
-            return ImageData(url=url_for(gen.result_key))
-        data = await to_thread.run_sync(self.storage.get, gen.result_key)
-        return ImageData(b64_json=base64.b64encode(data).decode())
+def _edit_form(fields: dict[str, str], images: Sequence[UploadedImage]) -> EditForm:
+    form = _checked_form(EditForm, fields)
+    if not images:
+        raise InvalidParams("image: at least one image file is required")
+    return form
 
 
-def _model_extras(spec: ModelSpec, fields: dict[str, str]) -> dict[str, str]:
+FormT = TypeVar("FormT", EditForm, GenerateForm)
+
+
+def _checked_form(form_type: type[FormT], fields: dict[str, Any]) -> FormT:
+    for name, reason in UNSUPPORTED.items():
+        if name in fields and fields[name] not in ("", "false", "0", False, None):
+            raise InvalidParams(f"{name}: {reason}")
+    if fields.get("background") == "transparent":
+        raise InvalidParams("background: transparent outputs are not supported")
+    try:
+        return form_type.model_validate({k: v for k, v in fields.items() if k not in UNSUPPORTED})
+    except ValidationError as exc:
+        raise InvalidParams(describe_validation_error(exc)) from None
+
+
+def _model_extras(spec: ModelSpec, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Fields that name one of the model's own parameters (seed, steps, ...), passed
     through as editserve extensions (e.g. the SDK's ``extra_body``); validated as usual."""
     own = set(spec.params_model.model_fields) - set(MAPPED_PARAMS)

@@ -1,4 +1,5 @@
-"""The OpenAI Images API's shapes (``/v1/images/edits``, ``/v1/models``), as its SDKs parse them."""
+"""The OpenAI Images API's shapes (``/v1/images/edits``, ``/v1/images/generations``,
+``/v1/models``), as its SDKs parse them."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ _ERROR_TYPES = {
 }
 
 
-class EditForm(BaseModel):
-    """The multipart fields of POST /v1/images/edits (files apart)."""
+class _ImageForm(BaseModel):
+    """The fields both image calls of the OpenAI API share."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,16 +47,32 @@ class EditForm(BaseModel):
     output_compression: int | None = Field(default=None, ge=0, le=100)
     quality: Literal["auto", "low", "medium", "high", "standard", "hd"] = "auto"
     background: Literal["auto", "opaque"] = "auto"
-    input_fidelity: Literal["high", "low"] | None = None
     user: str | None = None
     safety_identifier: str | None = None
 
     @field_validator("size")
     @classmethod
     def _size_shape(cls, value: str) -> str:
-        if value != "auto" and not _is_wxh(value):
-            raise ValueError("must be auto or WIDTHxHEIGHT, e.g. 1024x1024")
-        return value
+        return _checked_size(value)
+
+
+class EditForm(_ImageForm):
+    """The multipart fields of POST /v1/images/edits (files apart)."""
+
+    input_fidelity: Literal["high", "low"] | None = None
+
+
+class GenerateForm(_ImageForm):
+    """The JSON body of POST /v1/images/generations."""
+
+    moderation: Literal["auto", "low"] | None = None
+    style: Literal["vivid", "natural"] | None = None
+
+
+def _checked_size(value: str) -> str:
+    if value != "auto" and not _is_wxh(value):
+        raise ValueError("must be auto or WIDTHxHEIGHT, e.g. 1024x1024")
+    return value
 
 
 def _is_wxh(value: str) -> bool:
