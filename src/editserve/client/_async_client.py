@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from editserve.client._async_images import Images
 from editserve.client._async_listings import Generations, Models, Uploads
-from editserve.client._async_resources import Images, Queue
+from editserve.client._async_resources import Queue
 from editserve.client._base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,

@@ -1,5 +1,6 @@
-"""The namespaces of :class:`AsyncClient` that make images: ``images`` and ``queue``
-(``generations``, ``models`` and ``uploads`` are in ``_async_listings.py``).
+"""The ``queue`` namespace of :class:`AsyncClient` and what every namespace shares
+(``images`` is in ``_async_images.py``; ``generations``, ``models`` and ``uploads`` are
+in ``_async_listings.py``).
 
 ``_resources.py`` (the namespaces of :class:`Client`) is generated from
 ``_async_resources.py`` by ``scripts/unasync.py``: edit the source, then run the script.
@@ -8,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import builtins
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import aclosing
@@ -24,20 +24,18 @@ from editserve.client._base import (
     LoraInput,
     WaitState,
     drop_none,
-    edit_result_json,
     finish,
     generation_id_of,
     idempotency_headers,
     lora_list,
     model_body,
     status_param,
-    with_read_timeout,
 )
-from editserve.client._exceptions import APIError, GenerationTimeout
+from editserve.client._exceptions import APIError
 from editserve.client._inputs import ImageInput
-from editserve.client._types import EditResult, Event, Generation
+from editserve.client._types import Event, Generation
 
-__all__ = ["Images", "Queue"]
+__all__ = ["Queue"]
 
 
 class _Owner(Protocol):
@@ -76,103 +74,13 @@ class _Resource:
         self,
         model: str,
         prompt: str,
-        input_image: ImageInput | Sequence[ImageInput],
+        input_image: ImageInput | Sequence[ImageInput] | None,
         **options: Any,
     ) -> dict[str, Any]:
-        """The body of an edit or enqueue call, with the local input images uploaded (or
-        inlined) first."""
-        inputs = await self._client._resolve_inputs(input_image)
+        """The body of an edit, generate or enqueue call, with the local input images
+        uploaded (or inlined) first (``None``: a generate call, no pictures)."""
+        inputs = None if input_image is None else await self._client._resolve_inputs(input_image)
         return model_body(model=model, prompt=prompt, input_image=inputs, options=options)
-
-
-class Images(_Resource):
-    """``client.images``: the synchronous edit endpoint."""
-
-    async def edit(
-        self,
-        *,
-        prompt: str,
-        input_image: ImageInput | Sequence[ImageInput],
-        model: str = DEFAULT_MODEL,
-        aspect_ratio: str | None = None,
-        negative_prompt: str | None = None,
-        output_format: str | None = None,
-        seed: int | None = None,
-        num_inference_steps: int | None = None,
-        true_cfg_scale: float | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        output_quality: int | None = None,
-        loras: Sequence[LoraInput] | None = None,
-        response_format: str = "url",
-        target_namespace: str | None = None,
-        timeout: float | None = None,
-        idempotency_key: str | None = None,
-        **params: Any,
-    ) -> EditResult:
-        """Edit 1-3 images and wait for the result (``POST /api/ai/images/edit``).
-
-        ``input_image`` takes URLs, local paths, bytes, binary files or PIL images (one or
-        a list); local ones are uploaded (or sent inline) for you. Parameters left as
-        ``None`` take the server's defaults; other model parameters go in ``**params``.
-        ``loras``: up to 3, each ``"PATH[:SCALE]"``, ``(path, scale)`` or a mapping.
-
-        ``timeout`` bounds the whole wait (``None``: no limit). When the server stops
-        waiting first (504), the client keeps following the generation on the queue.
-
-        Raises:
-            InvalidRequestError: bad parameters or input images (the detail names them).
-            GenerationFailed: the generation failed.
-            GenerationTimeout: ``timeout`` expired; ``e.generation_id`` still runs.
-        """
-        deadline = Deadline(timeout)
-        body = await self._model_body(
-            model,
-            prompt,
-            input_image,
-            aspect_ratio=aspect_ratio,
-            negative_prompt=negative_prompt,
-            output_format=output_format,
-            seed=seed,
-            num_inference_steps=num_inference_steps,
-            true_cfg_scale=true_cfg_scale,
-            width=width,
-            height=height,
-            output_quality=output_quality,
-            loras=lora_list(loras),
-            target_namespace=target_namespace,
-            **params,
-        )
-        if response_format != "url":
-            body["response_format"] = response_format
-        data = await self._post_edit(body, response_format, deadline, idempotency_key)
-        return EditResult.from_json(data, client=self._client)
-
-    async def _post_edit(
-        self,
-        body: dict[str, Any],
-        response_format: str,
-        deadline: Deadline,
-        idempotency_key: str | None,
-    ) -> dict[str, Any]:
-        """The edit response; after a 504 (the server stopped waiting), one built from the
-        generation followed on the queue until ``deadline``."""
-        try:
-            return await self._client._json(
-                "POST",
-                "/api/ai/images/edit",
-                json=body,
-                headers=idempotency_headers(idempotency_key),
-                timeout=with_read_timeout(self._client.timeout, deadline.remaining()),
-            )
-        except GenerationTimeout as exc:
-            if exc.generation_id is None or deadline.expired:
-                raise
-            gen = await self._client.queue.wait(exc.generation_id, timeout=deadline.remaining())
-        b64 = None
-        if response_format == "b64_json":
-            b64 = base64.b64encode(await gen.aread_bytes()).decode()
-        return edit_result_json(gen, b64)
 
 
 class Queue(_Resource):
@@ -182,7 +90,7 @@ class Queue(_Resource):
         self,
         *,
         prompt: str,
-        input_image: ImageInput | Sequence[ImageInput],
+        input_image: ImageInput | Sequence[ImageInput] | None = None,
         model: str = DEFAULT_MODEL,
         num_generations: int = 1,
         aspect_ratio: str | None = None,
@@ -203,7 +111,8 @@ class Queue(_Resource):
 
         Returns one :class:`Generation` per output image, with only ``generation_id``
         and ``status`` (``queued``) filled in; follow them with :meth:`wait` or
-        :meth:`get`. Inputs are as for :meth:`Images.edit`.
+        :meth:`get`. Inputs are as for :meth:`Images.edit`; a text-to-image ``model``
+        (e.g. ``qwen-image``) takes none.
         """
         body = await self._model_body(
             model,

@@ -31,6 +31,7 @@ from editserve.client._types import (
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_MODEL = "qwen-image-edit-plus"
+DEFAULT_GENERATE_MODEL = "qwen-image"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 2
 # A quiet event stream is reopened after this long (the server sends a keep-alive every
@@ -163,12 +164,14 @@ def generation_id_of(generation: str | Generation) -> str:
 
 
 def model_body(
-    *, model: str, prompt: str, input_image: list[str], options: dict[str, Any]
+    *, model: str, prompt: str, input_image: list[str] | None, options: dict[str, Any]
 ) -> dict[str, Any]:
-    """The JSON body of an edit or enqueue call: ``options`` are the model parameters (the
-    named ones, then any others); those left as ``None`` are not sent, so the server's
-    defaults apply."""
-    body: dict[str, Any] = {"model": model, "prompt": prompt, "input_image": input_image}
+    """The JSON body of an edit, generate or enqueue call: ``options`` are the model
+    parameters (the named ones, then any others); those left as ``None`` are not sent, so
+    the server's defaults apply. A generate call has no ``input_image``."""
+    body: dict[str, Any] = {"model": model, "prompt": prompt}
+    if input_image is not None:
+        body["input_image"] = input_image
     body.update({k: v for k, v in options.items() if v is not None})
     return body
 

@@ -35,9 +35,10 @@ from editserve.client._base import (
     with_read_timeout,
 )
 from editserve.client._exceptions import APIError, ServerError, error_from_response
+from editserve.client._images import Images
 from editserve.client._inputs import ImageInput, LocalImage, as_list, classify
 from editserve.client._listings import Generations, Models, Uploads
-from editserve.client._resources import Images, Queue
+from editserve.client._resources import Queue
 from editserve.client._sse import SSEDecoder
 from editserve.client._types import Event
 

@@ -233,6 +233,34 @@ class EditResult:
             raw=dict(data),
         )
 
+    @classmethod
+    def from_generate_json(cls, data: dict[str, Any], *, client: Any = None) -> EditResult:
+        """Build from the generate endpoint's response: one image per generation, each
+        with its own generation id and seed (the result's are the first's)."""
+        gens = [g for g in data.get("generations") or [] if isinstance(g, dict)]
+        images = [
+            Image.from_json(
+                item,
+                client=client,
+                generation_id=gens[index].get("generation_id") if index < len(gens) else None,
+                seed=gens[index].get("seed") if index < len(gens) else None,
+            )
+            for index, item in enumerate(data.get("images") or [])
+            if isinstance(item, dict)
+        ]
+        first = gens[0] if gens else {}
+        return cls(
+            model=str(data.get("model") or ""),
+            created=int(data.get("created") or 0),
+            images=images,
+            generation_id=first.get("generation_id"),
+            seed=first.get("seed"),
+            width=first.get("width"),
+            height=first.get("height"),
+            timings=data.get("timings"),
+            raw=dict(data),
+        )
+
     @property
     def image(self) -> Image:
         """The first (usually the only) output image."""

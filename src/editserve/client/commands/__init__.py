@@ -1,4 +1,4 @@
-"""The client-side commands of the ``editserve`` CLI: edit, queue, models.
+"""The client-side commands of the ``editserve`` CLI: edit, generate, queue, models.
 
 They talk to a server through :class:`editserve.client.Client` (``--url`` /
 ``$EDITSERVE_URL``, ``--api-key`` / ``$EDITSERVE_API_KEY`` / ``$OXEN_API_KEY``).
@@ -31,6 +31,7 @@ from editserve.client.commands._common import exit_code_for
 from editserve.client.commands._edit import ASPECT_RATIOS as ASPECT_RATIOS
 from editserve.client.commands._edit import FORMATS as FORMATS
 from editserve.client.commands._edit import edit
+from editserve.client.commands._generate import generate
 from editserve.client.commands._models import models
 from editserve.client.commands._progress import ProgressDisplay
 from editserve.client.commands._queue import queue
@@ -43,8 +44,9 @@ client_factory: Callable[..., Client] = Client
 
 
 def register(main: click.Group) -> None:
-    """Add ``edit``, ``queue`` and ``models`` to the ``editserve`` command group."""
+    """Add ``edit``, ``generate``, ``queue`` and ``models`` to the ``editserve`` group."""
     main.add_command(edit)
+    main.add_command(generate)
     main.add_command(queue)
     main.add_command(models)
 

@@ -29,13 +29,11 @@ from editserve.client.commands._progress import ProgressDisplay
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "auto")
 FORMATS = ("png", "jpg", "webp")
 
-_EDIT_OPTIONS = (
-    click.argument("images", nargs=-1, required=True, metavar="IMAGE [IMAGE...]"),
-    click.option("-p", "--prompt", required=True, help="What to change, e.g. 'Add a red hat'."),
+RUN_OPTIONS = (
     click.option(
         "--aspect-ratio",
         type=click.Choice(ASPECT_RATIOS),
-        help="Output aspect ratio (server default 1:1; auto follows the last image).",
+        help="Output aspect ratio (left out: the model's default; auto follows the last image).",
     ),
     click.option("--negative-prompt", help="What to avoid (server default ' ')."),
     click.option(
@@ -72,6 +70,23 @@ _EDIT_OPTIONS = (
         ),
     ),
     click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=True),
+        help="Where to save the image: a file, or a folder (default: <first image>-edited.<fmt>,"
+        " or generated.<fmt>).",
+    ),
+    click.option("--no-wait", is_flag=True, help="Only enqueue; print the generation id and exit."),
+    click.option("--timeout", type=float, help="Give up waiting after this many seconds."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress display."),
+)
+
+
+_EDIT_OPTIONS = (
+    click.argument("images", nargs=-1, required=True, metavar="IMAGE [IMAGE...]"),
+    click.option("-p", "--prompt", required=True, help="What to change, e.g. 'Add a red hat'."),
+    *RUN_OPTIONS,
+    click.option(
         "--model",
         default=DEFAULT_MODEL,
         show_default=True,
@@ -80,21 +95,16 @@ _EDIT_OPTIONS = (
             "(1-3 images) or qwen-image-edit (v1, one image)."
         ),
     ),
-    click.option(
-        "-o",
-        "--output",
-        type=click.Path(dir_okay=True),
-        help="Where to save the image: a file, or a folder (default: <first image>-edited.<fmt>).",
-    ),
-    click.option("--no-wait", is_flag=True, help="Only enqueue; print the generation id and exit."),
-    click.option("--timeout", type=float, help="Give up waiting after this many seconds."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress display."),
 )
 
 
 def edit_options(func: F) -> F:
     """The argument and options of ``editserve edit`` (besides the connection options)."""
-    for decorate in reversed(_EDIT_OPTIONS):
+    return with_options(func, _EDIT_OPTIONS)
+
+
+def with_options(func: F, options: tuple[Any, ...]) -> F:
+    for decorate in reversed(options):
         func = decorate(func)
     return func
 
@@ -137,7 +147,7 @@ def edit(
     """
     _check_args(images, width, height, loras)
     try:
-        _edit(
+        run_generation(
             images,
             prompt=prompt,
             model=model,
@@ -168,6 +178,10 @@ def _check_args(
     images: tuple[str, ...], width: int | None, height: int | None, loras: tuple[str, ...]
 ) -> None:
     _check_images(images)
+    check_run_args(width, height, loras)
+
+
+def check_run_args(width: int | None, height: int | None, loras: tuple[str, ...]) -> None:
     if (width is None) != (height is None):
         raise click.UsageError("give --width and --height together (or neither)")
     if len(loras) > 3:
@@ -185,7 +199,7 @@ def _check_images(images: tuple[str, ...]) -> None:
             raise click.BadParameter(str(exc), param_hint="IMAGE") from None
 
 
-def _edit(
+def run_generation(
     images: tuple[str, ...],
     *,
     prompt: str,
@@ -218,7 +232,7 @@ def _edit(
             params["loras"] = lora_list(loras)
         [gen] = client.queue.submit(
             prompt=prompt,
-            input_image=list(images),
+            input_image=list(images) if images else None,  # none: a text-to-image model
             model=model,
             aspect_ratio=aspect_ratio,
             negative_prompt=negative_prompt,
@@ -268,11 +282,7 @@ def _output_path(output: str | None, images: tuple[str, ...], gen: Generation) -
     is_folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
     if output is not None and not is_folder:
         return Path(output)
-    first = images[0]
-    stem = Path(first.split("?", 1)[0]).stem if not first.startswith("data:") else ""
-    if is_url(first) and not stem:
-        stem = "image"
-    name = f"{stem or 'image'}-edited"
+    name = _edited_name(images[0]) if images else "generated"
     folder = Path(output) if output is not None else Path.cwd()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.{ext}"
@@ -281,6 +291,13 @@ def _output_path(output: str | None, images: tuple[str, ...], gen: Generation) -
         path = folder / f"{name}-{counter}.{ext}"
         counter += 1
     return path
+
+
+def _edited_name(first: str) -> str:
+    stem = Path(first.split("?", 1)[0]).stem if not first.startswith("data:") else ""
+    if is_url(first) and not stem:
+        stem = "image"
+    return f"{stem or 'image'}-edited"
 
 
 def _report_saved(gen: Generation, path: Path, seconds: float, as_json: bool) -> None:
