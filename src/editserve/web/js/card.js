@@ -131,15 +131,18 @@ export class ModelCard {
     const tiny = card.weights?.is_tiny || !!card.warning;
     banner.hidden = !tiny;
     if (!tiny) return;
-    banner.onclick = () => banner.classList.toggle("expanded");
-    banner.title = "Click to show all";
+    // On a phone the long text waits behind "Details" (a short sentence stands for it).
+    const more = h("button.banner-more", { type: "button", "aria-expanded": "false" }, "Details");
+    banner.onclick = () => more.setAttribute("aria-expanded", String(banner.classList.toggle("expanded")));
     clear(banner).append(
       icon("warn"),
       h(
         "div.banner-text",
         {},
         h("strong", {}, "Development weights loaded. "),
-        card.warning ? capitalize(card.warning.replace(/^DEVELOPMENT WEIGHTS:\s*/i, "")) : "This server runs a tiny random-weight model: outputs are noise.",
+        h("span.banner-short", {}, card.weights?.is_tiny ? "Outputs are noise. " : ""),
+        h("span.banner-long", {}, card.warning ? capitalize(card.warning.replace(/^DEVELOPMENT WEIGHTS:\s*/i, "")) : "This server runs a tiny random-weight model: outputs are noise."),
+        more,
       ),
     );
   }

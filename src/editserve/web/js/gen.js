@@ -83,6 +83,19 @@ export function titleStage(stage) {
   return known[stage] || stage.charAt(0).toUpperCase() + stage.slice(1).replace(/_/g, " ");
 }
 
+// After the last denoising step the worker decodes and saves: no step count to go by.
+const FINISHING = new Set(["decoding", "decode", "storing", "store"]);
+
+/** The progress card's note: when a queued run should start, the time left while it
+ * denoises, "Finishing…" once the last step is done (an ETA would not be true then). */
+export function progressNote(gen) {
+  if (gen.status === "queued") return gen.eta_seconds ? `Starts in about ${fmtDuration(gen.eta_seconds)}` : "";
+  const { step, total } = gen.progress || {};
+  if ((total && step >= total) || FINISHING.has(gen.stage)) return "Finishing…";
+  if (gen.eta_seconds) return `About ${fmtDuration(gen.eta_seconds)} left`;
+  return sizeLabel(gen) ? `${sizeLabel(gen)} · seed ${gen.seed ?? "…"}` : "";
+}
+
 export function sizeLabel(gen) {
   return gen.width && gen.height ? `${gen.width}×${gen.height}` : "";
 }

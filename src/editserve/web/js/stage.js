@@ -5,7 +5,7 @@
 import { beforeAfter } from "./slider.js";
 import { thumb } from "./history.js";
 import { h, icon, clear, $, fmtClock, fmtDuration, toast } from "./dom.js";
-import { ACTIVE, paramsOf, titleStage, sizeLabel, runSeconds, resultFilename, statusLabel } from "./gen.js";
+import { ACTIVE, paramsOf, titleStage, sizeLabel, runSeconds, resultFilename, statusLabel, progressNote } from "./gen.js";
 
 export class Stage {
   constructor(app) {
@@ -96,7 +96,6 @@ export class Stage {
     if (gen.status === "queued") {
       p.stageLabel.textContent = "Queued";
       p.step.textContent = gen.queue_position ? `Position ${gen.queue_position} in the queue` : "Waiting for a worker";
-      p.extra.textContent = gen.eta_seconds ? `Starts in about ${fmtDuration(gen.eta_seconds)}` : "";
     } else {
       p.stageLabel.textContent = titleStage(gen.stage) || "Starting";
       if (progress && progress.total) {
@@ -105,8 +104,8 @@ export class Stage {
       } else {
         p.step.textContent = gen.stage === "denoising" ? "Denoising" : "Preparing";
       }
-      p.extra.textContent = gen.eta_seconds ? `About ${fmtDuration(gen.eta_seconds)} left` : sizeLabel(gen) ? `${sizeLabel(gen)} · seed ${gen.seed ?? "…"}` : "";
     }
+    p.extra.textContent = progressNote(gen);
     p.bar.classList.toggle("indeterminate", !(progress && progress.total));
     p.bar.setAttribute("aria-valuenow", String(Math.round(pct)));
     p.bar.dataset.step = progress ? String(progress.step) : "";
@@ -178,7 +177,7 @@ export class Stage {
     return h(
       "div.stage-bar",
       {},
-      h("div.stage-meta", {}, h("p.stage-prompt", { title: gen.prompt || "" }, gen.prompt || ""), h("p.stage-facts", {}, chips.join("  ·  "))),
+      h("div.stage-meta", {}, h("p.stage-prompt", { title: gen.prompt || "" }, gen.prompt || ""), h("p.stage-facts", {}, chips.map((chip) => h("span", {}, chip)))),
       h(
         "div.stage-actions",
         {},
