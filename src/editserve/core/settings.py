@@ -273,7 +273,13 @@ class _ServerSettings(BaseSettings):
         ),
     )
 
-    log_level: str = Field(default="info", description="debug | info | warning | error")
+    log_level: str = Field(
+        default="info",
+        description=(
+            "debug | info | warning | error; the libraries' start-up notices (torch/torchao "
+            "deprecations, diffusers' experimental attention backends) show only at `debug`"
+        ),
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="text | json (one object a line, with generation_id, worker_id, stage).",

@@ -293,6 +293,6 @@ def test_offload_hooks_run_with_the_cpu_as_the_onload_device(
     adapter = _adapter(tiny_weights_dir, tmp_path)
     accel.place_pipeline(adapter.pipeline, ModelOptions(memory_mode=mode), "cpu")
     job = _job()
-    assert np.array_equal(
-        _pixels(adapter.generate(job, _ignore).image), _pixels(plain.generate(job, _ignore).image)
-    )
+    offloaded = _pixels(adapter.generate(job, _ignore).image)
+    # The hooks change float rounding at most: now and then one pixel lands one level off.
+    assert np.abs(offloaded - _pixels(plain.generate(job, _ignore).image)).max() <= 1

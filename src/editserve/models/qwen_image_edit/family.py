@@ -1,12 +1,14 @@
-"""A family member's registry entry, built the one way: every Qwen-Image-Edit model folder
-(2509 here, 2511, v1) hands its variant, card text and request model to :func:`family_spec`.
+"""A family member's registry entry, built the one way: every Qwen-Image-Edit member (2509,
+2511, v1) hands its variant, card text and request model to :func:`family_spec`, and so do
+the text-to-image members (models/qwen_image/specs.py), with their kind and their sizing.
 
-The spec's sizing (aspect ratio or exact width/height), jobs, options, weights sources and
-memory figures are the family's; what differs lives in the variant and the request model.
+The spec's jobs, options, weights sources, LoRA checks and memory figures are the family's;
+what differs lives in the variant, the request model and (text-to-image) the sizing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,11 +19,14 @@ from editserve.models.qwen_image_edit.request.jobs import job_builder
 from editserve.models.qwen_image_edit.request.loras import check_loras, fitting_loras
 from editserve.models.qwen_image_edit.request.memory import MEMORY_CARD, memory_estimates
 from editserve.models.qwen_image_edit.request.options import check_options, preset_defaults
-from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams, request_schema
+from editserve.models.qwen_image_edit.request.schema import request_schema
 from editserve.models.qwen_image_edit.request.sizing_plan import plan_size
 from editserve.models.qwen_image_edit.request.sources import weights_source
 from editserve.models.qwen_image_edit.variant import QwenVariant
-from editserve.models.spec import ModelSpec, SizePlan
+from editserve.models.spec import ModelKind, ModelSpec, SizePlan
+
+# A member's sizing: (validated params, input sizes, settings) -> the output size.
+Sizer = Callable[[Any, list[tuple[int, int]], Settings], SizePlan]
 
 
 def tiny_warning(variant: QwenVariant) -> str:
@@ -42,6 +47,7 @@ def family_card(
     released_at: str,
 ) -> dict[str, Any]:
     """The hosted API's model fields for a family member (self-hosted: no prices)."""
+    edits = variant.takes_images
     return {
         "id": variant.model_id,
         "object": "model",
@@ -51,8 +57,8 @@ def family_card(
         "summary": summary,
         "description": description,
         "model_type": "base",
-        "endpoint": "/images/edit",
-        "capabilities": {"input": ["text", "image"], "output": ["image"]},
+        "endpoint": "/images/edit" if edits else "/images/generate",
+        "capabilities": {"input": ["text", "image"] if edits else ["text"], "output": ["image"]},
         # A self-hosted server charges nothing: the hosted API's cost fields stay null.
         "pricing": {"method": "image", "cost_per_image": None},
         "fine_tuning": None,
@@ -62,6 +68,8 @@ def family_card(
         "image_url": None,
         "released_at": released_at,
         "parameter_count": 20_000_000_000,
+        # Every Qwen-Image release (edit and text-to-image) is published under Apache 2.0.
+        "license": "Apache-2.0",
         "memory": MEMORY_CARD,
     }
 
@@ -73,7 +81,10 @@ def family_spec(
     card: dict[str, Any],
     params_model: type[BaseModel],
     adapter_path: str,
+    kind: ModelKind = "edit",
+    sizer: Sizer = plan_size,
 ) -> ModelSpec:
+    """The registry entry of `variant`; `sizer` sizes its requests (after the LoRA check)."""
     return ModelSpec(
         id=variant.model_id,
         aliases=aliases,
@@ -81,9 +92,10 @@ def family_spec(
         card=card,
         request_schema=partial(request_schema, params_model),
         adapter_path=adapter_path,
-        plan_size=partial(_plan_size, variant=variant),
+        plan_size=partial(_plan_size, variant=variant, sizer=sizer),
         build_job=job_builder(params_model),
         tiny_warning=tiny_warning(variant),
+        kind=kind,
         # A Lightning preset makes its step count and CFG 1.0 the request defaults.
         default_overrides=preset_defaults,
         check_settings=partial(check_options, variant=variant),
@@ -94,17 +106,18 @@ def family_spec(
 
 
 def _plan_size(
-    params: QwenImageEditPlusParams,
+    params: Any,
     input_sizes: list[tuple[int, int]],
     settings: Settings,
     *,
     variant: QwenVariant,
+    sizer: Sizer,
 ) -> SizePlan:
     """Check the request's LoRAs (local files: against the model, from their headers),
     then size it."""
     overrides = dict(variant.transformer_overrides)
     check_loras(params.loras, settings.for_model(variant.model_id), overrides)
-    return plan_size(params, input_sizes, settings)
+    return sizer(params, input_sizes, settings)
 
 
 def _loras(settings: Settings, *, variant: QwenVariant) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""Edit jobs of qwen-image-edit-plus, built in one place.
+"""The jobs of the Qwen-Image family, built in one place.
 
-A stored request's validated params (the fields of :class:`QwenImageEditPlusParams`)
-become an :class:`EditJob`; a field the params lack takes the request model's default,
-so the schema stays the one source of defaults.
+A stored request's validated params (the fields of a member's request model) become an
+:class:`EditJob`; a field the params lack takes the request model's default, so the schema
+stays the one source of defaults. Text-to-image members get the same jobs without images.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def job_builder(params_model: type[BaseModel]) -> Callable[..., EditJob]:
 build_job = job_builder(QwenImageEditPlusParams)
 
 
-def warmup_job(width: int, height: int) -> EditJob:
-    """The warm-up run's job: a short edit of a grey picture at `width` x `height`."""
-    image = Image.new("RGB", (WARMUP_SIZE, WARMUP_SIZE), (127, 127, 127))
+def warmup_job(width: int, height: int, *, with_image: bool = True) -> EditJob:
+    """The warm-up run's job: a short edit of a grey picture at `width` x `height` (or,
+    without `with_image`, a text-to-image run: no picture)."""
+    images = [Image.new("RGB", (WARMUP_SIZE, WARMUP_SIZE), (127, 127, 127))] if with_image else []
     return build_job(
-        _WARMUP_PARAMS, [image], seed=0, width=width, height=height, area=width * height
+        _WARMUP_PARAMS, images, seed=0, width=width, height=height, area=width * height
     )

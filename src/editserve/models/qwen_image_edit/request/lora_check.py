@@ -22,7 +22,8 @@ from editserve.models.qwen_image_edit.tiny.config import (
 )
 
 # The real Qwen-Image transformer (transformer/config.json of Qwen/Qwen-Image-Edit-2509,
-# -2511 and Qwen-Image-Edit: the same 20B MMDiT; 2511 adds only zero_cond_t).
+# -2511, Qwen-Image-Edit, Qwen-Image and Qwen-Image-2512: the same 20B MMDiT; 2511 adds
+# only zero_cond_t).
 REAL_TRANSFORMER_CONFIG: dict[str, Any] = {
     "patch_size": 2,
     "in_channels": 64,

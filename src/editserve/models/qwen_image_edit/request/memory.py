@@ -3,6 +3,9 @@
 Weight bytes are those of the published bf16 files at the pinned revision (MODEL_NOTES);
 activations and overheads are estimates, rounded up. ``memory_estimates`` is what
 ``editserve doctor`` compares with the GPUs it finds and what the README's GPU guide shows.
+Every member of the family, the text-to-image ones too, has this transformer, text encoder
+and VAE architecture (the same tensors, so the same bf16 bytes): one set of figures. A
+text-to-image call has no input-image tokens, so its activations stay under the estimate.
 """
 
 from __future__ import annotations

@@ -200,6 +200,16 @@ def lightning_lora_source(
     precision = "fp32" if _dtype_family(dtype) == "fp32" else "bf16"
     default_file = variant.lightning_file(steps, precision)
     if not value or not value.strip():
+        if steps not in variant.lightning_steps:
+            published = " or ".join(str(n) for n in variant.lightning_steps)
+            raise OptionsError(
+                [
+                    f"EDITSERVE_LIGHTNING={steps}: {variant.display} has a Lightning LoRA for "
+                    f"{published} steps only ({variant.lightning_repo}): set "
+                    f"EDITSERVE_LIGHTNING={variant.lightning_steps[0]}, or name a {steps}-step "
+                    "LoRA file in EDITSERVE_LIGHTNING_LORA"
+                ]
+            )
         return LoraSource("hub", repo=variant.lightning_repo, filename=default_file)
     text = value.strip()
     path = Path(text).expanduser()

@@ -38,6 +38,14 @@ def _order(n: int, **extra: Any) -> dict[str, Any]:
     return {"x-order": n, **extra}
 
 
+def exact_side(value: int | None) -> int | None:
+    """An exact width or height: a positive multiple of 16 (its bounds are settings,
+    checked when the request is sized)."""
+    if value is not None and (value < 1 or value % EXACT_SIZE_MULTIPLE):
+        raise ValueError(f"must be a positive multiple of {EXACT_SIZE_MULTIPLE} (got {value})")
+    return value
+
+
 class QwenImageEditPlusParams(BaseModel):
     """Edit 1-3 images from a text instruction."""
 
@@ -125,9 +133,7 @@ class QwenImageEditPlusParams(BaseModel):
     @field_validator("width", "height")
     @classmethod
     def _exact_side(cls, value: int | None) -> int | None:
-        if value is not None and (value < 1 or value % EXACT_SIZE_MULTIPLE):
-            raise ValueError(f"must be a positive multiple of {EXACT_SIZE_MULTIPLE} (got {value})")
-        return value
+        return exact_side(value)
 
     @field_validator("prompt")
     @classmethod
@@ -201,12 +207,12 @@ def request_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema served as json_request_schema / request_schema of a member's
     request model."""
     schema = model.model_json_schema()
-    # `seed`, `width` and `height` are Optional only so that "omitted" means "draw one" /
-    # "size by aspect_ratio"; advertise integers.
-    for name in ("seed", "width", "height"):
-        field = schema["properties"][name]
-        if "anyOf" in field:
-            integer = next(s for s in field.pop("anyOf") if s.get("type") == "integer")
-            field.update(integer)
+    # Optional fields (`seed`, `width`, `height`; a text-to-image member's `guidance`) are
+    # Optional only so that "omitted" means "draw one" / "size by aspect_ratio" / "the other
+    # field decides"; advertise their type.
+    for field in schema["properties"].values():
+        if "anyOf" in field and {"type": "null"} in field["anyOf"]:
+            given = next(s for s in field.pop("anyOf") if s.get("type") != "null")
+            field.update(given)
             field.pop("default", None)
     return schema

@@ -5,11 +5,20 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
 from editserve.models.qwen_image_edit.request.schema import QwenImageEditPlusParams
 from editserve.models.qwen_image_edit.request.sizing import elongation_problem, output_size
 from editserve.models.spec import SizePlan
+
+
+class ExactSizeFields(Protocol):
+    """A request model with the exact-size fields (every member of the family has them)."""
+
+    width: int | None
+    height: int | None
 
 
 def plan_size(
@@ -35,7 +44,7 @@ def check_inputs_fit(input_sizes: list[tuple[int, int]], area: int) -> None:
             )
 
 
-def exact_size(params: QwenImageEditPlusParams, settings: Settings) -> tuple[int, int] | None:
+def exact_size(params: ExactSizeFields, settings: Settings) -> tuple[int, int] | None:
     """The exact (width, height) a request asks for, or None (aspect-ratio sizing).
 
     Both or neither; each side within the server's exact_size_min_side..max_side and the

@@ -1,5 +1,6 @@
-"""The model adapter of the Qwen-Image-Edit family (diffusers' ``QwenImageEditPlusPipeline``
-and ``QwenImageEditPipeline``): one class, one subclass per member naming its record.
+"""The model adapter of the Qwen-Image family (diffusers' ``QwenImageEditPlusPipeline`` and
+``QwenImageEditPipeline``; the text-to-image members' ``QwenImagePipeline`` subclass it in
+models/qwen_image/runtime/adapter.py): one class, one subclass per member naming its record.
 
 It lives only in worker processes. torch and diffusers are imported inside the functions,
 so importing this module (e.g. from the model registry in the API process) stays cheap.
@@ -75,7 +76,7 @@ __all__ = [
 
 
 class FamilyAdapter:
-    """Loads QwenImageEditPlusPipeline once, applies the speed/memory options, runs edits.
+    """Loads a member's pipeline once, applies the speed/memory options, runs its jobs.
 
     ``device`` overrides ``settings.device`` (the supervisor passes e.g. ``"cuda:1"``);
     ``on_stage`` hears each start-up stage with its figures (the worker reports them).
@@ -114,7 +115,7 @@ class FamilyAdapter:
 
     @property
     def pipeline(self) -> Any:
-        """The loaded ``QwenImageEditPlusPipeline`` (for tests and diagnostics)."""
+        """The loaded pipeline (for tests and diagnostics)."""
         if self._state is None:
             raise RuntimeError("the model is not loaded: call load() first")
         return self._state.pipe
@@ -134,7 +135,7 @@ class FamilyAdapter:
         return state.loaded
 
     def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
-        """Run one edit; ``on_step(k, n)`` after every step (it may raise GenerationCancelled)."""
+        """Run one job; ``on_step(k, n)`` after every step (it may raise GenerationCancelled)."""
         with self._lock:
             return self._run([job], on_step)[0]
 

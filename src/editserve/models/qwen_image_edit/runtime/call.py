@@ -1,5 +1,6 @@
-"""One call of the loaded ``QwenImageEditPlusPipeline``: the jobs of one batch in, the
-images and the time each phase took out.
+"""One call of a loaded Qwen-Image pipeline (an edit one, or ``QwenImagePipeline`` for a
+text-to-image member: no input pictures): the jobs of one batch in, the images and the time
+each phase took out.
 
 Around the call: checks of the jobs, forward hooks that time the text encoder, the VAE
 encode and the denoising loop, one generator per image, a scheduler without
@@ -55,9 +56,9 @@ def run_pipeline(
     """Run `jobs` (one job, or a batch differing only in seed) as one pipeline call."""
     import torch
 
-    # 1. check the job and its input images
+    # 1. check the job and its input images (none for a text-to-image member)
     job = jobs[0]
-    images = validated_images(job)
+    images = validated_images(job, variant)
     steps = int(job.num_inference_steps)
     validate_job(job)
 
@@ -74,9 +75,7 @@ def run_pipeline(
         accel.reset_step_cache(pipe)
         with vae_image_area(job.vae_area, variant):
             clock.start()
-            # a one-image model (v1) gets its image as its docs call it: alone, not a list
-            image = images[0] if variant.max_images == 1 else images
-            output = _call(pipe, jobs, image, generators, clock.step_end)
+            output = _call(pipe, jobs, _image_argument(images, variant), generators, clock.step_end)
             clock.finish()
         scheduler = accel.scheduler_receipt(pipe.scheduler)
 
@@ -87,10 +86,18 @@ def run_pipeline(
     return PipelineCall(images, list(output.images), clock.timings(), scheduler)
 
 
+def _image_argument(images: list[Any], variant: QwenVariant) -> dict[str, Any]:
+    """The pipeline's ``image`` argument: none for a text-to-image member; a one-image model
+    (v1) gets its image as its docs call it: alone, not a list."""
+    if not variant.takes_images:
+        return {}
+    return {"image": images[0] if variant.max_images == 1 else images}
+
+
 def _call(
     pipe: Any,
     jobs: list[EditJob],
-    images: Any,
+    image: dict[str, Any],
     generators: list[Any],
     step_end: Callable[..., dict[str, Any]],
 ) -> Any:
@@ -98,7 +105,7 @@ def _call(
     cfg_active = job.true_cfg_scale > 1
     try:
         return pipe(
-            image=images,
+            **image,
             prompt=job.prompt,
             # Passed whenever CFG is asked for (without it the pipeline silently
             # skips CFG); with cfg <= 1 the pipeline ignores it and only warns.
@@ -229,8 +236,11 @@ def vae_image_area(area: int, variant: QwenVariant) -> Iterator[None]:
     The Plus pipeline reads a module constant (``VAE_IMAGE_SIZE``); the v1 pipeline sizes
     its one input with the module's ``calculate_dimensions(1024 * 1024, ratio)``, which is
     wrapped to use `area` instead. Either is process-wide; the lock keeps two calls in one
-    process from interleaving.
+    process from interleaving. A text-to-image member has no inputs: nothing to size.
     """
+    if not variant.takes_images:
+        yield
+        return
     module: Any = importlib.import_module(variant.pipeline_module)
     if not variant.separate_condition_copy:
         with _VAE_AREA_LOCK:
@@ -290,8 +300,13 @@ def pipeline_dimensions(area: int, ratio: float) -> tuple[int, int]:
 # --- checks of the jobs --------------------------------------------------------------------------
 
 
-def validated_images(job: EditJob) -> list[Any]:
-    """The job's input images, converted to RGB where needed."""
+def validated_images(job: EditJob, variant: QwenVariant) -> list[Any]:
+    """The job's input images, converted to RGB where needed (a text-to-image member takes
+    none)."""
+    if not variant.takes_images:
+        if job.images:
+            raise ValueError(f"{variant.model_id} makes pictures from a prompt alone: no images")
+        return []
     if not job.images:
         raise ValueError("an edit needs at least one input image")
     images = []

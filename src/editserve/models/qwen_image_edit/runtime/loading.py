@@ -1,4 +1,4 @@
-"""Loading qwen-image-edit-plus: options → weights → apply options → place → warm-up.
+"""Loading a Qwen-Image family member: options → weights → apply options → place → warm-up.
 
 :func:`load_pipeline` reads like a diffusers ``__call__``: numbered steps, each a call
 into weights.py (where the weights come from), options.py (what the settings ask for) or
@@ -290,7 +290,7 @@ def warm_up(
             compiles = state.options.compile_repeated_blocks
             detail = {"run": run, "runs": len(sizes), "width": width, "height": height}
             report(Stage.WARMING_UP, {**detail, "compiles": compiles})
-            generate(warmup_job(width, height))
+            generate(warmup_job(width, height, with_image=state.variant.takes_images))
     except Exception as exc:
         raise ModelLoadError(
             f"the model loaded but a warm-up run failed: {short_error(exc)}"

@@ -18,6 +18,15 @@ def edit_receipt(
     loaded = state.loaded
     images = call.inputs
     cfg_active = job.true_cfg_scale > 1 and job.negative_prompt is not None
+    inputs: dict[str, Any] = {
+        "num_input_images": len(images),
+        "input_sizes": [list(img.size) for img in images],
+    }
+    if state.variant.takes_images:  # a text-to-image member has no VAE copies of inputs
+        inputs["vae_area"] = job.vae_area
+        inputs["vae_input_sizes"] = [
+            list(pipeline_dimensions(job.vae_area, img.size[0] / img.size[1])) for img in images
+        ]
     return {
         "model": state.variant.model_id,
         "weights": loaded.source,
@@ -33,12 +42,7 @@ def edit_receipt(
         "cfg": cfg_active,
         "seed": job.seed,
         "negative_prompt": job.negative_prompt,
-        "num_input_images": len(images),
-        "input_sizes": [list(img.size) for img in images],
-        "vae_area": job.vae_area,
-        "vae_input_sizes": [
-            list(pipeline_dimensions(job.vae_area, img.size[0] / img.size[1])) for img in images
-        ],
+        **inputs,
         "scheduler": call.scheduler,
         "options": state.in_force,
         "versions": dict(state.versions),

@@ -20,7 +20,7 @@ from editserve.models.qwen_image_edit.request.weights_choice import (
 )
 from editserve.models.qwen_image_edit.runtime.fingerprint import folder_fingerprint, snapshot_commit
 from editserve.models.qwen_image_edit.tiny.build import MARKER_FILE, ensure_tiny_weights
-from editserve.models.qwen_image_edit.variant import COMPONENTS, TINY_SOURCE, QwenVariant
+from editserve.models.qwen_image_edit.variant import TINY_SOURCE, QwenVariant
 
 logger = logging.getLogger("editserve.model")
 
@@ -94,7 +94,9 @@ def check_pipeline_folder(folder: Path, variant: QwenVariant) -> None:
             f"{folder} holds a {class_name or 'unknown pipeline'}, not a {pipeline_class} "
             f"({variant.display}); point EDITSERVE_MODEL_WEIGHTS at the right folder"
         )
-    missing = [name for name in COMPONENTS if name not in index or not (folder / name).is_dir()]
+    missing = [
+        name for name in variant.components if name not in index or not (folder / name).is_dir()
+    ]
     if missing:
         raise ModelLoadError(f"{folder} is missing pipeline component(s): {', '.join(missing)}")
 

@@ -1,9 +1,13 @@
-"""A tiny random-weight model with the exact architecture of Qwen-Image-Edit-2509.
+"""Tiny random-weight models with the exact architecture of each Qwen-Image family member
+(the edit models and, through models/qwen_image/, the text-to-image ones).
 
-Real weights (~58 GB) cannot be downloaded on build machines, so editserve builds this
-model offline and loads it through the very same ``QwenImageEditPlusPipeline.from_pretrained``
-path as the real folder. Everything but picture quality is then real: tokenising, the VL
-text encoder with image tokens, both CFG passes, the VAE and the output sizes.
+Real weights (~58 GB) cannot be downloaded on build machines, so editserve builds these
+models offline and loads them through the very same ``<pipeline class>.from_pretrained``
+path as the real folders. Everything but picture quality is then real: tokenising, the VL
+text encoder with image tokens, both CFG passes, the VAE and the output sizes. Every member
+gets the same tokenizer, text encoder, VAE and scheduler (same seeds: byte-identical files),
+as the real repos share those architectures; the transformer takes the member's config
+differences and the folder its pipeline class (a text-to-image pipeline has no processor).
 
 The build is deterministic (fixed seeds, deterministic BPE training), idempotent, and safe
 when several processes start at once: each builds in a private temporary folder next to
@@ -39,6 +43,8 @@ from editserve.models.qwen_image_edit.tiny.config import (
     SYSTEM_PREFIX,
     SYSTEM_PREFIX_TOKENS,
     TEXT_CONFIG,
+    TEXT_TO_IMAGE_PREFIX,
+    TEXT_TO_IMAGE_PREFIX_TOKENS,
     TEXT_VOCAB_SIZE,
     TOKENIZER_CORPUS,
     TRANSFORMER_CONFIG,
@@ -63,6 +69,8 @@ __all__ = [
     "SYSTEM_PREFIX",
     "SYSTEM_PREFIX_TOKENS",
     "TEXT_CONFIG",
+    "TEXT_TO_IMAGE_PREFIX",
+    "TEXT_TO_IMAGE_PREFIX_TOKENS",
     "TEXT_VOCAB_SIZE",
     "TINY_FORMAT_VERSION",
     "TOKENIZER_CORPUS",
@@ -79,7 +87,9 @@ __all__ = [
 logger = logging.getLogger("editserve.model")
 
 # Bump when the builder changes what it writes: an older folder is then rebuilt.
-TINY_FORMAT_VERSION = 2  # 2: the marker names the model (the family shares the builder)
+# 2: the marker names the model (the family shares the builder); 3: the tokenizer also
+# encodes the text-to-image system prefix to its 34 tokens (one tokenizer for every member)
+TINY_FORMAT_VERSION = 3
 MARKER_FILE = "editserve-tiny.json"
 
 
@@ -101,7 +111,7 @@ def is_complete(folder: Path, variant: QwenVariant) -> bool:
     # Folders written before the marker named the model hold Qwen-Image-Edit-2509.
     if info.get("model", EDIT_2509.model_id) != variant.model_id:
         return False
-    return all((folder / name).is_dir() for name in COMPONENTS)
+    return all((folder / name).is_dir() for name in variant.components)
 
 
 def ensure_tiny_weights(folder: Path, variant: QwenVariant) -> Path:
@@ -155,7 +165,8 @@ def _move_into_place(tmp: Path, folder: Path, variant: QwenVariant) -> None:
 
 
 def build_tokenizer() -> Any:
-    """A byte-level BPE Qwen2Tokenizer whose system prefix encodes to exactly 64 tokens."""
+    """A byte-level BPE Qwen2Tokenizer whose system prefixes encode to exactly the tokens
+    the pipelines drop: 64 (edit) and 34 (text-to-image)."""
     from transformers import Qwen2Tokenizer
 
     vocab, merges = _train_byte_level_bpe()
@@ -219,12 +230,16 @@ def _check_tokenizer(tokenizer: Any, n_learned: int) -> None:
         if got != n_learned + offset:
             raise RuntimeError(f"special token {token} got id {got}, not {n_learned + offset}")
 
-    n_prefix = len(tokenizer(SYSTEM_PREFIX)["input_ids"])
-    if n_prefix != SYSTEM_PREFIX_TOKENS:
-        raise RuntimeError(
-            f"tiny tokenizer encodes the system prefix to {n_prefix} tokens, "
-            f"not {SYSTEM_PREFIX_TOKENS}; the pipeline would drop the wrong positions"
-        )
+    for prefix, expected in (
+        (SYSTEM_PREFIX, SYSTEM_PREFIX_TOKENS),
+        (TEXT_TO_IMAGE_PREFIX, TEXT_TO_IMAGE_PREFIX_TOKENS),
+    ):
+        n_prefix = len(tokenizer(prefix)["input_ids"])
+        if n_prefix != expected:
+            raise RuntimeError(
+                f"tiny tokenizer encodes a system prefix to {n_prefix} tokens, "
+                f"not {expected}; the pipeline would drop the wrong positions"
+            )
 
 
 # --- the pipeline --------------------------------------------------------------------------------
@@ -234,12 +249,18 @@ def build_tiny_pipeline_folder(out: Path, variant: QwenVariant) -> Path:
     """Build the tiny `variant` and save it into the (new or empty) folder `out`.
 
     Every member of the family shares the tiny components; the transformer takes the
-    variant's config differences (``transformer_overrides``), the folder its pipeline class.
+    variant's config differences (``transformer_overrides``), the folder its pipeline class
+    and the components that class has (``variant.components``: no processor for a
+    text-to-image pipeline).
     """
     import diffusers
 
     tokenizer = build_tokenizer()
-    components = _random_components(tokenizer, variant)
+    components = {
+        name: component
+        for name, component in _random_components(tokenizer, variant).items()
+        if name in variant.components
+    }
     pipeline_type: Any = getattr(diffusers, variant.pipeline_class)
     pipe: Any = pipeline_type(tokenizer=tokenizer, **components)
     out.mkdir(parents=True, exist_ok=True)

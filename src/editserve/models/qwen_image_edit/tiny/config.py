@@ -1,6 +1,10 @@
 """The tiny model's architecture as plain data: its components' configurations (the real
-Qwen-Image-Edit-2509 classes, scaled down), its tokenizer's special tokens and training
-text. tiny.py builds and saves the model from these.
+Qwen-Image classes, scaled down), its tokenizer's special tokens and training text.
+build.py builds and saves the model from these.
+
+One tokenizer, text encoder, VAE and scheduler serve every member of the family, edit and
+text-to-image alike (the real repos share those architectures): only the transformer's
+config differences and the pipeline class differ from member to member.
 """
 
 from __future__ import annotations
@@ -23,6 +27,16 @@ PROMPT_TEMPLATE = (
 )
 SYSTEM_PREFIX = PROMPT_TEMPLATE.split("{}")[0]
 SYSTEM_PREFIX_TOKENS = 64
+# The text-to-image pipeline's template (QwenImagePipeline.prompt_template_encode) and the
+# positions it drops (prompt_template_encode_start_idx = 34): the same tokenizer must encode
+# its system prefix to 34 tokens, as Qwen's real one does.
+TEXT_TO_IMAGE_TEMPLATE = (
+    "<|im_start|>system\nDescribe the image by detailing the color, shape, size, texture, "
+    "quantity, text, spatial relationships of the objects and background:<|im_end|>\n"
+    "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+)
+TEXT_TO_IMAGE_PREFIX = TEXT_TO_IMAGE_TEMPLATE.split("{}")[0]
+TEXT_TO_IMAGE_PREFIX_TOKENS = 34
 
 # Qwen2.5-VL's special tokens, in their real order (ids 151643..151656 in the real vocab).
 SPECIAL_TOKENS = (
@@ -45,13 +59,19 @@ SPECIAL_TOKENS = (
 TEXT_VOCAB_SIZE = 512
 # 256 byte tokens + learned merges + the 14 special tokens fill the text vocabulary.
 BPE_TRAIN_VOCAB = TEXT_VOCAB_SIZE - len(SPECIAL_TOKENS)
-# The system prefix is repeated in the training corpus so that its merges outrank every
-# other sentence's: each of its words becomes one token, like in Qwen's real vocabulary,
-# and the prefix encodes to 64 tokens whatever else the budget is spent on.
+# The system prefixes are repeated in the training corpus so that their merges outrank
+# every other sentence's: each of their words becomes one token, like in Qwen's real
+# vocabulary, and the prefixes encode to 64 and 34 tokens whatever else the budget is spent on.
 PREFIX_WEIGHT = 8
 
+
+def _bare(prefix: str) -> str:
+    return prefix.replace("<|im_start|>", "").replace("<|im_end|>", "")
+
+
 TOKENIZER_CORPUS = (
-    *[SYSTEM_PREFIX.replace("<|im_start|>", "").replace("<|im_end|>", "")] * PREFIX_WEIGHT,
+    *[_bare(SYSTEM_PREFIX)] * PREFIX_WEIGHT,
+    *[_bare(TEXT_TO_IMAGE_PREFIX)] * PREFIX_WEIGHT,
     "Picture 1: Picture 2: Picture 3: ",
     "Make the sky blue and add a red balloon in the corner.",
     "Replace the text on the sign with 'Hello World'.",

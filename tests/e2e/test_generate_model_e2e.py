@@ -1,0 +1,81 @@
+"""A text-to-image model through a real `editserve serve` process on its tiny twin: a prompt
+alone, queued through POST /api/ai/queue, comes back as a picture of the planned size with
+its receipt; a server serving an edit model and a text-to-image model runs both kinds."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fixtures.e2e import wait_for
+from fixtures.support import LiveServer, make_png, start_server, stop_server
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Any) -> Iterator[LiveServer]:
+    """Both kinds served; the worker swaps models at once when the other kind waits."""
+    live = start_server(
+        tmp_path_factory.mktemp("generate-server"),
+        EDITSERVE_MODELS="qwen-image,qwen-image-edit-plus",
+        EDITSERVE_MODEL_SWAP_AFTER_SECONDS="0",
+    )
+    try:
+        yield live
+    finally:
+        stop_server(live.process)
+
+
+def _succeeded(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/api/ai/queue", json=body)
+    assert response.status_code == 200, response.text
+    [queued] = response.json()["generations"]
+    record = wait_for(client, queued["generation_id"])
+    assert record["status"] == "succeeded", record
+    return record
+
+
+def test_a_prompt_alone_makes_a_picture(server: LiveServer) -> None:
+    with server.client() as client:
+        record = _succeeded(
+            client,
+            {"model": "qwen-image", "prompt": "a red fox", "num_inference_steps": 2, "seed": 3},
+        )
+        # 16:9 at the server's 64x64 output area; the hosted default format, webp
+        assert (record["width"], record["height"]) == (112, 64)
+        assert record["input_urls"] == []
+        picture = Image.open(io.BytesIO(client.get(record["result_url"]).content))
+        assert (picture.format, picture.size) == ("WEBP", (112, 64))
+        receipt = record["receipt"]
+        assert receipt["model"] == "qwen-image" and receipt["seed"] == 3
+        assert receipt["num_input_images"] == 0 and receipt["is_tiny"] is True
+        assert receipt["weights"]["details"]["pipeline"] == "QwenImagePipeline"
+
+
+def test_the_same_server_edits_too(server: LiveServer) -> None:
+    png = "data:image/png;base64," + base64.b64encode(make_png(64, 48)).decode()
+    with server.client() as client:
+        edit = _succeeded(
+            client,
+            {
+                "model": "qwen-image-edit-plus",
+                "prompt": "make it blue",
+                "input_image": [png],
+                "num_inference_steps": 2,
+            },
+        )
+        assert edit["receipt"]["num_input_images"] == 1
+        again = _succeeded(
+            client,
+            {"model": "qwen-image", "prompt": "a red fox", "num_inference_steps": 2, "seed": 3},
+        )
+        assert again["receipt"]["model"] == "qwen-image"
+        models = client.get("/api/ai/models").json()["data"]
+        kinds = {card["id"]: card["endpoint"] for card in models}
+        assert kinds == {"qwen-image": "/images/generate", "qwen-image-edit-plus": "/images/edit"}
