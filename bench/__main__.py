@@ -12,7 +12,8 @@ the same PostgreSQL), ``images`` (input decode + resize and output encode vs pla
 Pillow, with PSNR), ``overhead`` (a sync edit over HTTP against a real server vs the
 adapter in-process on the same tiny weights; a bare ASGI endpoint as the HTTP floor),
 ``store`` (database bytes per finished generation, SQLite and PostgreSQL), ``model`` (the
-tiny model's stages on the CPU at 1, 2 and 3 inputs). Every row compares two things
+tiny model's stages on the CPU at 1, 2 and 3 inputs), ``swap`` (a worker's swap from an edit
+model to a text-to-image one, keeping the shared components vs reading everything). Every row compares two things
 measured in this run on this machine; "ratio" is how many times better ours is (above 1:
 better), "goal" the issue's target. PostgreSQL rows need a server (default
 EDITSERVE_TEST_POSTGRES_URL or the local one) and are skipped without one. The model's own
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from bench import common, stores
 
-SECTIONS = ("events", "listing", "queue", "images", "overhead", "store", "model")
+SECTIONS = ("events", "listing", "queue", "images", "overhead", "store", "model", "swap")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -113,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
         rows += images.run(min(args.repeat, 5), scale=0.25 if args.smoke else 1.0)
     rows += _tiny_model_rows(args, only, postgres)
+    if "swap" in only:
+        from bench import model_swap
+
+        rows += model_swap.run(max(1, min(args.repeat, 5)))
     print(common.table(rows))
     print(f"(measured in one run, {time.perf_counter() - started:.0f} s)")
     return 0

@@ -25,6 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Any) -> Itera
         tmp_path_factory.mktemp("generate-server"),
         EDITSERVE_MODELS="qwen-image,qwen-image-edit-plus",
         EDITSERVE_MODEL_SWAP_AFTER_SECONDS="0",
+        EDITSERVE_EXACT_SIZE_MIN_SIDE="64",  # OpenAI's exact sizes, kept tiny
     )
     try:
         yield live
@@ -76,6 +77,36 @@ def test_the_same_server_edits_too(server: LiveServer) -> None:
             {"model": "qwen-image", "prompt": "a red fox", "num_inference_steps": 2, "seed": 3},
         )
         assert again["receipt"]["model"] == "qwen-image"
+        # each swap kept the text encoder and the VAE (the same files) and read the rest
+        kept = again["receipt"]["weights"]["details"]["kept_from_previous_model"]
+        assert kept["components"] == ["text_encoder", "tokenizer", "vae"]
         models = client.get("/api/ai/models").json()["data"]
         kinds = {card["id"]: card["endpoint"] for card in models}
         assert kinds == {"qwen-image": "/images/generate", "qwen-image-edit-plus": "/images/edit"}
+
+
+def test_the_hosted_generate_call_and_the_openai_sdk(server: LiveServer) -> None:
+    """The hosted API's documented generate call, host and key changed; then OpenAI's SDK
+    by base URL alone."""
+    with server.client() as client:
+        body = {"model": "qwen-image", "prompt": "A majestic ox", "num_inference_steps": 2}
+        answer = client.post("/api/ai/images/generate", json=body, timeout=300)
+        assert answer.status_code == 200, answer.text
+        got = answer.json()
+        assert got["model"] == "qwen-image" and got["image_url"] == got["images"][0]["url"]
+        assert client.get(got["image_url"]).status_code == 200
+        refused = client.post("/api/ai/images/generate", json={**body, "prompt": " "})
+        assert refused.json()["error"]["detail"] == "prompt: Prompt cannot be empty"
+    from openai import OpenAI
+
+    sdk = OpenAI(base_url=server.base_url + "/v1", api_key=server.api_key)
+    result = sdk.images.generate(
+        model="qwen-image",
+        prompt="A red fox",
+        size="128x64",
+        n=2,
+        extra_body={"num_inference_steps": 2},
+    )
+    pictures = [Image.open(io.BytesIO(base64.b64decode(d.b64_json or ""))) for d in result.data]
+    assert [p.size for p in pictures] == [(128, 64), (128, 64)]
+    assert result.size == "128x64"

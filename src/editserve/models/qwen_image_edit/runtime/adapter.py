@@ -46,6 +46,7 @@ from editserve.models.qwen_image_edit.runtime.loading import (
 )
 from editserve.models.qwen_image_edit.runtime.lora_apply import LoraSet
 from editserve.models.qwen_image_edit.runtime.receipt import edit_receipt
+from editserve.models.qwen_image_edit.runtime.shared import KEPT
 from editserve.models.qwen_image_edit.runtime.weights import (
     check_pipeline_folder,
     check_pipeline_folder_index_only,
@@ -133,6 +134,21 @@ class FamilyAdapter:
             warm_up(state, self.settings, generate, self._on_stage)
         log_ready(state)
         return state.loaded
+
+    def unload(self) -> None:
+        """Let go of the pipeline (the worker is swapping models), keeping the components
+        another member could take as they are (shared.py)."""
+        with self._lock:
+            state, self._state = self._state, None
+        if state is not None:
+            loaded = state.loaded
+            KEPT.keep(
+                state.pipe,
+                state.components_folder,
+                loaded.dtype,
+                loaded.device,
+                state.options.memory_mode,
+            )
 
     def generate(self, job: EditJob, on_step: StepCallback) -> EditResult:
         """Run one job; ``on_step(k, n)`` after every step (it may raise GenerationCancelled)."""

@@ -15,6 +15,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from editserve.core.settings import Settings
@@ -33,8 +34,10 @@ from editserve.models.qwen_image_edit.request.sizing import calculate_dimensions
 from editserve.models.qwen_image_edit.request.weights_choice import resolve_weights
 from editserve.models.qwen_image_edit.runtime import accel
 from editserve.models.qwen_image_edit.runtime.call import one_step_scheduler
+from editserve.models.qwen_image_edit.runtime.shared import KEPT
 from editserve.models.qwen_image_edit.runtime.startup import component_progress, fetch_for_load
 from editserve.models.qwen_image_edit.runtime.weights import (
+    ReuseFinder,
     Weights,
     WeightsChoice,
     load_weights,
@@ -60,6 +63,7 @@ class LoadedPipeline:
     loaded: LoadedWeights
     started: float  # time.perf_counter() when loading began
     variant: QwenVariant  # which member of the family this is
+    components_folder: Path | None = None  # what shared.KEPT compares at the next swap
 
 
 def load_pipeline(
@@ -92,7 +96,9 @@ def load_pipeline(
     choice = resolve_weights(settings, device.startswith("cuda"), variant)
     versions = library_versions()
     fetched = fetch_for_load(choice, options, on_stage)
-    weights = _read_weights(choice, dtype_name, fetched, on_stage, variant)
+    # the previous model's text encoder, VAE … where their files are this one's (shared.py)
+    reuse = lambda folder: KEPT.take(folder, dtype_name, device, options.memory_mode)  # noqa: E731
+    weights = _read_weights(choice, dtype_name, fetched, on_stage, variant, reuse)
     _warn_if_real_weights_on_cpu(weights, device, dtype_name, variant)
 
     # 5. apply the options and place the pipeline on the device
@@ -113,8 +119,9 @@ def load_pipeline(
         details=details,
     )
     return LoadedPipeline(
-        pipe, options, in_force, weights.weights_hash, versions, one_step, loaded, started, variant
-    )
+        pipe, options, in_force, weights.weights_hash, versions, one_step, loaded, started,
+        variant, weights.components_folder,
+    )  # fmt: skip
 
 
 def _read_weights(
@@ -123,11 +130,12 @@ def _read_weights(
     fetched: bool,
     report: StageCallback,
     variant: QwenVariant,
+    reuse: ReuseFinder,
 ) -> Weights:
     what = "the tiny development weights" if choice.kind == "tiny" else choice.location
     report(Stage.LOADING, {"what": what})
     with component_progress(report):
-        return load_weights(choice, dtype_name, offline=fetched, variant=variant)
+        return load_weights(choice, dtype_name, offline=fetched, variant=variant, reuse=reuse)
 
 
 def _checked_options(settings: Settings, device: str, variant: QwenVariant) -> ModelOptions:
@@ -261,6 +269,11 @@ def _load_details(
         details["weights_hash"] = weights.weights_hash
     if weights.folder is not None:
         details["folder"] = str(weights.folder)
+    if weights.reused.components:
+        details["kept_from_previous_model"] = {
+            "components": sorted(weights.reused.components),
+            "bytes_not_read": weights.reused.bytes_skipped,
+        }
     if choice.auto_fallback:
         details["auto_fallback"] = "no CUDA device: tiny random weights"
     if device.startswith("cuda"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from editserve.models.qwen_image_edit.request.weights_choice import (
     WeightsChoice,
 )
 from editserve.models.qwen_image_edit.runtime.fingerprint import folder_fingerprint, snapshot_commit
+from editserve.models.qwen_image_edit.runtime.shared import Reuse
 from editserve.models.qwen_image_edit.tiny.build import MARKER_FILE, ensure_tiny_weights
 from editserve.models.qwen_image_edit.variant import TINY_SOURCE, QwenVariant
 
@@ -120,6 +122,11 @@ def is_tiny_folder(folder: Path) -> bool:
 
 # --- loading -------------------------------------------------------------------------------------
 
+NO_REUSE = Reuse({}, 0)
+# The folder a pipeline's components will be read from (None: not known) → what of the
+# previous model's components it can take instead (see shared.py).
+ReuseFinder = Callable[[Path | None], Reuse]
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -131,6 +138,10 @@ class Weights:
     is_tiny: bool
     folder: Path | None  # None for hub weights
     weights_hash: dict[str, Any] | None  # None for hub weights
+    # Where the components were read from (for hub weights: the cache snapshot), and what
+    # was taken from the previous model instead of read (see shared.py).
+    components_folder: Path | None = None
+    reused: Reuse = NO_REUSE
 
 
 def load_weights(
@@ -139,30 +150,43 @@ def load_weights(
     *,
     offline: bool = False,
     variant: QwenVariant,
+    reuse: ReuseFinder = lambda _folder: NO_REUSE,
 ) -> Weights:
     """Read the pipeline from the tiny model, a local folder or the hub (`offline`: the hub
-    files are in the cache already, fetched with their progress reported: read only it)."""
+    files are in the cache already, fetched with their progress reported: read only it).
+    `reuse(folder)` gives the previous model's components this one can take as they are."""
     if choice.kind == "tiny":
-        return _load_tiny(choice, dtype_name, variant)
+        return _load_tiny(choice, dtype_name, variant, reuse)
     if choice.kind == "local":
         folder = Path(choice.location)
         check_pipeline_folder(folder, variant)
         source, is_tiny = str(folder), is_tiny_folder(folder)
         revision = snapshot_commit(folder)
-        pipe = from_pretrained(str(folder), dtype_name, local=True, variant=variant)
-        return Weights(pipe, source, revision, is_tiny, folder, folder_fingerprint(folder))
+        reused = reuse(folder)
+        pipe = from_pretrained(
+            str(folder), dtype_name, local=True, variant=variant, components=reused.components
+        )
+        fingerprint = folder_fingerprint(folder)
+        return Weights(pipe, source, revision, is_tiny, folder, fingerprint, folder, reused)
     offline = offline or hub_offline()
-    revision = (
-        check_hub(choice.location, choice.revision, offline=offline, variant=variant)
-        or choice.revision
-    )
+    index = check_hub(choice.location, choice.revision, offline=offline, variant=variant)
+    snapshot = index.parent if offline else None  # all files are there only when fetched
+    reused = reuse(snapshot)
     pipe = from_pretrained(
-        choice.location, dtype_name, local=offline, revision=choice.revision, variant=variant
+        choice.location,
+        dtype_name,
+        local=offline,
+        revision=choice.revision,
+        variant=variant,
+        components=reused.components,
     )
-    return Weights(pipe, choice.location, revision, False, None, None)
+    revision = _commit_of(index) or choice.revision
+    return Weights(pipe, choice.location, revision, False, None, None, snapshot, reused)
 
 
-def _load_tiny(choice: WeightsChoice, dtype_name: str, variant: QwenVariant) -> Weights:
+def _load_tiny(
+    choice: WeightsChoice, dtype_name: str, variant: QwenVariant, reuse: ReuseFinder
+) -> Weights:
     if choice.auto_fallback:
         _warn_tiny_fallback(variant)
     else:
@@ -173,8 +197,12 @@ def _load_tiny(choice: WeightsChoice, dtype_name: str, variant: QwenVariant) -> 
         raise ModelLoadError(
             f"could not build the tiny model in {choice.location}: {short_error(exc)}"
         ) from exc
-    pipe = from_pretrained(str(folder), dtype_name, local=True, variant=variant)
-    return Weights(pipe, TINY_SOURCE, choice.revision, True, folder, folder_fingerprint(folder))
+    reused = reuse(folder)
+    pipe = from_pretrained(
+        str(folder), dtype_name, local=True, variant=variant, components=reused.components
+    )
+    fingerprint = folder_fingerprint(folder)
+    return Weights(pipe, TINY_SOURCE, choice.revision, True, folder, fingerprint, folder, reused)
 
 
 def from_pretrained(
@@ -184,15 +212,17 @@ def from_pretrained(
     local: bool,
     revision: str | None = None,
     variant: QwenVariant,
+    components: dict[str, Any] | None = None,
 ) -> Any:
-    """``<variant's pipeline class>.from_pretrained``, its failures as ModelLoadError."""
+    """``<variant's pipeline class>.from_pretrained``, its failures as ModelLoadError;
+    ``components`` are passed as they are (not read again)."""
     import diffusers
     import torch
 
     pipeline_type: Any = getattr(diffusers, variant.pipeline_class)
     pipeline_class = variant.pipeline_class
 
-    kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype_name)}
+    kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype_name), **(components or {})}
     if local:
         kwargs["local_files_only"] = True
     if revision:
@@ -213,13 +243,17 @@ def from_pretrained(
 
 def check_hub(
     repo_id: str, revision: str | None, *, offline: bool = False, variant: QwenVariant
-) -> str | None:
-    """Fetch model_index.json first: clear errors, and the commit actually used."""
+) -> Path:
+    """Fetch model_index.json first: clear errors; its path in the cache names the commit
+    actually used (``.../snapshots/<commit>/model_index.json``, see :func:`_commit_of`)."""
     offline = offline or hub_offline()
     where = f"{repo_id}@{revision}" if revision else repo_id
     index_path = _download_model_index(repo_id, revision, where, offline)
     check_pipeline_folder_index_only(index_path, where, variant)
-    # Cached files live in .../snapshots/<commit>/model_index.json
+    return index_path
+
+
+def _commit_of(index_path: Path) -> str | None:
     commit = index_path.parent.name
     return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
