@@ -246,6 +246,25 @@ def test_smoke_command_prints_the_receipt_and_timings(tmp_path: Path, tiny_weigh
     assert report["image"] == str(out) and Image.open(out).size == tuple(report["image_size"])
 
 
+def test_smoke_runs_a_text_to_image_model_without_pictures(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "EDITSERVE_DATA_DIR": str(tmp_path / "data"),  # its twin is built there
+        "EDITSERVE_OUTPUT_AREA": str(64 * 64),
+        "EDITSERVE_TORCH_THREADS": "1",
+        "EDITSERVE_MODELS": "qwen-image",
+    }
+    command = [sys.executable, "-m", "editserve", "smoke", "--model-weights", "tiny"]
+    result = subprocess.run(
+        [*command, "--steps", "2"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["receipt"]["model"] == "qwen-image"
+    assert report["receipt"]["num_input_images"] == 0
+    assert report["image_size"] == [112, 64]  # the model's own 16:9 default at that area
+
+
 def test_smoke_command_fails_clearly(tmp_path: Path) -> None:
     env = {**os.environ, "EDITSERVE_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(

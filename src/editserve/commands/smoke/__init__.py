@@ -7,6 +7,7 @@ worker would, run one edit, print the receipt and timings as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,22 @@ from editserve.commands.startup import refuse_bad_model_options, setup_logging
 
 @click.command()
 @server_options
-@click.option("--prompt", help="Edit instruction (default: a fixed test instruction).")
-@click.option("--images", type=click.IntRange(1, 3), default=1, show_default=True)
-@click.option("--aspect-ratio", default="auto", show_default=True, help="1:1, 16:9, ..., auto")
+@click.option(
+    "--model",
+    help="Model id (default: the first of EDITSERVE_MODELS, else qwen-image-edit-plus).",
+)
+@click.option("--prompt", help="Edit instruction or prompt (default: a fixed test one).")
+@click.option(
+    "--images",
+    type=click.IntRange(1, 3),
+    default=1,
+    show_default=True,
+    help="Input pictures of an edit model (a text-to-image model takes none).",
+)
+@click.option(
+    "--aspect-ratio",
+    help="1:1, 16:9, ..., auto (default: auto for an edit model, else the model's own)",
+)
 @click.option("--preview", is_flag=True, help="Size output and VAE at EDITSERVE_PREVIEW_AREA.")
 @click.option("--steps", type=int, help="Default: the request default (preset-aware).")
 @click.option("--cfg", "true_cfg_scale", type=float, help="true_cfg_scale (default: preset-aware).")
@@ -30,9 +44,11 @@ from editserve.commands.startup import refuse_bad_model_options, setup_logging
 @click.option("--out", type=click.Path(path_type=Path), help="Save the output image here.")
 @click.option("--no-warmup", is_flag=True, help="Skip the warm-up run a worker does.")
 def smoke(**options: Any) -> None:
-    """Load the model as a worker would, run one edit, print the receipt and timings (JSON)."""
+    """Load the model as a worker would, run one edit (or, for a text-to-image model, one
+    generation), print the receipt and timings (JSON)."""
     from editserve.commands.smoke.run import SmokeFailed, SmokeRequest, run_smoke
 
+    model = options.pop("model")
     request = SmokeRequest(
         prompt=options.pop("prompt") or SmokeRequest.prompt,
         images=options.pop("images"),
@@ -47,6 +63,8 @@ def smoke(**options: Any) -> None:
     )
     device = options.get("device")
     settings = settings_or_exit(**options)
+    served = settings.models[0] if settings.models else None
+    request = dataclasses.replace(request, model=model or served)
     refuse_bad_model_options(settings, [device or settings.device])
     setup_logging(settings.log_level, settings.log_format)
     try:

@@ -38,7 +38,7 @@ class SmokeFailed(Exception):
 class SmokeRequest:
     prompt: str = DEFAULT_PROMPT
     images: int = 1
-    aspect_ratio: str = "auto"
+    aspect_ratio: str | None = None  # default: auto for an edit model, else the model's
     preview: bool = False
     steps: int | None = None  # default: what a request without the field gets
     true_cfg_scale: float | None = None
@@ -74,7 +74,8 @@ def run_smoke(
 
     spec = _checked(request)
     started = time.perf_counter()
-    adapter = spec.adapter_class()(settings, device=device, warmup=request.warmup)
+    own = settings.for_model(spec.id)  # its own weights (EDITSERVE_MODEL_WEIGHTS_PER_MODEL)
+    adapter = spec.adapter_class()(own, device=device, warmup=request.warmup)
     try:
         loaded = adapter.load()
     except ModelLoadError as exc:
@@ -83,7 +84,8 @@ def run_smoke(
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    images = [load_rgb(_png(sample_image(index))) for index in range(request.images)]
+    pictures = 0 if spec.kind == "generate" else request.images  # a prompt alone
+    images = [load_rgb(_png(sample_image(index))) for index in range(pictures)]
     timings["input_decode"] = time.perf_counter() - t0
     jobs = _jobs(spec, settings, request, images)
     steps_seen: list[int] = []
@@ -151,13 +153,12 @@ def _jobs(
     spec: ModelSpec, settings: Settings, request: SmokeRequest, images: list[Image.Image]
 ) -> list[EditJob]:
     """The jobs exactly as the API and a worker would make them (preset defaults too)."""
-    fields: dict[str, Any] = {
-        "prompt": request.prompt,
-        "input_image": ["data:image/png;base64,"] * request.images,
-        "aspect_ratio": request.aspect_ratio,
-        "preview": request.preview,
-        "seed": request.seed,
-    }
+    fields: dict[str, Any] = {"prompt": request.prompt, "preview": request.preview}
+    fields["seed"] = request.seed
+    if images:  # an edit model's pictures (a text-to-image model takes none)
+        fields["input_image"] = ["data:image/png;base64,"] * len(images)
+    if request.aspect_ratio or images:
+        fields["aspect_ratio"] = request.aspect_ratio or "auto"
     if request.steps is not None:
         fields["num_inference_steps"] = request.steps
     if request.true_cfg_scale is not None:
