@@ -110,3 +110,31 @@ def test_the_hosted_generate_call_and_the_openai_sdk(server: LiveServer) -> None
     pictures = [Image.open(io.BytesIO(base64.b64decode(d.b64_json or ""))) for d in result.data]
     assert [p.size for p in pictures] == [(128, 64), (128, 64)]
     assert result.size == "128x64"
+
+
+def test_a_mixed_stream_finishes_and_every_swap_reuses_the_shared_components(
+    server: LiveServer,
+) -> None:
+    """40 jobs alternating between the two kinds, enqueued at once: every one finishes, and
+    every job that paid for a swap found the text encoder and VAE kept from the other."""
+    png = "data:image/png;base64," + base64.b64encode(make_png(48, 48)).decode()
+    bodies: list[dict[str, Any]] = [
+        {"model": "qwen-image", "prompt": f"fox {n}", "num_inference_steps": 1}
+        if n % 2
+        else {"model": "qwen-image-edit-plus", "prompt": f"hat {n}", "input_image": [png],
+              "num_inference_steps": 1}
+        for n in range(40)
+    ]  # fmt: skip
+    with server.client() as client:
+        ids = []
+        for body in bodies:
+            response = client.post("/api/ai/queue", json=body)
+            assert response.status_code == 200, response.text
+            ids += [g["generation_id"] for g in response.json()["generations"]]
+        records = [wait_for(client, gen_id, timeout=600) for gen_id in ids]
+    assert [r["status"] for r in records] == ["succeeded"] * 40
+    swapped = [r["receipt"] for r in records if r["receipt"]["weights"].get("swapped_in")]
+    assert swapped, "the stream made the worker swap"
+    for receipt in swapped:
+        kept = receipt["weights"]["details"]["kept_from_previous_model"]["components"]
+        assert {"text_encoder", "vae", "tokenizer"} <= set(kept), receipt["model"]
