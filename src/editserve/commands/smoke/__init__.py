@@ -22,7 +22,7 @@ from editserve.commands.startup import refuse_bad_model_options, setup_logging
 @server_options
 @click.option(
     "--model",
-    help="Model id (default: the first of EDITSERVE_MODELS, else qwen-image-edit-plus).",
+    help="Model id (default: the first of EDITSERVE_MODELS, else the default model).",
 )
 @click.option("--prompt", help="Edit instruction or prompt (default: a fixed test one).")
 @click.option(

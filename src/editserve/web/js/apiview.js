@@ -4,7 +4,7 @@
 import { h, icon, clear, copyText, toast } from "./dom.js";
 import { SNIPPETS, buildSnippet } from "./snippets.js";
 
-const PLACEHOLDER_PROMPT = "Describe the edit";
+const PLACEHOLDER_PROMPT = { edit: "Describe the edit", generate: "Describe the picture" };
 const PLACEHOLDER_IMAGE = "https://example.com/picture-1.png";
 
 export class ApiView {
@@ -40,6 +40,7 @@ export class ApiView {
     this.copyBtn = h("button.btn.btn-primary.btn-sm.copy-btn", { type: "button", onclick: () => this.copy() }, icon("copy"), h("span", {}, "Copy"));
     this.title = h("h3.code-title");
     this.notes = h("div.api-notes");
+    this.notesKind = null;
     this.warning = h("p.banner.banner-info.api-warning", { hidden: true });
     const panel = h(
       "div.code-panel",
@@ -57,7 +58,6 @@ export class ApiView {
       ),
       h("div.api-layout", {}, this.nav, h("div.api-main", {}, panel, this.notes)),
     );
-    this.renderNotes();
   }
 
   navKey(e) {
@@ -83,7 +83,7 @@ export class ApiView {
     const params = { ...this.app.form.values() };
     const missing = [];
     if (!params.prompt || !String(params.prompt).trim()) {
-      params.prompt = PLACEHOLDER_PROMPT;
+      params.prompt = PLACEHOLDER_PROMPT[this.app.kind] || PLACEHOLDER_PROMPT.edit;
       missing.push("a prompt");
     }
     const images = this.app.form.imageField;
@@ -99,6 +99,7 @@ export class ApiView {
       ctx: {
         baseUrl: this.app.api.baseUrl,
         model: this.app.modelId || "qwen-image-edit-plus",
+        kind: this.app.kind,
         params: ordered,
         numGenerations: this.app.numGenerations(),
       },
@@ -115,6 +116,7 @@ export class ApiView {
     });
     this.pre.parentElement.setAttribute("aria-labelledby", `snippet-${this.current}`);
     const { ctx, missing } = this.context();
+    if (this.notesKind !== ctx.kind) this.renderNotes(ctx.kind);
     const text = buildSnippet(this.current, ctx);
     this.text = text;
     this.title.textContent = `${spec.label} · ${spec.sub}`;
@@ -142,15 +144,22 @@ export class ApiView {
     }, 1600);
   }
 
-  renderNotes() {
+  renderNotes(kind) {
+    this.notesKind = kind;
+    const generate = kind === "generate";
+    const sync = generate ? "POST /api/ai/images/generate" : "POST /api/ai/images/edit";
     clear(this.notes).append(
       h(
         "ul.notes",
         {},
-        h("li", {}, h("strong", {}, "Sync"), " waits for the image (", h("code", {}, "POST /api/ai/images/edit"), "); past the server's limit it answers 504 with the ", h("code", {}, "generation_id"), " to keep polling."),
+        h("li", {}, h("strong", {}, "Sync"), ` waits for the ${generate ? "pictures" : "image"} (`, h("code", {}, sync), generate ? "; num_generations 1–4 gives that many" : "", "); past the server's limit it answers 504 with the ", h("code", {}, "generation_id"), " to keep polling."),
         h("li", {}, h("strong", {}, "Async"), " enqueues (", h("code", {}, "POST /api/ai/queue"), ") and then polls ", h("code", {}, "GET /api/ai/queue/$ID"), " or listens on ", h("code", {}, "GET /api/events"), " (Server-Sent Events)."),
-        h("li", {}, h("strong", {}, "OpenAI SDK"), " calls ", h("code", {}, "POST /v1/images/edits"), " with the pictures as files; ", h("code", {}, "size"), " picks the aspect ratio and the model's own parameters ride in ", h("code", {}, "extra_body"), "."),
-        h("li", {}, "Uploaded pictures appear as their upload URLs; they work with the key that uploaded them. ", h("code", {}, "jq"), " is used to read JSON in the polling example."),
+        generate
+          ? h("li", {}, h("strong", {}, "OpenAI SDK"), " calls ", h("code", {}, "POST /v1/images/generations"), " with a JSON body; ", h("code", {}, "size"), " is an exact WIDTHxHEIGHT or auto, and the model's own parameters ride in ", h("code", {}, "extra_body"), ".")
+          : h("li", {}, h("strong", {}, "OpenAI SDK"), " calls ", h("code", {}, "POST /v1/images/edits"), " with the pictures as files; ", h("code", {}, "size"), " picks the aspect ratio and the model's own parameters ride in ", h("code", {}, "extra_body"), "."),
+        generate
+          ? h("li", {}, "A text-to-image model takes a prompt alone: no pictures are sent. ", h("code", {}, "jq"), " is used to read JSON in the polling example.")
+          : h("li", {}, "Uploaded pictures appear as their upload URLs; they work with the key that uploaded them. ", h("code", {}, "jq"), " is used to read JSON in the polling example."),
         h("li", {}, "Result URLs are signed links that need no key; they last as long as their generation is kept (a pruned one answers 404), or until the key that made it is revoked."),
       ),
     );

@@ -4,6 +4,7 @@
 
 import { h, icon, clear, $, fmtCount, toast, copyText } from "./dom.js";
 import { renderStartup } from "./startup.js";
+import { modelKind } from "./models.js";
 
 const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 const READINESS = { ready: "Ready", loading: "Loading weights…", no_workers: "No worker running", failed: "Worker failed" };
@@ -29,11 +30,15 @@ export class ModelCard {
     this.select(id);
   }
 
+  /** Pick a model: its card, its form (the prompt and what the user changed carry over;
+   * pictures wait aside while a text-to-image model is picked), its API calls. The form
+   * is read once the card has come, so what was typed meanwhile is kept; a later pick
+   * wins over one still waiting for its card. */
   async select(id) {
     const app = this.app;
-    const carry = app.schema ? app.form.values() : null;
-    app.modelId = id;
+    const ticket = (this.ticket = (this.ticket || 0) + 1);
     localStorage.setItem("editserve.model", id);
+    $("#model-select").value = id;
     let card = app.models.find((m) => m.id === id);
     try {
       card = await app.api.model(id);
@@ -43,11 +48,18 @@ export class ModelCard {
         return;
       }
     }
+    if (ticket !== this.ticket) return;
+    const leaving = app.schema ? app.draft.snapshot() : null;
+    app.modelId = id;
     this.set(card);
     app.schema = card.json_request_schema || card.request_schema;
+    app.kind = modelKind(card);
+    $("#main").dataset.kind = app.kind;
+    if (app.kind === "edit") localStorage.setItem("editserve.editModel", id);
     app.form.setSchema(app.schema, { loras: card.loras || [] });
-    const draft = carry || app.draft.load();
-    if (draft) app.draft.apply(draft, draft._images);
+    if (leaving) app.draft.carry(leaving);
+    else app.draft.applySaved();
+    app.stage.render();
     app.apiView.refresh();
   }
 

@@ -6,6 +6,7 @@ import { h, icon, clear, fieldLabel } from "./dom.js";
 import { ImageList } from "./images.js";
 import { LoraRows } from "./loras.js";
 import { isImageArray, limits } from "./schema.js";
+import { imageProperty } from "./models.js";
 
 const SEED_SPACE = 2 ** 32;
 
@@ -84,7 +85,7 @@ export function buildField(form, name, prop, required) {
   } else {
     const multiline = prop.renderType === "textarea";
     const input = multiline
-      ? h("textarea.input.textarea", { id, rows: 4, placeholder: name === "prompt" ? "Describe the edit. e.g. “Put the person from Picture 1 next to the product in Picture 2, studio lighting”" : "" })
+      ? h("textarea.input.textarea", { id, rows: 4, placeholder: name === "prompt" ? promptPlaceholder(form.schema) : "" })
       : h("input.input", { id, type: "text", placeholder: name === "negative_prompt" ? "e.g. blurry, low quality (a single space keeps CFG on)" : "" });
     input.setAttribute("aria-describedby", [help && help.id, errorEl.id].filter(Boolean).join(" "));
     if (required) input.setAttribute("aria-required", "true");
@@ -228,9 +229,17 @@ function seedControl(form, name, prop, field, id, help) {
   return h("div.seed-row", {}, number, dice, lock);
 }
 
+function promptPlaceholder(schema) {
+  return imageProperty(schema)
+    ? "Describe the edit. e.g. “Put the person from Picture 1 next to the product in Picture 2, studio lighting”"
+    : "Describe the picture. e.g. “A red fox in the snow at dawn, watercolour, a wooden sign that reads ‘Open’”";
+}
+
 function optionLabel(name, option) {
   if (option === "auto") return "Auto";
   if (name === "output_format") return option.toUpperCase();
+  // optimize_for_quality → "Optimize for quality" (the value itself is in the title)
+  if (/^[a-z]+(_[a-z]+)+$/.test(option)) return option.charAt(0).toUpperCase() + option.slice(1).replace(/_/g, " ");
   return String(option);
 }
 

@@ -1,6 +1,6 @@
 // History (from the server, so it survives a reload) and Compare: pick 2–4 runs, see them
 // side by side with their parameter differences highlighted, or A/B two of them with the
-// slider.
+// slider. Each run is read with its own model's schema (edit or text to image).
 
 import { h, icon, clear, fmtAgo, fmtDuration, fieldLabel, shortId, toast } from "./dom.js";
 import { paramsOf, statusLabel, sizeLabel, displayValue, sameValue, runSeconds, resultFilename, inputIdentity, ACTIVE } from "./gen.js";
@@ -152,8 +152,9 @@ export class HistoryView {
     const check = h("input", { type: "checkbox", "aria-label": `Select run ${shortId(id)} for comparison` });
     check.checked = selected;
     check.addEventListener("change", () => this.toggle(id));
-    const params = paramsOf(gen, this.app.schema);
+    const params = paramsOf(gen, this.app.runSchema(gen));
     const chips = [
+      this.app.models.length > 1 ? gen.model_name : null,
       params.aspect_ratio,
       sizeLabel(gen),
       gen.seed !== undefined && gen.seed !== null ? `seed ${gen.seed}` : null,
@@ -258,26 +259,20 @@ export class HistoryView {
   }
 
   diffTable(runs) {
-    const schema = this.app.schema;
-    const names = schema?.properties ? Object.keys(schema.properties) : [];
     const rows = [];
-    const paramsList = runs.map((g) => paramsOf(g, schema));
     let differing = 0;
-    for (const name of names) {
-      const values = paramsList.map((p) => p[name]);
-      const keys = name === "input_image" ? runs.map(inputIdentity) : values;
-      const differs = keys.some((v) => !sameValue(v, keys[0]));
+    for (const row of compareRows(this.app, runs)) {
+      const differs = row.keys.some((v) => !sameValue(v, row.keys[0]));
       if (differs) differing++;
       if (this.onlyDiffs && !differs) continue;
-      const prop = schema.properties[name];
       rows.push(
         h(
           "tr",
-          { class: differs ? "differs" : "", dataset: { param: name } },
-          h("th", { scope: "row" }, fieldLabel(name, prop), differs ? h("span.diff-dot", { title: "Differs", "aria-label": "differs" }) : null),
-          values.map((v, i) => {
-            const changed = differs && !sameValue(keys[i], keys[0]) && i > 0;
-            return h("td", { class: changed ? "changed" : "" }, name === "input_image" ? inputsCell(runs[i]) : h("span.cell-text", {}, displayValue(name, v)));
+          { class: differs ? "differs" : "", dataset: { param: row.name } },
+          h("th", { scope: "row" }, row.label, differs ? h("span.diff-dot", { title: "Differs", "aria-label": "differs" }) : null),
+          row.cells.map((cell, i) => {
+            const changed = differs && !sameValue(row.keys[i], row.keys[0]) && i > 0;
+            return h("td", { class: changed ? "changed" : "" }, cell);
           }),
         ),
       );
@@ -308,6 +303,34 @@ export class HistoryView {
       ),
     );
   }
+}
+
+/** The compared parameters: each run read with its own model's schema; every parameter of
+ * any of them, in schema order; the model first where the server serves several; the
+ * input pictures only where a compared run's model takes pictures (a text-to-image run's
+ * cell says it has none). Returns [{name, label, keys, cells}]. */
+function compareRows(app, runs) {
+  const schemas = runs.map((g) => app.runSchema(g) || {});
+  const paramsList = runs.map((g, i) => paramsOf(g, schemas[i]));
+  const props = new Map();
+  for (const schema of schemas) {
+    for (const [name, prop] of Object.entries(schema.properties || {})) if (!props.has(name)) props.set(name, prop);
+  }
+  const rows = [];
+  const models = runs.map((g) => g.model_name || "—");
+  if (app.models.length > 1 || models.some((m) => m !== models[0])) {
+    rows.push({ name: "model", label: "Model", keys: models, cells: models.map((m) => h("span.cell-text.mono", {}, m)) });
+  }
+  for (const [name, prop] of props) {
+    const values = paramsList.map((p) => p[name]);
+    const pictures = name === "input_image";
+    const cells = values.map((v, i) => {
+      if (pictures) return schemas[i].properties?.[name] ? inputsCell(runs[i]) : h("span.cell-text.muted", {}, "none (text to image)");
+      return h("span.cell-text", {}, displayValue(name, v));
+    });
+    rows.push({ name, label: fieldLabel(name, prop), keys: pictures ? runs.map(inputIdentity) : values, cells });
+  }
+  return rows;
 }
 
 function inputsCell(gen) {

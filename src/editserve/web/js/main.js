@@ -18,6 +18,7 @@ import { Runner } from "./run.js";
 import { Stage } from "./stage.js";
 import { Draft } from "./draft.js";
 import { renderRecent } from "./recent.js";
+import { modelKind, schemaOf, servedModel } from "./models.js";
 
 class App {
   constructor() {
@@ -27,6 +28,7 @@ class App {
     this.modelId = null;
     this.card = null;
     this.schema = null;
+    this.kind = "edit"; // the picked model's: "edit" (pictures + prompt) or "generate"
 
     this.tabs = new Tabs(this);
     this.keys = new KeyDialog(this);
@@ -71,6 +73,19 @@ class App {
 
   numGenerations() {
     return this.runner.numGenerations();
+  }
+
+  // --- a run's model (history and the stage show runs of every served model) ------------
+  /** The request schema of the model that made `gen` (the picked one's if not served). */
+  runSchema(gen) {
+    return schemaOf(this.models, gen.model_name) || this.schema;
+  }
+
+  /** "edit" or "generate": the kind of the model that made `gen`. */
+  runKind(gen) {
+    const model = servedModel(this.models, gen.model_name);
+    if (model) return modelKind(model);
+    return (gen.input_urls || []).length || (gen.input_image || []).length ? "edit" : "generate";
   }
 }
 

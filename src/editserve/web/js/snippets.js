@@ -1,8 +1,16 @@
 // The API tab's code: for the current parameters, the exact calls as cURL (sync, async
-// with polling, async with SSE) and Python (requests, editserve's client). Pure functions
-// of ({baseUrl, model, params, numGenerations}) so the page and the tests agree.
+// with polling, async with SSE), Python (snippets_py.js) and the JSON body. Pure
+// functions of ({baseUrl, model, kind, params, numGenerations}) so the page and the tests
+// agree; `kind` "generate" (a text-to-image model) gives its calls: the generate call,
+// the queue without pictures, OpenAI's /v1/images/generations.
 //
 // Every snippet reads the key from $EDITSERVE_API_KEY; the real key is never printed.
+
+import { enqueueNote, extension, indentJson, jsonBody, shellQuote, syncPath } from "./snippet_base.js";
+import { pythonClient, pythonOpenai, pythonRequests } from "./snippets_py.js";
+
+export { shellQuote, pyLiteral, pyString } from "./snippet_base.js";
+export { openaiSize } from "./snippets_py.js";
 
 export const SNIPPETS = [
   { id: "curl-sync", label: "cURL", sub: "sync", lang: "bash" },
@@ -14,57 +22,10 @@ export const SNIPPETS = [
   { id: "json", label: "JSON", sub: "request body", lang: "json" },
 ];
 
-/** Single-quote a string for POSIX shells ('it'\''s'). */
-export function shellQuote(text) {
-  return `'${String(text).replace(/'/g, `'\\''`)}'`;
-}
-
-function jsonBody(ctx, { queue }) {
-  const body = { model: ctx.model };
-  if (queue && ctx.numGenerations > 1) body.num_generations = ctx.numGenerations;
-  Object.assign(body, ctx.params);
-  return body;
-}
-
-function indentJson(value, pad) {
-  return JSON.stringify(value, null, 2).replace(/\n/g, `\n${pad}`);
-}
-
-/** A Python literal for a JSON value, indented like black would. */
-export function pyLiteral(value, indent = 0) {
-  const pad = "    ".repeat(indent);
-  const inner = "    ".repeat(indent + 1);
-  if (value === null || value === undefined) return "None";
-  if (value === true) return "True";
-  if (value === false) return "False";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(value);
-  if (typeof value === "string") return pyString(value);
-  if (Array.isArray(value)) {
-    if (!value.length) return "[]";
-    return `[\n${value.map((v) => inner + pyLiteral(v, indent + 1)).join(",\n")},\n${pad}]`;
-  }
-  const entries = Object.entries(value);
-  if (!entries.length) return "{}";
-  return `{\n${entries
-    .map(([k, v]) => `${inner}${pyString(k)}: ${pyLiteral(v, indent + 1)}`)
-    .join(",\n")},\n${pad}}`;
-}
-
-export function pyString(text) {
-  // JSON string escapes are valid Python string escapes (\n, \t, \", \\, \uXXXX).
-  return JSON.stringify(String(text));
-}
-
-function pyFloatish(name, value) {
-  // A float parameter should read as a float (4.0, not 4) in Python.
-  if (name === "true_cfg_scale" && Number.isInteger(value)) return `${value}.0`;
-  return pyLiteral(value, 1);
-}
-
 function curlSync(ctx) {
   const body = jsonBody(ctx, { queue: false });
   return [
-    `curl -sS -X POST ${ctx.baseUrl}/api/ai/images/edit \\`,
+    `curl -sS -X POST ${ctx.baseUrl}${syncPath(ctx)} \\`,
     `  -H "Authorization: Bearer $EDITSERVE_API_KEY" \\`,
     `  -H "Content-Type: application/json" \\`,
     `  -d ${shellQuote(indentJson(body, "  "))}`,
@@ -78,7 +39,7 @@ function curlPoll(ctx) {
     `BASE=${ctx.baseUrl}`,
     `AUTH="Authorization: Bearer $EDITSERVE_API_KEY"`,
     ``,
-    `# 1. Enqueue (the server validates and fetches the inputs now, or answers 400)`,
+    `# 1. Enqueue (the server ${enqueueNote(ctx)}, or answers 400)`,
     `RESPONSE=$(curl -sS -X POST "$BASE/api/ai/queue" \\`,
     `  -H "$AUTH" -H "Content-Type: application/json" \\`,
     `  -d ${shellQuote(indentJson(body, "  "))})`,
@@ -104,6 +65,7 @@ function curlPoll(ctx) {
 
 function curlSse(ctx) {
   const body = jsonBody(ctx, { queue: false });
+  delete body.num_generations; // one generation to wait for
   return [
     `BASE=${ctx.baseUrl}`,
     `AUTH="Authorization: Bearer $EDITSERVE_API_KEY"`,
@@ -133,159 +95,8 @@ function curlSse(ctx) {
   ].join("\n");
 }
 
-function pythonRequests(ctx) {
-  const body = jsonBody(ctx, { queue: true });
-  const ext = extension(ctx);
-  const lines = Object.entries(body).map(([k, v]) => `    ${pyString(k)}: ${pyFloatish(k, v)},`);
-  return [
-    `import os`,
-    `import time`,
-    ``,
-    `import requests`,
-    ``,
-    `BASE = ${pyString(ctx.baseUrl)}`,
-    `HEADERS = {"Authorization": f"Bearer {os.environ['EDITSERVE_API_KEY']}"}`,
-    ``,
-    `payload = {`,
-    ...lines,
-    `}`,
-    ``,
-    `# Enqueue; the server validates and fetches the inputs now (400 names the field).`,
-    `response = requests.post(f"{BASE}/api/ai/queue", json=payload, headers=HEADERS, timeout=120)`,
-    `if not response.ok:`,
-    `    raise SystemExit(response.text)`,
-    ``,
-    `for item in response.json()["generations"]:`,
-    `    # Poll until the generation is done (or listen on {BASE}/api/events).`,
-    `    while True:`,
-    `        generation = requests.get(`,
-    `            f"{BASE}/api/ai/queue/{item['generation_id']}", headers=HEADERS, timeout=30`,
-    `        ).json()`,
-    `        if generation["status"] not in ("queued", "processing"):`,
-    `            break`,
-    `        time.sleep(1)`,
-    ``,
-    `    if generation["status"] == "succeeded":`,
-    `        path = f"{generation['generation_id']}.${ext}"`,
-    `        with open(path, "wb") as out:`,
-    `            out.write(requests.get(generation["result_url"], timeout=120).content)`,
-    `        print("saved", path, "seed", generation["seed"])`,
-    `    else:`,
-    `        print(generation["status"], generation["error_message"])`,
-  ].join("\n");
-}
-
-function pythonClient(ctx) {
-  const ext = extension(ctx);
-  const args = Object.entries(ctx.params).map(([k, v]) => `    ${k}=${pyFloatish(k, v)},`);
-  const queueArgs = [`    model=${pyString(ctx.model)},`];
-  if (ctx.numGenerations > 1) queueArgs.push(`    num_generations=${ctx.numGenerations},`);
-  return [
-    `import os`,
-    ``,
-    `from editserve import Client`,
-    ``,
-    `client = Client(base_url=${pyString(ctx.baseUrl)}, api_key=os.environ["EDITSERVE_API_KEY"])`,
-    ``,
-    `# Synchronous: waits for the image.`,
-    `result = client.images.edit(`,
-    `    model=${pyString(ctx.model)},`,
-    ...args,
-    `)`,
-    `result.save("edited.${ext}")`,
-    `print("saved edited.${ext}, seed", result.seed)`,
-    ``,
-    `# Or on the queue: submit, then wait for each generation (follows the event stream).`,
-    `generations = client.queue.submit(`,
-    ...queueArgs,
-    ...args,
-    `)`,
-    `for generation in generations:`,
-    `    done = client.queue.wait(generation)`,
-    `    done.save(f"{done.generation_id}.${ext}")`,
-    `    print("saved", done.generation_id, "seed", done.seed)`,
-  ].join("\n");
-}
-
-/** OpenAI's `size`: the form's exact width x height if set, else "auto" (the model sizes
- * the output; its aspect ratio rides along in extra_body). */
-export function openaiSize(params) {
-  return params && params.width && params.height ? `${params.width}x${params.height}` : "auto";
-}
-
-// The form's parameters that OpenAI's own fields stand for.
-const OPENAI_MAPPED = new Set([
-  "prompt",
-  "input_image",
-  "output_format",
-  "preview",
-  "width",
-  "height",
-  "output_quality",
-]);
-
-function pythonOpenai(ctx) {
-  const params = ctx.params || {};
-  const ext = extension(ctx);
-  const refs = [].concat(params.input_image || []);
-  // LoRAs (a list of objects) do not fit OpenAI's multipart form: the other snippets carry them.
-  const extra = Object.entries(params).filter(([k]) => !OPENAI_MAPPED.has(k) && k !== "loras");
-  const args = [
-    `    model=${pyString(ctx.model)},`,
-    `    image=[(f"input-{i + 1}.png", fetch(ref)) for i, ref in enumerate(INPUTS)],`,
-    `    prompt=${pyString(params.prompt || "")},`,
-    `    size=${pyString(openaiSize(params))},`,
-    `    output_format=${pyString(ext === "jpg" ? "jpeg" : ext)},`,
-  ];
-  if (params.output_quality !== undefined && ext !== "png") {
-    args.push(`    output_compression=${params.output_quality},`);
-  }
-  if (ctx.numGenerations > 1) args.push(`    n=${ctx.numGenerations},`);
-  if (params.preview) args.push(`    quality="low",`);
-  if (params.loras && params.loras.length) {
-    args.push(`    # loras are not sent here (OpenAI's form has no lists of objects): use /api/ai/queue`);
-  }
-  if (extra.length) {
-    args.push(`    # editserve's own parameters ride along as extra form fields`);
-    args.push(`    extra_body={${extra.map(([k, v]) => `${pyString(k)}: ${pyFloatish(k, v)}`).join(", ")}},`);
-  }
-  return [
-    `import base64`,
-    `import os`,
-    ``,
-    `import httpx`,
-    `from openai import OpenAI`,
-    ``,
-    `KEY = os.environ["EDITSERVE_API_KEY"]`,
-    `client = OpenAI(base_url=${pyString(ctx.baseUrl + "/v1")}, api_key=KEY)`,
-    ``,
-    `INPUTS = ${pyLiteral(refs)}`,
-    ``,
-    ``,
-    `def fetch(ref: str) -> bytes:`,
-    `    """OpenAI's API takes image files: read each input (data URI or URL) first."""`,
-    `    if ref.startswith("data:"):`,
-    `        return base64.b64decode(ref.split(",", 1)[1])`,
-    `    headers = {"Authorization": f"Bearer {KEY}"}  # upload URLs need the key`,
-    `    return httpx.get(ref, headers=headers, follow_redirects=True, timeout=60).content`,
-    ``,
-    ``,
-    `result = client.images.edit(`,
-    ...args,
-    `)`,
-    `for i, image in enumerate(result.data):`,
-    `    with open(f"edited-{i + 1}.${ext}", "wb") as out:`,
-    `        out.write(base64.b64decode(image.b64_json))`,
-    `    print("saved", f"edited-{i + 1}.${ext}")`,
-  ].join("\n");
-}
-
 function json(ctx) {
   return JSON.stringify(jsonBody(ctx, { queue: true }), null, 2);
-}
-
-function extension(ctx) {
-  return (ctx.params && ctx.params.output_format) || "png";
 }
 
 const BUILDERS = {
@@ -300,10 +111,10 @@ const BUILDERS = {
 
 /**
  * @param {string} id  one of SNIPPETS[].id
- * @param {{baseUrl: string, model: string, params: object, numGenerations?: number}} ctx
+ * @param {{baseUrl: string, model: string, kind?: "edit"|"generate", params: object, numGenerations?: number}} ctx
  */
 export function buildSnippet(id, ctx) {
   const builder = BUILDERS[id];
   if (!builder) throw new Error(`unknown snippet ${id}`);
-  return builder({ numGenerations: 1, ...ctx });
+  return builder({ numGenerations: 1, kind: "edit", ...ctx });
 }

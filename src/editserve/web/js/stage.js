@@ -1,10 +1,11 @@
 // The output stage: the shown generation's progress (queue position, step, elapsed), its
-// result (or a before/after slider against an input) with its actions, or how it ended;
-// and, for a run of several outputs, a strip to switch between them.
+// result (or, for an edit, a before/after slider against an input) with its actions, or
+// how it ended; and, for a run of several outputs, a strip to switch between them.
 
 import { beforeAfter } from "./slider.js";
 import { thumb } from "./history.js";
 import { h, icon, clear, $, fmtClock, fmtDuration, toast } from "./dom.js";
+import { editModelFor } from "./models.js";
 import { ACTIVE, paramsOf, titleStage, sizeLabel, runSeconds, resultFilename, statusLabel, progressNote } from "./gen.js";
 
 export class Stage {
@@ -47,7 +48,7 @@ export class Stage {
     const gen = this.shownId && this.app.runner.runs.get(this.shownId);
     if (!gen) {
       stage.dataset.state = "empty";
-      stage.append(emptyCanvas());
+      stage.append(this.app.kind === "generate" ? emptyGenerateCanvas() : emptyCanvas());
       return;
     }
     stage.dataset.state = gen.status;
@@ -152,22 +153,13 @@ export class Stage {
   }
 
   resultBar(gen) {
-    const { draft, form } = this.app;
-    const params = paramsOf(gen, this.app.schema);
-    const hasInputs = (gen.input_urls || []).length > 0;
+    const { form } = this.app;
+    const params = paramsOf(gen, this.app.runSchema(gen));
+    // Before/after needs an input: a text-to-image run has none.
+    const hasInputs = (gen.input_urls || []).length > 0 && this.app.runKind(gen) === "edit";
     const ba = this.mode === "before-after";
-    const menu = h(
-      "details.menu",
-      {},
-      h("summary.btn.btn-ghost.btn-sm", { "aria-label": "Use output as input", title: "Use the output as an input" }, icon("reuse"), h("span", {}, "Use as input")),
-      h(
-        "div.menu-list",
-        { role: "menu" },
-        h("button.menu-item", { type: "button", role: "menuitem", onclick: (e) => { e.target.closest("details").open = false; draft.useAsInput(gen, "replace"); } }, h("strong", {}, "Replace the inputs"), h("span.muted", {}, "Keep editing this output as Picture 1")),
-        h("button.menu-item", { type: "button", role: "menuitem", onclick: (e) => { e.target.closest("details").open = false; draft.useAsInput(gen, "add"); } }, h("strong", {}, "Add as next picture"), h("span.muted", {}, "Combine it with the current inputs")),
-      ),
-    );
     const chips = [
+      this.app.models.length > 1 ? gen.model_name : null,
       sizeLabel(gen),
       gen.seed !== undefined && gen.seed !== null ? `seed ${gen.seed}` : null,
       params.num_inference_steps ? `${params.num_inference_steps} steps` : null,
@@ -182,9 +174,33 @@ export class Stage {
         "div.stage-actions",
         {},
         hasInputs ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Before / after", title: "Compare with an input", "aria-pressed": String(ba), onclick: () => { this.mode = ba ? "result" : "before-after"; this.render(); } }, icon("slider"), h("span", {}, "Before / after")) : null,
-        menu,
+        this.reuseControl(gen),
         gen.seed !== undefined && gen.seed !== null ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Reuse seed", title: "Lock the seed to this run's", onclick: () => { form.lockSeed(gen.seed); toast(`Seed locked to ${gen.seed}`, "ok"); } }, icon("lock"), h("span", {}, "Reuse seed")) : null,
         h("a.btn.btn-primary.btn-sm", { href: gen.result_url, download: resultFilename(gen), "aria-label": "Download", dataset: { testid: "download" } }, icon("download"), h("span", {}, "Download")),
+      ),
+    );
+  }
+
+  /** "Use as input": a menu (replace / add) on an edit model's form; on a text-to-image
+   * model's, a button that picks an edit model with this output as Picture 1; none
+   * where no edit model is served. */
+  reuseControl(gen) {
+    const { draft, form, models } = this.app;
+    if (!form.imageField) {
+      const edit = editModelFor(models);
+      if (!edit) return null;
+      const label = `Edit this picture with ${edit.display_name || edit.id}`;
+      return h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": label, title: `${label} (it becomes Picture 1)`, dataset: { testid: "edit-output" }, onclick: () => draft.useAsInput(gen, "replace") }, icon("reuse"), h("span", {}, "Edit this picture"));
+    }
+    return h(
+      "details.menu",
+      {},
+      h("summary.btn.btn-ghost.btn-sm", { "aria-label": "Use output as input", title: "Use the output as an input" }, icon("reuse"), h("span", {}, "Use as input")),
+      h(
+        "div.menu-list",
+        { role: "menu" },
+        h("button.menu-item", { type: "button", role: "menuitem", onclick: (e) => { e.target.closest("details").open = false; draft.useAsInput(gen, "replace"); } }, h("strong", {}, "Replace the inputs"), h("span.muted", {}, "Keep editing this output as Picture 1")),
+        h("button.menu-item", { type: "button", role: "menuitem", onclick: (e) => { e.target.closest("details").open = false; draft.useAsInput(gen, "add"); } }, h("strong", {}, "Add as next picture"), h("span.muted", {}, "Combine it with the current inputs")),
       ),
     );
   }
@@ -227,6 +243,23 @@ export class Stage {
       ),
     );
   }
+}
+
+function emptyGenerateCanvas() {
+  return h(
+    "div.stage-canvas.stage-empty",
+    {},
+    h("div.empty-art", { "aria-hidden": "true" }, icon("wand", "icon-xl")),
+    h("h2", {}, "Your picture appears here"),
+    h("p.muted", {}, "Describe the picture, pick its aspect ratio, and press ", h("kbd", {}, "Run"), "."),
+    h(
+      "ul.empty-tips",
+      {},
+      h("li", {}, "Text to render in the picture goes in quotes."),
+      h("li", {}, "Run ×2–×4 to get several pictures to choose from."),
+      h("li", {}, "Open ", h("strong", {}, "API"), " for the same call as cURL or Python."),
+    ),
+  );
 }
 
 function emptyCanvas() {
