@@ -12,13 +12,13 @@ the same PostgreSQL), ``images`` (input decode + resize and output encode vs pla
 Pillow, with PSNR), ``overhead`` (a sync edit over HTTP against a real server vs the
 adapter in-process on the same tiny weights; a bare ASGI endpoint as the HTTP floor),
 ``store`` (database bytes per finished generation, SQLite and PostgreSQL), ``model`` (the
-tiny model's stages on the CPU at 1, 2 and 3 inputs), ``swap`` (a worker's swap from an edit
-model to a text-to-image one, keeping the shared components vs reading everything). Every row compares two things
-measured in this run on this machine; "ratio" is how many times better ours is (above 1:
-better), "goal" the issue's target. PostgreSQL rows need a server (default
-EDITSERVE_TEST_POSTGRES_URL or the local one) and are skipped without one. The model's own
-speed options: bench/bench_options.py; the real architecture at full size on a GPU:
-``python -m bench.gpu``.
+tiny model's stages on the CPU at 1, 2 and 3 inputs), ``swap`` (a worker's swap from an
+edit model to a text-to-image one, keeping the shared components vs reading everything).
+Every row compares two things measured in this run on this machine; "ratio" is how many
+times better ours is (above 1: better), "goal" the issue's target. PostgreSQL rows need a
+server (default EDITSERVE_TEST_POSTGRES_URL or the local one) and are skipped without one.
+The model's own speed options: bench/bench_options.py; the real architecture at full size
+on a GPU: ``python -m bench.gpu``.
 """
 
 from __future__ import annotations
