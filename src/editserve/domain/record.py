@@ -66,6 +66,15 @@ class Generation:
     receipt: dict[str, Any] | None = None
     webhook: str | None = None  # where this generation's events are delivered
     webhook_events: list[str] | None = None  # which: start, completed
+    # A layered model's outputs, in order (result_key is the first); None for one output.
+    layer_keys: list[str] | None = None
+
+    @property
+    def output_keys(self) -> list[str]:
+        """Every stored output of the generation, in order: its layers, or its one result."""
+        if self.layer_keys:
+            return list(self.layer_keys)
+        return [self.result_key] if self.result_key else []
 
     @classmethod
     def from_row(cls, row: Any) -> Generation:
@@ -77,6 +86,7 @@ class Generation:
         data["timings"] = _json(data.get("timings"))
         data["receipt"] = _json(data.get("receipt"))
         data["webhook_events"] = _json(data.get("webhook_events"))
+        data["layer_keys"] = _json(data.get("layer_keys"))
         data["cancel_requested"] = bool(data.get("cancel_requested"))
         return cls(**data)
 

@@ -41,13 +41,26 @@ class EditJob:
     # LoRAs applied to this job only: (path as the request named it, scale) pairs; the
     # adapter finds each file (see the model folder's loras.py).
     loras: tuple[tuple[str, float], ...] = ()
+    # The model's own pipeline arguments for this job, as (name, value) pairs: e.g. a
+    # layered model's ``layers`` and ``resolution``. Empty for the other models.
+    pipeline_args: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
 class EditResult:
+    """What one job made. ``image`` is the picture; a model that makes several pictures
+    of one job (a layered model's RGBA layers) lists them all in ``layers``, in order, the
+    first being ``image`` too. One-picture models leave ``layers`` empty."""
+
     image: Image.Image
     timings: dict[str, float] = field(default_factory=dict)
     receipt: dict[str, Any] = field(default_factory=dict)
+    layers: list[Image.Image] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[Image.Image]:
+        """Every picture of the job, in order: the layers, or the one image."""
+        return list(self.layers) if self.layers else [self.image]
 
 
 @dataclass(frozen=True)

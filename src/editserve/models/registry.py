@@ -10,6 +10,7 @@ from editserve.core.errors import NotFound
 from editserve.core.settings import Settings
 from editserve.models.qwen_image.specs import SPECS as QWEN_IMAGE
 from editserve.models.qwen_image_edit.specs import SPECS as QWEN_IMAGE_EDIT
+from editserve.models.qwen_image_layered.specs import SPECS as QWEN_IMAGE_LAYERED
 from editserve.models.spec import ModelSpec, SizePlan
 
 __all__ = [
@@ -53,8 +54,8 @@ class ModelRegistry:
 def default_registry() -> ModelRegistry:
     """Every model editserve knows: a family's entries, in its order. The first is the
     default (what a worker serves when none is named): the edit family first, then the
-    text-to-image models."""
-    return ModelRegistry([*QWEN_IMAGE_EDIT, *QWEN_IMAGE])
+    layered model (also called with a picture), then the text-to-image models."""
+    return ModelRegistry([*QWEN_IMAGE_EDIT, *QWEN_IMAGE_LAYERED, *QWEN_IMAGE])
 
 
 def resolve_models(settings: Settings, known: ModelRegistry | None = None) -> Settings:

@@ -75,6 +75,10 @@ class GenerationView(BaseModel):
     media_type: Literal["image"] = "image"
     status: Status
     result_url: str | None
+    layer_urls: list[str] | None = _omit_none(
+        description="A layered model's RGBA layers, in order, each a lasting link (the first "
+        "is result_url); absent for a one-picture model (an extension field)."
+    )
     error_message: str | None
     enqueued_at: int | None
     started_at: int | None
@@ -120,6 +124,7 @@ class GenerationView(BaseModel):
             prompt=prompt,
             status=gen.status,
             result_url=url_for(gen.result_key) if gen.result_key else None,
+            layer_urls=[url_for(key) for key in gen.layer_keys] if gen.layer_keys else None,
             error_message=gen.error_message,
             enqueued_at=_unix(gen.enqueued_at),
             started_at=_unix(gen.started_at),
@@ -191,6 +196,8 @@ class ImageB64(BaseModel):
 
 
 class EditResponse(BaseModel):
+    """POST /api/ai/images/edit: the picture (a layered model: every layer, in order)."""
+
     model: str
     created: int
     images: list[ImageUrl | ImageB64]

@@ -334,11 +334,12 @@ class QueueStore(
         error_message: str | None = None,
         timings: dict[str, float] | None = None,
         receipt: dict[str, Any] | None = None,
+        layer_keys: list[str] | None = None,
     ) -> bool:
         """Move a held job to a terminal state and emit its event, if still ours."""
         change, event = finish_change(
             gen, worker_id, status, result_key=result_key, error_message=error_message,
-            timings=timings, receipt=receipt,
+            timings=timings, receipt=receipt, layer_keys=layer_keys,
         )  # fmt: skip
         if self.dialect.emits_in_statement:  # the change and its event: one round trip
             terms = finish_terms(change, gen, event)

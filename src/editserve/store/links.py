@@ -1,8 +1,9 @@
 """Who may use a stored blob as an input: the reads behind ``input_image`` links to this
 server's own files and uploads (inputs/own_links.py), on any node.
 
-- ``outputs/<generation_id>.<ext>`` (worker/batch.py names them so): one row by the
-  generations id index, checked for owner and result key.
+- ``outputs/<generation_id>.<ext>`` and a layered model's ``outputs/<generation_id>-layer-
+  <n>.<ext>`` (worker/batch.py names them so): one row by the generations id index, checked
+  for owner and result key (or one of its layer keys).
 - ``inputs/<sha256>.<ext>`` (content-addressed, shared by whoever sent the same bytes):
   the owner's uploads of that key, else the owner's generations whose stored inputs name
   it (read on the owner's generations index; stops at the first match).
@@ -14,10 +15,14 @@ at once).
 
 from __future__ import annotations
 
+import re
+
 from editserve.store.dialect import Dialect
 
 OUTPUTS = "outputs/"
 INPUTS = "inputs/"
+# A layer of a generation's outputs: ``<generation_id>-layer-<n>`` (before the extension).
+_LAYER = re.compile(r"-layer-[0-9]+$")
 
 
 class LinkReads:
@@ -59,6 +64,8 @@ class LinkReads:
 
 
 def _output_generation(key: str) -> str | None:
-    """The generation id of ``outputs/<generation_id>.<ext>``, None if it names none."""
-    generation_id = key[len(OUTPUTS) :].rpartition(".")[0]
+    """The generation id of ``outputs/<generation_id>.<ext>`` or of one of its layers,
+    ``outputs/<generation_id>-layer-<n>.<ext>``; None if it names none. (The store then
+    checks that the key is that generation's.)"""
+    generation_id = _LAYER.sub("", key[len(OUTPUTS) :].rpartition(".")[0])
     return generation_id if generation_id and "/" not in generation_id else None

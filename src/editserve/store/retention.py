@@ -51,6 +51,13 @@ class OldGeneration:
     owner_seq: int
     result_key: str | None
     input_keys: tuple[str, ...]
+    layer_keys: tuple[str, ...] = ()  # a layered model's outputs (result_key among them)
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        """Every output blob: the result and the layers, once each."""
+        keys = ([self.result_key] if self.result_key else []) + list(self.layer_keys)
+        return tuple(dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,8 @@ class Retention:
             gone = [_old(row) for row in rows]
             deliveries = tx.rowcount("prune_delete_deliveries", ids=[gen.id for gen in gone])
             for gen in gone:
-                if gen.result_key:
-                    tx.rowcount("prune_note_blob", key=gen.result_key, kind=OUTPUTS)
+                for key in gen.output_keys:
+                    tx.rowcount("prune_note_blob", key=key, kind=OUTPUTS)
                 for key in gen.input_keys:
                     tx.rowcount("prune_note_blob", key=key, kind=INPUTS)
             counts = {"generations": len(gone), "webhook_deliveries": max(deliveries, 0)}
@@ -196,7 +203,16 @@ def _old(row: Row) -> OldGeneration:
         owner_seq=int(row.get("owner_seq") or 0),
         result_key=row["result_key"],
         input_keys=input_keys(row["inputs"]),
+        layer_keys=_layer_keys(row.get("layer_keys")),
     )
+
+
+def _layer_keys(value: Any) -> tuple[str, ...]:
+    """The layer keys of a generation (the JSON column), in order."""
+    items = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return ()
+    return tuple(key for key in items if isinstance(key, str) and key)
 
 
 __all__ = ["PRUNE_LEASE", "OldGeneration", "PruneLease", "Retention", "input_keys"]

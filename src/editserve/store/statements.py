@@ -66,8 +66,10 @@ def finish_change(
     error_message: str | None = None,
     timings: dict[str, float] | None = None,
     receipt: dict[str, Any] | None = None,
+    layer_keys: list[str] | None = None,
 ) -> tuple[dict[str, Any], events.GenerationEvent]:
-    """The parameters of a finish, and the event it emits."""
+    """The parameters of a finish, and the event it emits (`layer_keys`: a layered
+    model's outputs in order, result_key the first; the event names result_key only)."""
     assert status in TERMINAL
     change = {
         "id": gen.id,
@@ -77,6 +79,7 @@ def finish_change(
         "error_message": error_message,
         "timings": json_or_none(timings),
         "receipt": json_or_none(receipt),
+        "layer_keys": json_or_none(layer_keys),
     }
     return change, events.ended(status, result_key, error_message)
 
@@ -87,7 +90,7 @@ def finish_terms(
     """A finish's parameters as PostgreSQL's finish fragment takes them (finish_ended,
     finish_claim): the change, and its ended event as the store writes it."""
     row = event_row(gen, event)
-    kept = ("worker_id", "result_key", "error_message", "timings", "receipt")
+    kept = ("worker_id", "result_key", "error_message", "timings", "receipt", "layer_keys")
     return {
         **{key: change[key] for key in kept},
         "finishing": change["id"],

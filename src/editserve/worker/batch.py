@@ -37,6 +37,15 @@ PUT_ATTEMPTS = 3  # storing an output: tries before the generation fails
 PUT_RETRY_SECONDS = 0.2  # the first wait between them (doubling)
 
 
+def output_keys(generation_id: str, output_format: str, layers: int = 0) -> list[str]:
+    """Where a generation's outputs are stored: ``outputs/<id>.<ext>`` for its one picture;
+    a layered model's ``layers`` under ``outputs/<id>-layer-<n>.<ext>``, n = 1, 2... in
+    order (store/links.py reads both back to the generation)."""
+    if not layers:
+        return [f"outputs/{generation_id}.{output_format}"]
+    return [f"outputs/{generation_id}-layer-{n}.{output_format}" for n in range(1, layers + 1)]
+
+
 class WorkerStopping(Exception):
     """The worker was asked to stop: give the job back."""
 
@@ -178,18 +187,26 @@ class BatchRun:
             raise GenerationCancelled()
 
     def _store_result(self, gen: Generation, result: EditResult, started: float) -> None:
+        """Store every output (a layered model's layers, in order, each under its own key;
+        the first is the result_key), then finish the generation."""
         timings = self._timings_of(gen)
+        stored: list[str] = []
         try:
             steps = self.steps
             set_log_stage("storing")
             self.store.report_progress([gen], self.worker_id, steps, steps, "storing", emit=False)
             t1 = time.perf_counter()
             output_format = gen.params.get("output_format", "png")
-            data, content_type = encode_image(
-                result.image, output_format, gen.params.get("output_quality")
-            )
-            key = f"outputs/{gen.id}.{output_format}"
-            self._put(key, data, content_type)
+            keys = output_keys(gen.id, output_format, len(result.layers))
+            for key, image in zip(keys, result.outputs, strict=True):
+                data, content_type = encode_image(
+                    image,
+                    output_format,
+                    gen.params.get("output_quality"),
+                    keep_alpha=bool(result.layers),
+                )
+                self._put(key, data, content_type)
+                stored.append(key)
         except Exception as exc:  # noqa: BLE001 - a storage failure fails this generation
             if is_store_unavailable(exc):
                 raise  # the database is down, not the storage (see run)
@@ -199,6 +216,7 @@ class BatchRun:
                 gen.id,
                 traceback.format_exc(),
             )
+            self._drop(stored)
             message = describe_failure(exc, "storing the result")
             self._finish(gen, Status.FAILED, error_message=message, timings=timings)
             return
@@ -210,7 +228,19 @@ class BatchRun:
         # Which worker ran it, on which attempt: an operator's first question about a result.
         ran_by = {"worker_id": self.worker_id, "attempt": gen.attempts}
         receipt = {**result.receipt, "weights": self.weights, **ran_by}
-        self._finish(gen, Status.SUCCEEDED, result_key=key, timings=timings, receipt=receipt)
+        layers = {"layer_keys": stored} if result.layers else {}
+        self._finish(
+            gen, Status.SUCCEEDED, result_key=stored[0], timings=timings, receipt=receipt, **layers
+        )
+
+    def _drop(self, keys: list[str]) -> None:
+        """The outputs of a generation that failed storing the rest: nothing will name
+        them, so they go now (best effort: a failing storage may keep some)."""
+        for key in keys:
+            try:
+                self.storage.delete(key)
+            except Exception:  # noqa: BLE001 - the failure is already the generation's
+                log.warning("worker %s: could not delete %s", self.worker_id, key)
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:
         """Store the output, trying again a few times after a passing storage failure (a

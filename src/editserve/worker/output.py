@@ -10,7 +10,8 @@ Encoder settings (bench/ measures them against Pillow's defaults, with PSNR):
   size on photos, text and flat graphics. (Pillow's faster zlib strategies are not safe
   bets: ``Z_RLE`` grew text 4x and a tiled pattern 100x, ``Z_HUFFMAN_ONLY`` flat graphics
   20x.) Without numpy, or for an image with an ICC profile or a transparent colour,
-  Pillow writes it at level 1.
+  Pillow writes it at level 1. A layered model's RGBA layers are written as 8-bit RGBA
+  (``keep_alpha``), their transparency kept; everything else is written as RGB.
 - **JPEG** at quality 95 (Pillow's default is 75): libjpeg-turbo is already as fast as
   JPEG gets, whatever the settings; we spend its few milliseconds on quality.
 - **WebP** at method 0, the fastest (Pillow's default: quality 80, method 4), at the
@@ -38,26 +39,37 @@ FORMATS: dict[str, tuple[str, str, dict[str, Any]]] = {
 PNG_LEVEL = 1  # zlib level of our PNG writer
 
 
-def encode_image(image: Any, output_format: str, quality: int | None = None) -> tuple[bytes, str]:
+def encode_image(
+    image: Any, output_format: str, quality: int | None = None, *, keep_alpha: bool = False
+) -> tuple[bytes, str]:
     """The image as ``output_format`` bytes and their media type.
 
     `quality` (1-100, the request's ``output_quality``) sets jpg and webp quality; None
-    keeps the format's default above; png is lossless and ignores it.
+    keeps the format's default above; png is lossless and ignores it. With `keep_alpha` (a
+    layered model's layers) an RGBA image stays RGBA in png, its transparency kept;
+    everything else is written as RGB.
     """
     pil_format, content_type, options = FORMATS[output_format]
     if quality is not None and "quality" in options:
         options = {**options, "quality": max(1, min(100, int(quality)))}
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    if output_format == "png" and (data := _png(rgb)) is not None:
+    rgba = keep_alpha and output_format == "png" and image.mode == "RGBA"
+    mode = "RGBA" if rgba else "RGB"
+    pixels = image if image.mode == mode else image.convert(mode)
+    if output_format == "png" and (data := _png(pixels)) is not None:
         return data, content_type
     buffer = io.BytesIO()
-    rgb.save(buffer, format=pil_format, **options)
+    pixels.save(buffer, format=pil_format, **options)
     return buffer.getvalue(), content_type
 
 
+# PNG colour types by mode, and their bytes per pixel.
+_PNG_COLOUR = {"RGB": (2, 3), "RGBA": (6, 4)}
+
+
 def _png(image: Any) -> bytes | None:
-    """``image`` (RGB) as a PNG file: 8-bit RGB, no interlacing, no other chunks; None
-    where Pillow must write it (no numpy; an ICC profile or transparent colour to keep)."""
+    """``image`` (RGB or RGBA) as a PNG file: 8 bits a channel, no interlacing, no other
+    chunks; None where Pillow must write it (no numpy; an ICC profile or transparent
+    colour to keep)."""
     if image.info.get("icc_profile") or "transparency" in image.info:
         return None
     try:
@@ -65,20 +77,22 @@ def _png(image: Any) -> bytes | None:
     except ImportError:
         return None
     width, height = image.size
-    rows = _filtered_rows(numpy.asarray(image).reshape(height, width * 3), numpy)
+    colour, channels = _PNG_COLOUR[image.mode]
+    flat = numpy.asarray(image).reshape(height, width * channels)
+    rows = _filtered_rows(flat, numpy, channels)
     compressor = zlib.compressobj(PNG_LEVEL)
     idat = compressor.compress(rows) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
     chunks = ((b"IHDR", header), (b"IDAT", idat), (b"IEND", b""))
     return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(kind, body) for kind, body in chunks)
 
 
-def _filtered_rows(rows: Any, np: Any) -> Any:
-    """PNG's filtered scanlines of ``rows`` ((height, width * 3) uint8): a filter type byte
-    and the row, each with the filter (0 None, 1 Sub, 2 Up) whose bytes, read as signed,
-    are smallest in absolute sum."""
+def _filtered_rows(rows: Any, np: Any, channels: int = 3) -> Any:
+    """PNG's filtered scanlines of ``rows`` ((height, width * channels) uint8): a filter
+    type byte and the row, each with the filter (0 None, 1 Sub, 2 Up) whose bytes, read as
+    signed, are smallest in absolute sum."""
     sub = rows.copy()
-    sub[:, 3:] -= rows[:, :-3]  # uint8 arithmetic wraps modulo 256, as PNG's does
+    sub[:, channels:] -= rows[:, :-channels]  # uint8 arithmetic wraps modulo 256, as PNG's
     up = rows.copy()
     up[1:] -= rows[:-1]
     candidates = (rows, sub, up)

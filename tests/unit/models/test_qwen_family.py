@@ -49,14 +49,14 @@ def _error(model: str, **fields: Any) -> str:
 
 def test_three_models_with_2509_first_and_its_aliases() -> None:
     registry = default_registry()
-    # the edit family first; the text-to-image models follow (test_qwen_image_family.py)
+    # the edit family first; then the layered model, the other one called with a picture
+    # (test_qwen_image_layered_family.py); the text-to-image models follow
+    # (test_qwen_image_family.py)
+    family = ["qwen-image-edit-plus", "qwen-image-edit-2511", "qwen-image-edit"]
+    assert [spec.id for spec in registry.all()][:3] == family
     assert [spec.id for spec in registry.all() if spec.kind == "edit"] == [
-        "qwen-image-edit-plus",
-        "qwen-image-edit-2511",
-        "qwen-image-edit",
-    ]
-    assert [spec.id for spec in registry.all()][:3] == [
-        spec.id for spec in registry.all() if spec.kind == "edit"
+        *family,
+        "qwen-image-layered",
     ]
     assert registry.default.id == "qwen-image-edit-plus"
     for alias in ("qwen-image-edit-2509", "Qwen/Qwen-Image-Edit-2509"):

@@ -157,7 +157,7 @@ def _jobs(
     fields["seed"] = request.seed
     if images:  # an edit model's pictures (a text-to-image model takes none)
         fields["input_image"] = ["data:image/png;base64,"] * len(images)
-    if request.aspect_ratio or images:
+    if request.aspect_ratio or (images and "aspect_ratio" in spec.params_model.model_fields):
         fields["aspect_ratio"] = request.aspect_ratio or "auto"
     if request.steps is not None:
         fields["num_inference_steps"] = request.steps

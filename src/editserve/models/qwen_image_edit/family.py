@@ -83,8 +83,10 @@ def family_spec(
     adapter_path: str,
     kind: ModelKind = "edit",
     sizer: Sizer = plan_size,
+    pipeline_args: tuple[str, ...] = (),
 ) -> ModelSpec:
-    """The registry entry of `variant`; `sizer` sizes its requests (after the LoRA check)."""
+    """The registry entry of `variant`; `sizer` sizes its requests (after the LoRA check);
+    the request fields named in `pipeline_args` go to the pipeline call as they are."""
     return ModelSpec(
         id=variant.model_id,
         aliases=aliases,
@@ -93,7 +95,7 @@ def family_spec(
         request_schema=partial(request_schema, params_model),
         adapter_path=adapter_path,
         plan_size=partial(_plan_size, variant=variant, sizer=sizer),
-        build_job=job_builder(params_model),
+        build_job=job_builder(params_model, pipeline_args),
         tiny_warning=tiny_warning(variant),
         kind=kind,
         # A Lightning preset makes its step count and CFG 1.0 the request defaults.

@@ -1,9 +1,10 @@
 """One member of the Qwen-Image family, as data: the ids, the diffusers pipeline, how its
 real transformer config differs, where its Lightning LoRAs live, how many inputs it takes.
 
-members.py writes one of these per edit member (and models/qwen_image/members.py one per
-text-to-image member: ``max_images=0``, no processor); the family's code (weights, loading,
-the tiny twin, the pipeline call, options) takes one as an argument, never a default.
+members.py writes one of these per edit member (models/qwen_image/members.py one per
+text-to-image member: ``max_images=0``, no processor; models/qwen_image_layered/members.py
+the layered one: ``layered=True``, an RGBA VAE); the family's code (weights, loading, the
+tiny twin, the pipeline call, options) takes one as an argument, never a default.
 Nothing here imports torch or diffusers.
 """
 
@@ -38,6 +39,9 @@ class QwenVariant:
     # How the real transformer/config.json differs from the shared tiny config (the tiny
     # twin applies these): e.g. {"zero_cond_t": True} for 2511.
     transformer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # How the real vae/config.json differs from the shared tiny one, e.g. the layered
+    # model's RGBA VAE: {"input_channels": 4}.
+    vae_overrides: Mapping[str, Any] = field(default_factory=dict)
     # The step-distilled Lightning LoRAs: the hub repo and, per precision ("bf16" |
     # "fp32"), the file name with a {steps} placeholder.
     lightning_repo: str = ""
@@ -50,6 +54,11 @@ class QwenVariant:
     separate_condition_copy: bool = True
     # The saved pipeline's sub-folders (model_index.json entries).
     components: tuple[str, ...] = COMPONENTS
+    # A layered member (QwenImageLayeredPipeline): its one input goes in as RGBA, the call
+    # takes the job's pipeline arguments (``layers``, ``resolution``...) instead of a
+    # height and width (the size follows the input, sized at the job's VAE area), and each
+    # output is a list of RGBA layers.
+    layered: bool = False
 
     def lightning_file(self, steps: int, precision: str) -> str:
         pattern = self.lightning_files.get(precision) or self.lightning_files["bf16"]

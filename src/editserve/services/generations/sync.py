@@ -47,7 +47,7 @@ class SyncCalls:
         return EditResponse(
             model=done.model,
             created=int(done.completed_at or time.time()),
-            images=[await self.image(done, _response_format(body), url_for)],
+            images=await self.images(done, _response_format(body), url_for),
             generation_id=done.id,
             seed=done.seed,
             width=done.width,
@@ -101,9 +101,22 @@ class SyncCalls:
     ) -> ImageUrl | ImageB64:
         """A finished generation's picture: a lasting link, or its bytes in base64."""
         assert gen.result_key is not None
+        return await self._picture(gen.result_key, response_format, url_for)
+
+    async def images(
+        self, gen: Generation, response_format: str, url_for: UrlFor
+    ) -> list[ImageUrl | ImageB64]:
+        """Every picture of a finished generation, in order (a layered model's layers; one
+        for the other models), as lasting links or base64 bytes."""
+        assert gen.result_key is not None
+        return [await self._picture(key, response_format, url_for) for key in gen.output_keys]
+
+    async def _picture(
+        self, key: str, response_format: str, url_for: UrlFor
+    ) -> ImageUrl | ImageB64:
         if response_format != "b64_json":
-            return ImageUrl(url=url_for(gen.result_key))
-        data = await to_thread.run_sync(self.storage.get, gen.result_key)
+            return ImageUrl(url=url_for(key))
+        data = await to_thread.run_sync(self.storage.get, key)
         return ImageB64(b64_json=base64.b64encode(data).decode())
 
 

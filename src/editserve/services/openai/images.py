@@ -174,11 +174,10 @@ class OpenAIImages:
             endpoints=OPENAI_ENDPOINTS,
         )
         done = await self.sync.wait_all(gens)
-        data = [
-            ImageData.model_validate(
-                (await self.sync.image(gen, form.response_format, url_for)).model_dump()
-            )
+        data = [  # every picture of each generation (a layered model's layers, in order)
+            ImageData.model_validate(picture.model_dump())
             for gen in done
+            for picture in await self.sync.images(gen, form.response_format, url_for)
         ]
         return ImagesResponse(
             created=int(time.time()),

@@ -30,8 +30,8 @@ def count_prunable(store: PruneStore, cutoff: float, batch: int, report: PruneRe
                 break
             for gen in old:
                 going.add(gen.id)
-                if gen.result_key:
-                    blobs.setdefault(gen.result_key, OUTPUTS)
+                for key in gen.output_keys:
+                    blobs.setdefault(key, OUTPUTS)
                 for key in gen.input_keys:
                     blobs.setdefault(key, INPUTS)
             report.add("generations", len(old))

@@ -77,9 +77,11 @@ SELECT * FROM uploads WHERE id = %(id)s AND owner = %(owner)s;
 SELECT owner FROM uploads WHERE id = %(id)s;
 
 -- name: owner_output
--- Blob ownership (store/links.py): an output by its generation id (the id index).
+-- Blob ownership (store/links.py): an output by its generation id (the id index): its
+-- result, or one of its layers (migration 011).
 SELECT 1 AS found FROM generations
-WHERE id = %(id)s AND owner = %(owner)s AND result_key = %(key)s;
+WHERE id = %(id)s AND owner = %(owner)s
+  AND (result_key = %(key)s OR COALESCE(layer_keys::jsonb ? %(key)s, false));
 
 -- name: owner_input
 -- An input the owner uploaded, or that one of the owner's generations was edited with
@@ -92,7 +94,8 @@ SELECT (EXISTS (SELECT 1 FROM uploads WHERE owner = %(owner)s AND key = %(key)s)
 -- Signed links die with their key (store/links.py): an output whose generation's key is
 -- revoked (the id index, then the key's primary key).
 SELECT 1 AS found FROM generations AS g JOIN api_keys AS k ON k.id = g.owner
-WHERE g.id = %(id)s AND g.result_key = %(key)s AND k.revoked_at IS NOT NULL;
+WHERE g.id = %(id)s AND k.revoked_at IS NOT NULL
+  AND (g.result_key = %(key)s OR COALESCE(g.layer_keys::jsonb ? %(key)s, false));
 
 -- name: input_owners_revoked
 -- An input whose every owner (who uploaded it, or edited with it) is a revoked key. An
@@ -376,7 +379,7 @@ done AS (
     UPDATE generations
     SET status = %(finish_status)s, completed_at = date_part('epoch', now()),
         result_key = %(result_key)s, error_message = %(error_message)s,
-        timings = %(timings)s, receipt = %(receipt)s,
+        timings = %(timings)s, receipt = %(receipt)s, layer_keys = %(layer_keys)s,
         worker_id = NULL, lease_expires_at = NULL, stage = %(finish_status)s
     WHERE id = %(finishing)s AND worker_id = %(worker_id)s AND status = %(held)s
     RETURNING id, owner
@@ -574,7 +577,7 @@ SELECT owner FROM keys WHERE owner IS NOT NULL;
 
 -- name: prune_owner_walk
 -- A key's generations after owner_seq :after, oldest first (generations_owner_seq).
-SELECT id, owner_seq, status, completed_at, enqueued_at, result_key, inputs
+SELECT id, owner_seq, status, completed_at, enqueued_at, result_key, layer_keys, inputs
 FROM generations WHERE owner = %(owner)s AND owner_seq > %(after)s
 ORDER BY owner_seq LIMIT %(limit)s;
 
@@ -587,7 +590,7 @@ DELETE FROM generations
 WHERE id = ANY(%(ids)s::text[])
   AND status = ANY(%(ended)s::text[])
   AND COALESCE(completed_at, enqueued_at) < %(cutoff)s
-RETURNING id, result_key, inputs;
+RETURNING id, result_key, layer_keys, inputs;
 
 -- name: prune_note_blob
 INSERT INTO prune_blobs (key, kind) VALUES (%(key)s, %(kind)s) ON CONFLICT (key) DO NOTHING;

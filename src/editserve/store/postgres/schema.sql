@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10
+-- migrations: 1 2 3 4 5 6 8 9 10 11
 
 CREATE TABLE api_keys (
     id              text NOT NULL,
@@ -55,6 +55,7 @@ CREATE TABLE generations (
     owner_seq         bigint,
     webhook           text,
     webhook_events    text,
+    layer_keys        text,
     CONSTRAINT generations_status_known CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT generations_pkey PRIMARY KEY (seq),
     CONSTRAINT generations_id_key UNIQUE (id)

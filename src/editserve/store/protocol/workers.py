@@ -83,8 +83,10 @@ class JobQueue(Protocol):
         error_message: str | None = None,
         timings: dict[str, float] | None = None,
         receipt: dict[str, Any] | None = None,
+        layer_keys: list[str] | None = None,
     ) -> bool:
-        """Move a held job to a terminal status and emit its event; False if not held."""
+        """Move a held job to a terminal status and emit its event; False if not held.
+        ``layer_keys``: a layered model's outputs in order (``result_key`` is the first)."""
         ...
 
     def finish_and_claim(

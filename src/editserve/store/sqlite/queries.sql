@@ -69,8 +69,11 @@ SELECT * FROM uploads WHERE id = :id AND owner = :owner;
 SELECT owner FROM uploads WHERE id = :id;
 
 -- name: owner_output
--- Blob ownership (store/links.py): an output by its generation id (the id index).
-SELECT 1 AS found FROM generations WHERE id = :id AND owner = :owner AND result_key = :key;
+-- Blob ownership (store/links.py): an output by its generation id (the id index): its
+-- result, or one of its layers (migration 011).
+SELECT 1 AS found FROM generations
+WHERE id = :id AND owner = :owner
+  AND (result_key = :key OR EXISTS (SELECT 1 FROM json_each(layer_keys) WHERE value = :key));
 
 -- name: owner_input
 -- An input the owner uploaded, or that one of the owner's generations was edited with
@@ -83,7 +86,9 @@ SELECT (EXISTS (SELECT 1 FROM uploads WHERE owner = :owner AND key = :key)
 -- Signed links die with their key (store/links.py): an output whose generation's key is
 -- revoked (the id index, then the key's primary key).
 SELECT 1 AS found FROM generations AS g JOIN api_keys AS k ON k.id = g.owner
-WHERE g.id = :id AND g.result_key = :key AND k.revoked_at IS NOT NULL;
+WHERE g.id = :id AND k.revoked_at IS NOT NULL
+  AND (g.result_key = :key
+       OR EXISTS (SELECT 1 FROM json_each(g.layer_keys) WHERE value = :key));
 
 -- name: input_owners_revoked
 -- An input whose every owner (who uploaded it, or edited with it) is a revoked key. An
@@ -298,7 +303,7 @@ RETURNING id, cancel_requested;
 UPDATE generations
 SET status = :status, completed_at = :now, result_key = :result_key,
     error_message = :error_message, timings = :timings, receipt = :receipt,
-    worker_id = NULL, lease_expires_at = NULL, stage = :status
+    layer_keys = :layer_keys, worker_id = NULL, lease_expires_at = NULL, stage = :status
 WHERE id = :id AND worker_id = :worker_id AND status = :held;
 
 -- name: requeue
@@ -454,7 +459,7 @@ SELECT owner FROM keys WHERE owner IS NOT NULL;
 
 -- name: prune_owner_walk
 -- A key's generations after owner_seq :after, oldest first (generations_owner_seq).
-SELECT id, owner_seq, status, completed_at, enqueued_at, result_key, inputs
+SELECT id, owner_seq, status, completed_at, enqueued_at, result_key, layer_keys, inputs
 FROM generations WHERE owner = :owner AND owner_seq > :after
 ORDER BY owner_seq LIMIT :limit;
 
@@ -467,7 +472,7 @@ DELETE FROM generations
 WHERE id IN (SELECT value FROM json_each(:ids))
   AND status IN (SELECT value FROM json_each(:ended))
   AND COALESCE(completed_at, enqueued_at) < :cutoff
-RETURNING id, result_key, inputs;
+RETURNING id, result_key, layer_keys, inputs;
 
 -- name: prune_note_blob
 INSERT INTO prune_blobs (key, kind) VALUES (:key, :kind) ON CONFLICT (key) DO NOTHING;

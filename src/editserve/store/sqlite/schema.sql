@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10
+-- migrations: 1 2 3 4 5 6 8 9 10 11
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,          -- public id, e.g. key_3f9a0c1b
@@ -48,7 +48,7 @@ CREATE TABLE generations (
     cancel_requested  INTEGER NOT NULL DEFAULT 0,
     timings           TEXT,                                -- JSON
     receipt           TEXT                                 -- JSON
-, owner_seq INTEGER, webhook TEXT, webhook_events TEXT);
+, owner_seq INTEGER, webhook TEXT, webhook_events TEXT, layer_keys TEXT);
 
 CREATE TABLE events (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,   -- the SSE id

@@ -25,9 +25,13 @@ _WARMUP_PARAMS: dict[str, Any] = {
 }
 
 
-def job_builder(params_model: type[BaseModel]) -> Callable[..., EditJob]:
+def job_builder(
+    params_model: type[BaseModel], pipeline_args: tuple[str, ...] = ()
+) -> Callable[..., EditJob]:
     """The ``build_job`` of a family member whose request model is `params_model` (a field
-    a stored request lacks takes that model's default)."""
+    a stored request lacks takes that model's default); the request fields named in
+    `pipeline_args` go to the pipeline call as they are (e.g. a layered model's
+    ``layers``)."""
 
     def default(name: str) -> Any:
         return params_model.model_fields[name].default
@@ -60,6 +64,7 @@ def job_builder(params_model: type[BaseModel]) -> Callable[..., EditJob]:
                 (str(lora["path"]), float(lora.get("scale", 1.0)))
                 for lora in params.get("loras") or ()
             ),
+            pipeline_args=tuple((name, params.get(name, default(name))) for name in pipeline_args),
         )
 
     return build_job

@@ -198,7 +198,15 @@ def lightning_lora_source(
     a hub repo ``owner/repo[@revision]`` laid out like lightx2v's (the preset's file name).
     """
     precision = "fp32" if _dtype_family(dtype) == "fp32" else "bf16"
-    default_file = variant.lightning_file(steps, precision)
+    default_file = variant.lightning_file(steps, precision) if variant.lightning_files else ""
+    if not default_file and not re.search(r"\.safetensors$", (value or "").strip()):
+        raise OptionsError(
+            [
+                f"EDITSERVE_LIGHTNING={steps}: {variant.display} has no published Lightning "
+                "LoRA: turn EDITSERVE_LIGHTNING off, or name a LoRA file in "
+                "EDITSERVE_LIGHTNING_LORA"
+            ]
+        )
     if not value or not value.strip():
         if steps not in variant.lightning_steps:
             published = " or ".join(str(n) for n in variant.lightning_steps)

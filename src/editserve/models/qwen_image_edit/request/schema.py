@@ -145,23 +145,28 @@ class QwenImageEditPlusParams(BaseModel):
     @field_validator("input_image")
     @classmethod
     def _image_refs_look_right(cls, value: list[str]) -> list[str]:
-        for index, ref in enumerate(value):
-            lowered = ref[:64].lower()
-            if not (
-                lowered.startswith("http://")
-                or lowered.startswith("https://")
-                or lowered.startswith("data:image/")
-            ):
-                raise ValueError(
-                    f"item {index}: must be an http(s) URL, a data:image/...;base64, URI "
-                    "or an upload URL"
-                )
-            if not lowered.startswith("data:") and len(ref) > MAX_IMAGE_URL_CHARS:
-                raise ValueError(
-                    f"item {index}: a URL must be at most {MAX_IMAGE_URL_CHARS} characters "
-                    f"(got {len(ref)})"
-                )
-        return value
+        return check_image_refs(value)
+
+
+def check_image_refs(value: list[str]) -> list[str]:
+    """``input_image`` items: http(s) URLs (bounded), data:image/ URIs or upload URLs."""
+    for index, ref in enumerate(value):
+        lowered = ref[:64].lower()
+        if not (
+            lowered.startswith("http://")
+            or lowered.startswith("https://")
+            or lowered.startswith("data:image/")
+        ):
+            raise ValueError(
+                f"item {index}: must be an http(s) URL, a data:image/...;base64, URI "
+                "or an upload URL"
+            )
+        if not lowered.startswith("data:") and len(ref) > MAX_IMAGE_URL_CHARS:
+            raise ValueError(
+                f"item {index}: a URL must be at most {MAX_IMAGE_URL_CHARS} characters "
+                f"(got {len(ref)})"
+            )
+    return value
 
 
 # --- the other members' request models ------------------------------------------------------

@@ -191,6 +191,7 @@ class FamilyAdapter:
                     **edit_receipt(one, call, state, index=index, batch_size=len(jobs)),
                     "loras": loras,
                 },
+                layers=call.layers[index] if call.layers else [],
             )
             for index, (one, image) in enumerate(zip(jobs, call.outputs, strict=True))
         ]

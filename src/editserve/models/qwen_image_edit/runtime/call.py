@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from editserve.models.base import EditJob, StepCallback
@@ -38,10 +38,11 @@ ONE_STEP_NOTE = "shift_terminal disabled for a single step (sigmas 1.0 -> 0.0)"
 class PipelineCall:
     """What one pipeline call made, and what the receipts record about it."""
 
-    inputs: list[Any]  # the input images as passed (RGB)
-    outputs: list[Any]  # one PIL image per job
+    inputs: list[Any]  # the input images as passed (RGB; RGBA for a layered member)
+    outputs: list[Any]  # one PIL image per job (a layered member: its first layer)
     timings: dict[str, float]
     scheduler: dict[str, Any]
+    layers: list[list[Any]] = field(default_factory=list)  # a layered member: per job, all
 
 
 def run_pipeline(
@@ -73,17 +74,21 @@ def run_pipeline(
     # area in place; everything is restored after, even when the call raises
     with clock.hooks(pipe), _scheduler_for(pipe, steps, one_step_scheduler) as note:
         accel.reset_step_cache(pipe)
-        with vae_image_area(job.vae_area, variant):
+        with vae_image_area(job.vae_area, variant, (job.width, job.height)):
             clock.start()
-            output = _call(pipe, jobs, _image_argument(images, variant), generators, clock.step_end)
+            arguments = {**_image_argument(images, variant), **_size_arguments(jobs, variant)}
+            output = _call(pipe, jobs, arguments, generators, clock.step_end)
             clock.finish()
         scheduler = accel.scheduler_receipt(pipe.scheduler)
 
     # 5. check the output
-    _check_output(output.images, jobs)
+    outputs = _checked_outputs(output.images, jobs, variant)
     if note:
         scheduler["note"] = note
-    return PipelineCall(images, list(output.images), clock.timings(), scheduler)
+    if not variant.layered:
+        return PipelineCall(images, outputs, clock.timings(), scheduler)
+    firsts = [layers[0] for layers in outputs]
+    return PipelineCall(images, firsts, clock.timings(), scheduler, outputs)
 
 
 def _image_argument(images: list[Any], variant: QwenVariant) -> dict[str, Any]:
@@ -94,10 +99,19 @@ def _image_argument(images: list[Any], variant: QwenVariant) -> dict[str, Any]:
     return {"image": images[0] if variant.max_images == 1 else images}
 
 
+def _size_arguments(jobs: list[EditJob], variant: QwenVariant) -> dict[str, Any]:
+    """The output size and the model's own arguments. A layered member takes no size: it
+    follows the input, sized at the job's VAE area (vae_image_area); its arguments
+    (``layers``, ``resolution``...) are the job's ``pipeline_args``."""
+    job = jobs[0]
+    size = {} if variant.layered else {"height": int(job.height), "width": int(job.width)}
+    return {**size, **dict(job.pipeline_args)}
+
+
 def _call(
     pipe: Any,
     jobs: list[EditJob],
-    image: dict[str, Any],
+    arguments: dict[str, Any],
     generators: list[Any],
     step_end: Callable[..., dict[str, Any]],
 ) -> Any:
@@ -105,14 +119,12 @@ def _call(
     cfg_active = job.true_cfg_scale > 1
     try:
         return pipe(
-            **image,
+            **arguments,
             prompt=job.prompt,
             # Passed whenever CFG is asked for (without it the pipeline silently
             # skips CFG); with cfg <= 1 the pipeline ignores it and only warns.
             negative_prompt=job.negative_prompt if cfg_active else None,
             true_cfg_scale=float(job.true_cfg_scale),
-            height=int(job.height),
-            width=int(job.width),
             num_inference_steps=int(job.num_inference_steps),
             num_images_per_prompt=len(jobs),
             generator=generators if len(generators) > 1 else generators[0],
@@ -126,16 +138,24 @@ def _call(
         raise
 
 
-def _check_output(images: list[Any], jobs: list[EditJob]) -> None:
+def _checked_outputs(images: list[Any], jobs: list[EditJob], variant: QwenVariant) -> list[Any]:
+    """One image per job, of the job's size (a layered member: one list of layers per job,
+    as many as asked)."""
     job = jobs[0]
     if len(images) != len(jobs):
         raise RuntimeError(f"pipeline returned {len(images)} images for {len(jobs)}")
-    for image in images:
-        if image.size != (job.width, job.height):
-            raise RuntimeError(
-                f"pipeline returned {image.size[0]}x{image.size[1]}, "
-                f"expected {job.width}x{job.height}"
-            )
+    asked = dict(job.pipeline_args).get("layers")
+    for output in images:
+        layers = list(output) if variant.layered else [output]
+        if not layers or (asked is not None and len(layers) != int(asked)):
+            raise RuntimeError(f"pipeline returned {len(layers)} layers, {asked} were asked")
+        for image in layers:
+            if image.size != (job.width, job.height):
+                raise RuntimeError(
+                    f"pipeline returned {image.size[0]}x{image.size[1]}, "
+                    f"expected {job.width}x{job.height}"
+                )
+    return [list(output) for output in images] if variant.layered else list(images)
 
 
 # --- timing --------------------------------------------------------------------------------------
@@ -230,13 +250,18 @@ _VAE_AREA_LOCK = threading.Lock()
 
 
 @contextmanager
-def vae_image_area(area: int, variant: QwenVariant) -> Iterator[None]:
+def vae_image_area(
+    area: int, variant: QwenVariant, size: tuple[int, int] | None = None
+) -> Iterator[None]:
     """Size the pipeline's VAE copy of each input image at ~`area` pixels for one call.
 
     The Plus pipeline reads a module constant (``VAE_IMAGE_SIZE``); the v1 pipeline sizes
     its one input with the module's ``calculate_dimensions(1024 * 1024, ratio)``, which is
-    wrapped to use `area` instead. Either is process-wide; the lock keeps two calls in one
-    process from interleaving. A text-to-image member has no inputs: nothing to size.
+    wrapped to use `area` instead. A layered member sizes its input *and its output* with
+    ``calculate_dimensions(resolution**2, ratio)``: given the planned `size` (which is that
+    at `area`, sizing.py), the wrapper answers it as planned. Either is process-wide; the
+    lock keeps two calls in one process from interleaving. A text-to-image member has no
+    inputs: nothing to size.
     """
     if not variant.takes_images:
         yield
@@ -245,7 +270,9 @@ def vae_image_area(area: int, variant: QwenVariant) -> Iterator[None]:
     if not variant.separate_condition_copy:
         with _VAE_AREA_LOCK:
             original_sizing = module.calculate_dimensions
-            module.calculate_dimensions = lambda _area, ratio: original_sizing(int(area), ratio)
+            module.calculate_dimensions = lambda _area, ratio: (
+                size if variant.layered and size else original_sizing(int(area), ratio)
+            )
             try:
                 yield
             finally:
@@ -302,7 +329,7 @@ def pipeline_dimensions(area: int, ratio: float) -> tuple[int, int]:
 
 def validated_images(job: EditJob, variant: QwenVariant) -> list[Any]:
     """The job's input images, converted to RGB where needed (a text-to-image member takes
-    none)."""
+    none; a layered member takes its RGB input as opaque RGBA, as Qwen's own app does)."""
     if not variant.takes_images:
         if job.images:
             raise ValueError(f"{variant.model_id} makes pictures from a prompt alone: no images")
@@ -315,7 +342,7 @@ def validated_images(job: EditJob, variant: QwenVariant) -> list[Any]:
             # The VAE only takes 3 channels; the inputs module should already give RGB.
             logger.warning("input image %d is %s, converting to RGB", index + 1, image.mode)
             image = image.convert("RGB")
-        images.append(image)
+        images.append(image.convert("RGBA") if variant.layered else image)
     return images
 
 

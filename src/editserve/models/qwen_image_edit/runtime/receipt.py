@@ -27,6 +27,8 @@ def edit_receipt(
         inputs["vae_input_sizes"] = [
             list(pipeline_dimensions(job.vae_area, img.size[0] / img.size[1])) for img in images
         ]
+    # the model's own arguments (a layered model's layers, resolution...)
+    inputs.update(dict(job.pipeline_args))
     return {
         "model": state.variant.model_id,
         "weights": loaded.source,

@@ -248,8 +248,9 @@ def _check_tokenizer(tokenizer: Any, n_learned: int) -> None:
 def build_tiny_pipeline_folder(out: Path, variant: QwenVariant) -> Path:
     """Build the tiny `variant` and save it into the (new or empty) folder `out`.
 
-    Every member of the family shares the tiny components; the transformer takes the
-    variant's config differences (``transformer_overrides``), the folder its pipeline class
+    Every member of the family shares the tiny components; the transformer and the VAE
+    take the variant's config differences (``transformer_overrides``, ``vae_overrides``:
+    the layered model's RGBA VAE), the folder its pipeline class
     and the components that class has (``variant.components``: no processor for a
     text-to-image pipeline).
     """
@@ -291,7 +292,7 @@ def _random_components(tokenizer: Any, variant: QwenVariant) -> dict[str, Any]:
         **{**TRANSFORMER_CONFIG, **variant.transformer_overrides}
     )
     torch.manual_seed(SEED + 1)
-    vae = AutoencoderKLQwenImage(**VAE_CONFIG)
+    vae = AutoencoderKLQwenImage(**{**VAE_CONFIG, **variant.vae_overrides})
     torch.manual_seed(SEED + 2)
     te_config = Qwen2_5_VLConfig(
         text_config=_text_config(tokenizer),
