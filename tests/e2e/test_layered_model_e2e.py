@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -154,3 +155,22 @@ def test_the_openai_sdk_gets_every_layer(server: LiveServer) -> None:
     )
     layers = [_layer(base64.b64decode(item.b64_json or "")) for item in result.data]
     assert len(layers) == 3 and {layer.mode for layer in layers} == {"RGBA"}
+
+
+def test_the_python_client_reads_every_layer(server: LiveServer, tmp_path: Path) -> None:
+    from editserve import Client
+
+    with Client(server.base_url, server.api_key) as client:
+        edited = client.images.edit(
+            model=MODEL, prompt="a poster", input_image=make_png(64, 48), layers=3,
+            num_inference_steps=2,
+        )  # fmt: skip
+        assert len(edited.images) == 3
+        [queued] = client.queue.submit(
+            model=MODEL, prompt="a poster", input_image=make_png(64, 48), layers=2,
+            num_inference_steps=2,
+        )  # fmt: skip
+        done = client.queue.wait(queued, timeout=300)
+        assert len(done.layer_urls) == 2 and done.layer_urls[0] == done.result_url
+        saved = [layer.save(tmp_path / f"layer-{n}.png") for n, layer in enumerate(done.layers)]
+        assert [Image.open(path).mode for path in saved] == ["RGBA", "RGBA"]

@@ -52,6 +52,7 @@ _GENERATION_FIELDS = (
     "eta_seconds",
     "attempts",
     "input_urls",
+    "layer_urls",
     "timings",
     "receipt",
     "target_namespace",
@@ -89,6 +90,8 @@ class Generation:
     eta_seconds: float | None = None
     attempts: int | None = None
     input_urls: list[str] = field(default_factory=list)
+    # A layered model's layers, in order (the first, the bottom one, is also result_url).
+    layer_urls: list[str] = field(default_factory=list)
     timings: dict[str, float] | None = None
     receipt: dict[str, Any] | None = None
     target_namespace: str | None = None
@@ -110,6 +113,7 @@ class Generation:
         kwargs["generation_id"] = str(data.get("generation_id") or data.get("id") or "")
         kwargs["status"] = str(data.get("status") or "unknown")
         kwargs["input_urls"] = list(data.get("input_urls") or [])
+        kwargs["layer_urls"] = list(data.get("layer_urls") or [])
         params = {k: v for k, v in data.items() if k not in _GENERATION_FIELDS}
         return cls(**kwargs, params=params, raw=dict(data), _client=client)
 
@@ -149,6 +153,15 @@ class Generation:
             seed=self.seed,
             _client=self._client,
         )
+
+    @property
+    def layers(self) -> list[Image]:
+        """A layered model's layers, bottom first (empty for other models): each with
+        ``save``, ``read_bytes`` and ``to_pil`` like :attr:`image`."""
+        return [
+            Image(url=url, generation_id=self.generation_id, seed=self.seed, _client=self._client)
+            for url in self.layer_urls
+        ]
 
     def _require_image(self) -> Image:
         image = self.image
