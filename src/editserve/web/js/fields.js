@@ -125,8 +125,10 @@ export function buildField(form, name, prop, required) {
 function segmented(form, name, prop, field, label) {
   const group = h("div.segmented", { role: "radiogroup", "aria-labelledby": `f-${name}-label` });
   const inputs = [];
+  // An enum may be of numbers (qwen-image-layered's resolution: 640 | 1024): the radios
+  // hold strings, the field gives back the schema's own value.
   for (const option of prop.enum) {
-    const input = h("input.visually-hidden", { type: "radio", name: `f-${name}`, value: option, id: `f-${name}-${option.replace(/\W/g, "_")}` });
+    const input = h("input.visually-hidden", { type: "radio", name: `f-${name}`, value: String(option), id: `f-${name}-${String(option).replace(/\W/g, "_")}` });
     input.checked = option === prop.default;
     input.addEventListener("change", () => {
       form.clearFieldError(name);
@@ -137,8 +139,8 @@ function segmented(form, name, prop, field, label) {
     group.append(h("label.seg", { for: input.id, title: `${label}: ${option}` }, input, glyph, h("span", {}, optionLabel(name, option))));
   }
   if (name === "output_format") group.classList.add("segmented-compact");
-  field.get = () => inputs.find((i) => i.checked)?.value;
-  field.set = (v) => inputs.forEach((i) => (i.checked = i.value === v));
+  field.get = () => prop.enum[inputs.findIndex((i) => i.checked)];
+  field.set = (v) => inputs.forEach((i) => (i.checked = i.value === String(v)));
   field.focus = () => (inputs.find((i) => i.checked) || inputs[0]).focus();
   return group;
 }

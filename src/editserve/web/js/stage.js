@@ -6,6 +6,7 @@ import { beforeAfter } from "./slider.js";
 import { thumb } from "./history.js";
 import { h, icon, clear, $, fmtClock, fmtDuration, toast } from "./dom.js";
 import { editModelFor } from "./models.js";
+import { layersOf, layersCanvas, downloadAllButton } from "./layers.js";
 import { ACTIVE, paramsOf, titleStage, sizeLabel, runSeconds, resultFilename, statusLabel, progressNote } from "./gen.js";
 
 export class Stage {
@@ -16,11 +17,13 @@ export class Stage {
     this.beforeIndex = 0;
     this.tickTimer = null;
     this.parts = {}; // the elements that live updates write to
+    this.hiddenLayers = new Set(); // a layered result's layers hidden in its stack
   }
 
   showGeneration(gen) {
     const { runs } = this.app.runner;
     runs.set(gen.generation_id, { ...(runs.get(gen.generation_id) || {}), ...gen });
+    if (this.shownId !== gen.generation_id) this.hiddenLayers = new Set();
     this.shownId = gen.generation_id;
     this.mode = "result";
     this.beforeIndex = 0;
@@ -125,6 +128,7 @@ export class Stage {
   }
 
   resultCanvas(gen) {
+    if (layersOf(gen)) return layersCanvas(gen, this.hiddenLayers);
     const inputs = gen.input_urls || [];
     if (this.mode === "before-after" && inputs.length) {
       const index = Math.min(this.beforeIndex, inputs.length - 1);
@@ -155,8 +159,10 @@ export class Stage {
   resultBar(gen) {
     const { form } = this.app;
     const params = paramsOf(gen, this.app.runSchema(gen));
-    // Before/after needs an input: a text-to-image run has none.
-    const hasInputs = (gen.input_urls || []).length > 0 && this.app.runKind(gen) === "edit";
+    // Before/after needs an input: a text-to-image run has none; a layered one shows its
+    // stack instead ("Use as input" takes its first layer, the result_url).
+    const layered = !!layersOf(gen);
+    const hasInputs = (gen.input_urls || []).length > 0 && this.app.runKind(gen) === "edit" && !layered;
     const ba = this.mode === "before-after";
     const chips = [
       this.app.models.length > 1 ? gen.model_name : null,
@@ -176,7 +182,9 @@ export class Stage {
         hasInputs ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Before / after", title: "Compare with an input", "aria-pressed": String(ba), onclick: () => { this.mode = ba ? "result" : "before-after"; this.render(); } }, icon("slider"), h("span", {}, "Before / after")) : null,
         this.reuseControl(gen),
         gen.seed !== undefined && gen.seed !== null ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Reuse seed", title: "Lock the seed to this run's", onclick: () => { form.lockSeed(gen.seed); toast(`Seed locked to ${gen.seed}`, "ok"); } }, icon("lock"), h("span", {}, "Reuse seed")) : null,
-        h("a.btn.btn-primary.btn-sm", { href: gen.result_url, download: resultFilename(gen), "aria-label": "Download", dataset: { testid: "download" } }, icon("download"), h("span", {}, "Download")),
+        layered
+          ? downloadAllButton(gen, resultFilename(gen).replace(/\.[^.]*$/, ""))
+          : h("a.btn.btn-primary.btn-sm", { href: gen.result_url, download: resultFilename(gen), "aria-label": "Download", dataset: { testid: "download" } }, icon("download"), h("span", {}, "Download")),
       ),
     );
   }
@@ -195,7 +203,7 @@ export class Stage {
     return h(
       "details.menu",
       {},
-      h("summary.btn.btn-ghost.btn-sm", { "aria-label": "Use output as input", title: "Use the output as an input" }, icon("reuse"), h("span", {}, "Use as input")),
+      h("summary.btn.btn-ghost.btn-sm", { "aria-label": "Use output as input", title: layersOf(gen) ? "Use layer 1 as an input" : "Use the output as an input" }, icon("reuse"), h("span", {}, "Use as input")),
       h(
         "div.menu-list",
         { role: "menu" },
