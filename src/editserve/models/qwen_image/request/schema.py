@@ -26,6 +26,7 @@ from editserve.models.qwen_image_edit.request.schema import (
     EXACT_SIZE_MULTIPLE,
     MAX_PROMPT_CHARS,
     exact_side,
+    field_order,
 )
 
 # The hosted API's words for an empty prompt.
@@ -35,10 +36,6 @@ AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"]
 ImageSize = Literal["optimize_for_quality", "optimize_for_speed"]
 assert set(AspectRatio.__args__) == set(NATIVE_SIZES)  # type: ignore[attr-defined]
 assert set(ImageSize.__args__) == set(IMAGE_SIZES)  # type: ignore[attr-defined]
-
-
-def _order(n: int, **extra: Any) -> dict[str, Any]:
-    return {"x-order": n, **extra}
 
 
 class QwenImageParams(BaseModel):
@@ -55,12 +52,12 @@ class QwenImageParams(BaseModel):
         description=(
             "What to make, in English or Chinese. Text to render in the picture goes in quotes."
         ),
-        json_schema_extra=_order(0, renderType="textarea", minLength=1),
+        json_schema_extra=field_order(0, renderType="textarea", minLength=1),
     )
     aspect_ratio: AspectRatio = Field(
         default="16:9",
         description="Output aspect ratio (the model's native sizes, e.g. 16:9 is 1664x928).",
-        json_schema_extra=_order(1),
+        json_schema_extra=field_order(1),
     )
     image_size: ImageSize = Field(
         default="optimize_for_quality",
@@ -68,26 +65,28 @@ class QwenImageParams(BaseModel):
             "optimize_for_quality: the model's native sizes (~1.6 MP); optimize_for_speed: "
             "about 1 MP. Ignored when width and height are given."
         ),
-        json_schema_extra=_order(2),
+        json_schema_extra=field_order(2),
     )
     negative_prompt: str = Field(
         default=" ",
         max_length=MAX_PROMPT_CHARS,
         description="What to avoid. Classifier-free guidance runs only with a negative prompt.",
-        json_schema_extra=_order(3),
+        json_schema_extra=field_order(3),
     )
     output_format: Literal["webp", "jpg", "png"] = Field(
-        default="webp", description="Encoding of the output image.", json_schema_extra=_order(4)
+        default="webp",
+        description="Encoding of the output image.",
+        json_schema_extra=field_order(4),
     )
     seed: int | None = Field(
         default=None,
         ge=0,
         lt=2**32,
         description="Random seed; drawn at random when omitted. The seed used is reported.",
-        json_schema_extra=_order(5),
+        json_schema_extra=field_order(5),
     )
     num_inference_steps: int = Field(
-        default=30, ge=1, le=50, description="Denoising steps.", json_schema_extra=_order(6)
+        default=30, ge=1, le=50, description="Denoising steps.", json_schema_extra=field_order(6)
     )
     guidance: float | None = Field(
         default=None,
@@ -97,19 +96,19 @@ class QwenImageParams(BaseModel):
             "Guidance scale, the hosted API's name for true_cfg_scale (below 1 turns CFG "
             "off). When both are given, true_cfg_scale wins."
         ),
-        json_schema_extra=_order(7),
+        json_schema_extra=field_order(7),
     )
     true_cfg_scale: float = Field(
         default=3.0,
         ge=1.0,
         le=20.0,
         description="Classifier-free guidance scale (1.0 turns CFG off); wins over guidance.",
-        json_schema_extra=_order(8),
+        json_schema_extra=field_order(8),
     )
     preview: bool = Field(
         default=False,
         description="Fast draft at about a quarter of the native area.",
-        json_schema_extra=_order(9),
+        json_schema_extra=field_order(9),
     )
     width: int | None = Field(
         default=None,
@@ -118,12 +117,12 @@ class QwenImageParams(BaseModel):
             "aspect_ratio and image_size; a multiple of 16, 256-2048, width x height at "
             "most 4 MP."
         ),
-        json_schema_extra=_order(10, multipleOf=EXACT_SIZE_MULTIPLE),
+        json_schema_extra=field_order(10, multipleOf=EXACT_SIZE_MULTIPLE),
     )
     height: int | None = Field(
         default=None,
         description="Exact output height in pixels (extension; give width too).",
-        json_schema_extra=_order(11, multipleOf=EXACT_SIZE_MULTIPLE),
+        json_schema_extra=field_order(11, multipleOf=EXACT_SIZE_MULTIPLE),
     )
     loras: LoraList
     output_quality: int = Field(
@@ -131,7 +130,7 @@ class QwenImageParams(BaseModel):
         ge=0,
         le=100,
         description="Quality of jpg and webp outputs (0-100); png is lossless.",
-        json_schema_extra=_order(13),
+        json_schema_extra=field_order(13),
     )
 
     @model_validator(mode="before")

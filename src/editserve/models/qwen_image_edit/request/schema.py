@@ -34,7 +34,8 @@ ImageRef = Annotated[
 ]
 
 
-def _order(n: int, **extra: Any) -> dict[str, Any]:
+def field_order(n: int, **extra: Any) -> dict[str, Any]:
+    """A field's place in the served schema (``x-order``, what the workbench's form follows)."""
     return {"x-order": n, **extra}
 
 
@@ -59,49 +60,49 @@ class QwenImageEditPlusParams(BaseModel):
         min_length=1,
         max_length=MAX_PROMPT_CHARS,
         description="What to change. Refer to inputs as Picture 1, Picture 2, Picture 3.",
-        json_schema_extra=_order(0, renderType="textarea"),
+        json_schema_extra=field_order(0, renderType="textarea"),
     )
     input_image: list[ImageRef] = Field(
         min_length=1,
         max_length=MAX_INPUT_IMAGES,
         description="1-3 input images (a single string is accepted too).",
-        json_schema_extra=_order(1),
+        json_schema_extra=field_order(1),
     )
     aspect_ratio: AspectRatio = Field(
         default="1:1",
         description="Output aspect ratio; `auto` follows the last input image.",
-        json_schema_extra=_order(2),
+        json_schema_extra=field_order(2),
     )
     negative_prompt: str = Field(
         default=" ",
         max_length=MAX_PROMPT_CHARS,
         description="What to avoid. Classifier-free guidance runs only with a negative prompt.",
-        json_schema_extra=_order(3),
+        json_schema_extra=field_order(3),
     )
     output_format: Literal["webp", "jpg", "png"] = Field(
-        default="png", description="Encoding of the output image.", json_schema_extra=_order(4)
+        default="png", description="Encoding of the output image.", json_schema_extra=field_order(4)
     )
     seed: int | None = Field(
         default=None,
         ge=0,
         lt=2**32,
         description="Random seed; drawn at random when omitted. The seed used is reported.",
-        json_schema_extra=_order(5),
+        json_schema_extra=field_order(5),
     )
     num_inference_steps: int = Field(
-        default=40, ge=1, le=100, description="Denoising steps.", json_schema_extra=_order(6)
+        default=40, ge=1, le=100, description="Denoising steps.", json_schema_extra=field_order(6)
     )
     true_cfg_scale: float = Field(
         default=4.0,
         ge=1.0,
         le=20.0,
         description="Classifier-free guidance scale (1.0 turns CFG off).",
-        json_schema_extra=_order(7),
+        json_schema_extra=field_order(7),
     )
     preview: bool = Field(
         default=False,
         description="Fast draft at about a quarter of the native area (output and VAE alike).",
-        json_schema_extra=_order(8),
+        json_schema_extra=field_order(8),
     )
     width: int | None = Field(
         default=None,
@@ -109,19 +110,19 @@ class QwenImageEditPlusParams(BaseModel):
             "Exact output width in pixels (extension; give height too). Overrides "
             "aspect_ratio; a multiple of 16, 256-2048, width x height at most 4 MP."
         ),
-        json_schema_extra=_order(9, multipleOf=EXACT_SIZE_MULTIPLE),
+        json_schema_extra=field_order(9, multipleOf=EXACT_SIZE_MULTIPLE),
     )
     height: int | None = Field(
         default=None,
         description="Exact output height in pixels (extension; give width too).",
-        json_schema_extra=_order(10, multipleOf=EXACT_SIZE_MULTIPLE),
+        json_schema_extra=field_order(10, multipleOf=EXACT_SIZE_MULTIPLE),
     )
     output_quality: int = Field(
         default=95,
         ge=1,
         le=100,
         description="Quality of jpg and webp outputs (1-100); png is lossless.",
-        json_schema_extra=_order(11),
+        json_schema_extra=field_order(11),
     )
     loras: LoraList
 
@@ -195,16 +196,16 @@ class QwenImageEditParams(QwenImageEditPlusParams):
         min_length=1,
         max_length=4000,
         description="What to change in the input image.",
-        json_schema_extra=_order(0, renderType="textarea"),
+        json_schema_extra=field_order(0, renderType="textarea"),
     )
     input_image: list[ImageRef] = Field(
         min_length=1,
         max_length=1,
         description="Exactly one input image (a single string is accepted too).",
-        json_schema_extra=_order(1),
+        json_schema_extra=field_order(1),
     )
     num_inference_steps: int = Field(
-        default=50, ge=1, le=100, description="Denoising steps.", json_schema_extra=_order(6)
+        default=50, ge=1, le=100, description="Denoising steps.", json_schema_extra=field_order(6)
     )
 
 

@@ -19,6 +19,7 @@ from editserve.models.qwen_image_edit.request.schema import (
     MAX_PROMPT_CHARS,
     ImageRef,
     check_image_refs,
+    field_order,
 )
 
 MIN_LAYERS, MAX_LAYERS = 2, 10
@@ -26,10 +27,6 @@ MIN_LAYERS, MAX_LAYERS = 2, 10
 RESOLUTIONS = (640, 1024)
 Resolution = Literal[640, 1024]
 assert set(Resolution.__args__) == set(RESOLUTIONS)  # type: ignore[attr-defined]
-
-
-def _order(n: int, **extra: Any) -> dict[str, Any]:
-    return {"x-order": n, **extra}
 
 
 class QwenImageLayeredParams(BaseModel):
@@ -45,7 +42,7 @@ class QwenImageLayeredParams(BaseModel):
         min_length=1,
         max_length=1,
         description="Exactly one picture to split (a single string is accepted too).",
-        json_schema_extra=_order(0),
+        json_schema_extra=field_order(0),
     )
     prompt: str = Field(
         default="",
@@ -54,14 +51,14 @@ class QwenImageLayeredParams(BaseModel):
             "What the picture shows, to guide the split (optional). Left empty, the model "
             "captions the picture itself (in English with use_en_prompt, else in Chinese)."
         ),
-        json_schema_extra=_order(1, renderType="textarea"),
+        json_schema_extra=field_order(1, renderType="textarea"),
     )
     layers: int = Field(
         default=4,
         ge=MIN_LAYERS,
         le=MAX_LAYERS,
         description="How many RGBA layers to make; the first is the bottom one.",
-        json_schema_extra=_order(2),
+        json_schema_extra=field_order(2),
     )
     resolution: Resolution = Field(
         default=640,
@@ -69,51 +66,51 @@ class QwenImageLayeredParams(BaseModel):
             "The model's size bucket: about 640x640 (recommended) or 1024x1024 pixels at the "
             "picture's aspect ratio, scaled to this server's output area."
         ),
-        json_schema_extra=_order(3),
+        json_schema_extra=field_order(3),
     )
     negative_prompt: str = Field(
         default=" ",
         max_length=MAX_PROMPT_CHARS,
         description="What to avoid. Classifier-free guidance runs only with a negative prompt.",
-        json_schema_extra=_order(4),
+        json_schema_extra=field_order(4),
     )
     seed: int | None = Field(
         default=None,
         ge=0,
         lt=2**32,
         description="Random seed; drawn at random when omitted. The seed used is reported.",
-        json_schema_extra=_order(5),
+        json_schema_extra=field_order(5),
     )
     num_inference_steps: int = Field(
-        default=50, ge=1, le=100, description="Denoising steps.", json_schema_extra=_order(6)
+        default=50, ge=1, le=100, description="Denoising steps.", json_schema_extra=field_order(6)
     )
     true_cfg_scale: float = Field(
         default=4.0,
         ge=1.0,
         le=20.0,
         description="Classifier-free guidance scale (1.0 turns CFG off).",
-        json_schema_extra=_order(7),
+        json_schema_extra=field_order(7),
     )
     cfg_normalize: bool = Field(
         default=True,
         description="Rescale the guided prediction to the conditional one's norm (with CFG).",
-        json_schema_extra=_order(8),
+        json_schema_extra=field_order(8),
     )
     use_en_prompt: bool = Field(
         default=True,
         description="The language of the model's own caption when no prompt is given: "
         "English (true) or Chinese (false).",
-        json_schema_extra=_order(9),
+        json_schema_extra=field_order(9),
     )
     preview: bool = Field(
         default=False,
         description="Fast draft at about a quarter of the area.",
-        json_schema_extra=_order(10),
+        json_schema_extra=field_order(10),
     )
     output_format: Literal["png"] = Field(
         default="png",
         description="Encoding of the layers: always png (RGBA, with transparency).",
-        json_schema_extra=_order(11, enum=["png"]),
+        json_schema_extra=field_order(11, enum=["png"]),
     )
     loras: LoraList
 
