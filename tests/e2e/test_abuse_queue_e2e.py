@@ -98,7 +98,8 @@ def test_a_burst_of_enqueues_never_goes_over_the_keys_limit(server: Node) -> Non
     refused = next(response for response in responses if response.status_code == 429)
     assert refused.headers["retry-after"] == "10"
     detail = refused.json()["error"]["detail"]
-    assert detail.startswith("queue: this key already has") and f"(limit {LIMIT})" in detail
+    assert detail.startswith("quota max_running: this key already has")
+    assert f"(limit {LIMIT}: the server's default" in detail
 
 
 def test_every_generation_of_a_request_counts_under_a_burst(server: Node) -> None:

@@ -16,6 +16,7 @@ from editserve.api.errors import BodySizeLimit, install_error_handlers
 from editserve.api.limits import key_ring
 from editserve.api.openapi import install_openapi
 from editserve.api.routes import (
+    admin,
     events,
     files,
     generations,
@@ -26,6 +27,7 @@ from editserve.api.routes import (
     openai,
     queue,
     uploads,
+    usage,
     web,
 )
 from editserve.api.routes.docs import install_docs
@@ -46,10 +48,13 @@ from editserve.services.catalog import ModelCatalog
 from editserve.services.cluster.secret import cluster_signing_secret
 from editserve.services.generations.service import GenerationService
 from editserve.services.generations.sync import SyncCalls
+from editserve.services.key_admin import KeyAdmin
 from editserve.services.metrics import StoreMetrics
 from editserve.services.openai.images import OpenAIImages
 from editserve.services.retention.auto import run_retention
 from editserve.services.uploads import UploadService, upload_lookup
+from editserve.services.usage.prices import load_prices
+from editserve.services.usage.report import UsageService
 from editserve.services.webhooks.dispatcher import WebhookDispatcher
 from editserve.store import Store, open_store
 
@@ -77,7 +82,9 @@ def build_services(
     registry = served_registry(settings, known)
     own_links = OwnLinks(signer, store)  # result URLs as input_image, on any node
     inputs = InputResolver(settings, storage, upload_lookup(store), own_links=own_links)
-    generations = GenerationService(settings, store, registry, inputs, storage)
+    prices = load_prices(settings.prices, settings.price_currency)  # InvalidParams if bad
+    usage_service = UsageService(settings, store, prices)
+    generations = GenerationService(settings, store, registry, inputs, storage, usage_service)
     sync = SyncCalls(generations, storage)
     return AppServices(
         settings=settings,
@@ -86,7 +93,7 @@ def build_services(
         signer=signer,
         registry=registry,
         generations=generations,
-        models=ModelCatalog(settings, store, registry),
+        models=ModelCatalog(settings, store, registry, prices),
         uploads=UploadService(store, storage, inputs),
         metrics=StoreMetrics(store, registry),
         keys=key_ring(settings, store),  # metered: request_rate_per_key (api/limits.py)
@@ -94,6 +101,8 @@ def build_services(
         openai=OpenAIImages(settings, generations, sync, registry),
         webhooks=WebhookDispatcher(settings, store, _background_links(settings, signer)),
         inputs=inputs,
+        usage=usage_service,
+        key_admin=KeyAdmin(settings, store),
     )
 
 
@@ -146,6 +155,8 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
         health,
         metrics,
         openai,
+        usage,
+        admin,
         web,
     )
     for module in routers:

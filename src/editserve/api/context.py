@@ -15,10 +15,12 @@ from editserve.models.registry import ModelRegistry
 from editserve.services.catalog import ModelCatalog
 from editserve.services.generations.service import GenerationService
 from editserve.services.generations.sync import SyncCalls
+from editserve.services.key_admin import KeyAdmin
 from editserve.services.keys import KeyRing
 from editserve.services.metrics import StoreMetrics
 from editserve.services.openai.images import OpenAIImages
 from editserve.services.uploads import UploadService
+from editserve.services.usage.report import UsageService
 from editserve.services.webhooks.dispatcher import WebhookDispatcher
 from editserve.store import Store
 
@@ -39,6 +41,8 @@ class AppServices:
     openai: OpenAIImages
     webhooks: WebhookDispatcher
     inputs: InputResolver
+    usage: UsageService  # GET /api/ai/usage, the quotas at enqueue
+    key_admin: KeyAdmin  # the admin API's keys
 
 
 def services(request: Request) -> AppServices:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from editserve.core.errors import RateLimited
 from editserve.core.limits import NodeLimits
-from editserve.services.keys import KeyRing
+from editserve.services.keys import Caller, KeyRing
 from editserve.store import KeyStore
 
 MAX_BUCKETS = 100_000
@@ -98,10 +98,10 @@ class MeteredKeyRing(KeyRing):
         super().__init__(store)
         self.buckets = buckets
 
-    def authenticate(self, secret: str) -> str | None:
-        owner = super().authenticate(secret)
-        if owner is not None:
-            wait = self.buckets.take(owner)
+    def authenticate(self, secret: str) -> Caller | None:
+        caller = super().authenticate(secret)
+        if caller is not None:
+            wait = self.buckets.take(caller.id)
             if wait > 0:
                 raise RateLimited(
                     f"this key made more than {self.buckets.burst} requests at once or "
@@ -109,7 +109,7 @@ class MeteredKeyRing(KeyRing):
                     f"{wait:.2f} s",
                     retry_after=max(1, math.ceil(wait)),
                 )
-        return owner
+        return caller
 
 
 def key_ring(limits: NodeLimits, store: KeyStore) -> KeyRing:

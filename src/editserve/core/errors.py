@@ -71,6 +71,12 @@ class Unauthenticated(EditserveError):
     title = "Unauthenticated"
 
 
+class Forbidden(EditserveError):
+    type = "forbidden"
+    status_code = 403
+    title = "Forbidden"
+
+
 class NotFound(EditserveError):
     type = "resource_not_found"
     status_code = 404

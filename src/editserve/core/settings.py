@@ -76,8 +76,23 @@ class _ServerSettings(BaseSettings):
         default=3, description="A job whose worker died this many times is failed."
     )
     max_queued_per_key: int = Field(
-        default=100, description="Queued+processing generations one key may have (429 above)."
+        default=100,
+        description="Queued+processing generations one key may have (429 above); a key's "
+        "own max_running (the admin API) wins.",
     )
+    gpu_seconds_per_day: float = Field(
+        default=0.0,
+        ge=0,
+        description="Worker seconds one key may use in any 24 hours (rolling, by the hour; "
+        "429 above); a key's own quota (the admin API) wins (0 = no limit).",
+    )
+    prices: str = Field(
+        default="",
+        description="Operator price table for usage costs and models' pricing: JSON "
+        '{"<model>": {"per_image": 0.02, "per_gpu_second": 0.001}, "*": {...}} or a file '
+        "holding it (empty: costs are null).",
+    )
+    price_currency: str = Field(default="USD", description="The currency of EDITSERVE_PRICES.")
     max_batch_size: int = Field(
         default=4,
         description="Generations of one enqueue request run as one pipeline call (1 = off).",

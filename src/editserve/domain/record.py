@@ -68,6 +68,10 @@ class Generation:
     webhook_events: list[str] | None = None  # which: start, completed
     # A layered model's outputs, in order (result_key is the first); None for one output.
     layer_keys: list[str] | None = None
+    # What its run cost (set by the worker's finish): worker seconds (its share of a
+    # batched call, plus its own storing) and output megapixels (usage, quotas).
+    gpu_seconds: float | None = None
+    output_megapixels: float | None = None
 
     @property
     def output_keys(self) -> list[str]:

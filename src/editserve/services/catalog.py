@@ -16,6 +16,7 @@ from editserve.core.settings import Settings
 from editserve.domain.stages import Stage, describe, fraction, rank
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import ModelSpec
+from editserve.services.usage.prices import PriceTable
 from editserve.services.wire import (
     LoraInfo,
     ModelCard,
@@ -127,20 +128,38 @@ def _stages(workers: list[WorkerRow]) -> dict[str, Any]:
 
 
 class ModelCatalog:
-    def __init__(self, settings: Settings, store: WorkerRegistry, registry: ModelRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: WorkerRegistry,
+        registry: ModelRegistry,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry
+        self.prices = prices
 
     def card(self, spec: ModelSpec, readiness: Readiness) -> ModelCard:
         schema = spec.schema_for(self.settings)
         return ModelCard(
-            **{**spec.card, **readiness.model_dump()},
+            **{**spec.card, **readiness.model_dump(), **self._pricing(spec)},
             aliases=list(spec.aliases),
             json_request_schema=schema,
             request_schema=schema,
             loras=[LoraInfo.model_validate(lora) for lora in spec.loras(self.settings)],
         )
+
+    def _pricing(self, spec: ModelSpec) -> dict[str, Any]:
+        """The card's pricing from the operator's price table (EDITSERVE_PRICES), if it
+        prices this model; else the card's own (null costs)."""
+        table = self.prices
+        price = table.price_of(spec.id) if table is not None else None
+        if table is None or price is None:
+            return {}
+        pricing = {**spec.card.get("pricing", {}), "cost_per_image": price.per_image}
+        pricing.update(cost_per_gpu_second=price.per_gpu_second, currency=table.currency)
+        return {"pricing": pricing}
 
     async def list(self) -> ModelList:
         live = await to_thread.run_sync(self.store.list_workers, WORKER_FRESH_SECONDS)

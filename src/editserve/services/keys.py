@@ -10,10 +10,11 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from editserve.domain.webhook_signing import new_secret as new_webhook_secret
 from editserve.store import KeyStore
-from editserve.store.rows import ApiKeyRow
+from editserve.store.rows import DEFAULT_SCOPES, SCOPES, ApiKeyRow
 
 KEY_PREFIX = "es_"
 FIRST_KEY_FILE = "api_key"
@@ -36,8 +37,21 @@ class NewKey:
         return self.row.webhook_secret
 
 
-def new_key(name: str) -> NewKey:
-    """A new key and its secret, not stored yet."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the key's id (the owner of what it makes) and what it may do."""
+
+    id: str
+    scopes: tuple[str, ...]
+
+    def may(self, scope: str) -> bool:
+        """Whether the key has this scope (admin may do everything)."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def new_key(name: str, scopes: tuple[str, ...] = DEFAULT_SCOPES, **limits: Any) -> NewKey:
+    """A new key and its secret, not stored yet. ``limits``: weight, max_running,
+    gpu_seconds_per_day, webhook_url (ApiKeyRow's fields)."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKeyRow(
         id="key_" + secrets.token_hex(6),
@@ -46,13 +60,23 @@ def new_key(name: str) -> NewKey:
         key_hash=hash_key(secret),
         created_at=time.time(),
         webhook_secret=new_webhook_secret(),
+        scopes=tuple(scope for scope in SCOPES if scope in scopes),
+        **limits,
     )
     return NewKey(row=row, secret=secret)
 
 
-def create_key(store: KeyStore, name: str) -> NewKey:
-    key = new_key(name)
-    store.insert_key(key.row)
+def create_key(
+    store: KeyStore,
+    name: str,
+    scopes: tuple[str, ...] = DEFAULT_SCOPES,
+    *,
+    actor: str | None = None,
+    **limits: Any,
+) -> NewKey:
+    """Make and store a key; with an actor, the creation is in the audit log."""
+    key = new_key(name, scopes, **limits)
+    store.insert_key(key.row, actor=actor)
     return key
 
 
@@ -65,7 +89,7 @@ def ensure_first_key(store: KeyStore, data_dir: Path, made_by: str | None = None
     """
     if store.count_active_keys() > 0:
         return None
-    key = new_key("default")
+    key = new_key("default", SCOPES)  # the operator's key: admin, submit and read
     if not store.create_first_key(key.row, made_by or str(Path(data_dir).resolve())):
         return None
     write_owner_only(data_dir / FIRST_KEY_FILE, key.secret)
@@ -88,10 +112,10 @@ class KeyRing:
     def __init__(self, store: KeyStore) -> None:
         self.store = store
 
-    def authenticate(self, secret: str) -> str | None:
-        """The id of the live key with this secret (the owner of what it makes), or None."""
+    def authenticate(self, secret: str) -> Caller | None:
+        """The live key with this secret (its id owns what it makes), or None."""
         row = self.store.key_by_hash(hash_key(secret))
-        return row.id if row is not None else None
+        return Caller(row.id, row.scopes) if row is not None else None
 
     def link_revoked(self, blob_key: str) -> bool:
         """Whether a signed link to the blob died with its key (every owner is revoked)."""

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from editserve.store.keys import KEY_FIELDS, LastAdmin
 from editserve.store.protocol import (
     ClusterStore,
     DispatchStore,
@@ -45,6 +46,7 @@ from editserve.store.protocol import (
     StatsStore,
     Store,
     UploadStore,
+    UsageStore,
     ViewStore,
     WorkerRegistry,
     WorkerStore,
@@ -102,9 +104,12 @@ __all__ = [
     "StatsStore",
     "Store",
     "UploadStore",
+    "UsageStore",
     "ViewStore",
     "WorkerRegistry",
     "WorkerStore",
     "is_store_unavailable",
+    "LastAdmin",
+    "KEY_FIELDS",
     "open_store",
 ]

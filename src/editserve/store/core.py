@@ -32,13 +32,15 @@ from editserve.domain import events
 from editserve.domain.record import Generation, Status
 from editserve.store.cluster import ClusterRecord
 from editserve.store.dialect import Dialect, Tx, dumps
+from editserve.store.fairness import fair_tags
+from editserve.store.keys import KeyRows
 from editserve.store.links import LinkReads
 from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
 from editserve.store.observed import Observations
 from editserve.store.outbox import WebhookOutbox
 from editserve.store.protocol.records import QueueFull
 from editserve.store.retention import Retention
-from editserve.store.rows import ApiKeyRow, NextClaim, UploadRow
+from editserve.store.rows import NextClaim, UploadRow
 from editserve.store.statements import (
     claim_terms,
     claimed_part,
@@ -53,7 +55,14 @@ REAP_EVERY_SECONDS = 2.0  # expired leases are looked for at most this often per
 
 
 class QueueStore(
-    ListingReads, LinkReads, WebhookOutbox, Observations, ClusterRecord, Retention, WorkerRows
+    KeyRows,
+    ListingReads,
+    LinkReads,
+    WebhookOutbox,
+    Observations,
+    ClusterRecord,
+    Retention,
+    WorkerRows,
 ):
     """The Store protocol over one dialect; thread-safe as far as its dialect is."""
 
@@ -64,23 +73,6 @@ class QueueStore(
 
     def close(self) -> None:
         self.dialect.close()
-
-    # --- keys ----------------------------------------------------------------------------
-    def insert_key(self, key: ApiKeyRow) -> None:
-        self.dialect.rowcount("insert_key", **key.insert_params())
-
-    def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
-        row = self.dialect.one("key_by_hash", key_hash=key_hash)
-        return ApiKeyRow.from_row(row) if row else None
-
-    def list_keys(self) -> list[ApiKeyRow]:
-        return [ApiKeyRow.from_row(row) for row in self.dialect.all("list_keys")]
-
-    def revoke_key(self, key_id: str) -> bool:
-        return self.dialect.rowcount("revoke_key", id=key_id) > 0
-
-    def count_active_keys(self) -> int:
-        return count_of(self.dialect.one("count_active_keys"))
 
     # --- uploads -------------------------------------------------------------------------
     def insert_upload(self, upload: UploadRow) -> None:
@@ -104,21 +96,28 @@ class QueueStore(
 
     # --- enqueue and read ----------------------------------------------------------------
     def insert_generations(
-        self, generations: Sequence[Generation], *, max_active: int | None = None
+        self,
+        generations: Sequence[Generation],
+        *,
+        max_active: int | None = None,
+        costs: dict[str, float] | None = None,
     ) -> None:
         """Insert one enqueue request's generations atomically, in queue (FIFO) order.
 
-        ``max_active``: the per-key queue limit. The owner's queued and processing
-        generations are counted in the insert's transaction, after a lock that serialises
-        the owner's enqueues (PostgreSQL: an advisory lock per owner; SQLite: BEGIN
-        IMMEDIATE), so concurrent enqueues never go over it: QueueFull, nothing inserted.
+        Every owner's enqueues are serialised (PostgreSQL: an advisory lock per owner;
+        SQLite: BEGIN IMMEDIATE). ``max_active``: the per-key queue limit (a key's own
+        max_running wins): the owner's queued and processing generations are counted in the
+        insert's transaction, so concurrent enqueues never go over it: QueueFull, nothing
+        inserted. ``costs``: estimated GPU seconds by generation id, for the fair-share
+        start tags (store/fairness.py).
         """
         if not generations:
             return
         with self.dialect.tx() as tx:
-            if max_active is not None:
-                _check_queue_limit(tx, generations, max_active)
+            _check_queue_limit(tx, generations, max_active)
+            tags = fair_tags(tx, generations, costs)
             for gen in generations:  # one statement per row, in order: seq follows it
+                vtag, fair_cost = tags[gen.id]
                 tx.rowcount(
                     "insert_generation",
                     id=gen.id,
@@ -140,6 +139,8 @@ class QueueStore(
                     enqueued_at=gen.enqueued_at,
                     webhook=gen.webhook,
                     webhook_events=json_or_none(gen.webhook_events),
+                    vtag=vtag,
+                    fair_cost=fair_cost,
                 )
         self.dialect.work_added()
 
@@ -335,11 +336,14 @@ class QueueStore(
         timings: dict[str, float] | None = None,
         receipt: dict[str, Any] | None = None,
         layer_keys: list[str] | None = None,
+        gpu_seconds: float | None = None,
+        output_megapixels: float | None = None,
     ) -> bool:
         """Move a held job to a terminal state and emit its event, if still ours."""
         change, event = finish_change(
             gen, worker_id, status, result_key=result_key, error_message=error_message,
-            timings=timings, receipt=receipt, layer_keys=layer_keys,
+            timings=timings, receipt=receipt, layer_keys=layer_keys, gpu_seconds=gpu_seconds,
+            output_megapixels=output_megapixels,
         )  # fmt: skip
         if self.dialect.emits_in_statement:  # the change and its event: one round trip
             terms = finish_terms(change, gen, event)
@@ -359,17 +363,23 @@ class QueueStore(
         return self.dialect.rowcount("release_worker_leases", worker_id=worker_id)
 
 
-def _check_queue_limit(tx: Tx, generations: Sequence[Generation], max_active: int) -> None:
-    """QueueFull unless each owner's active generations plus these stay within the limit
-    (every one of a request's generations counts); run first in the insert's transaction."""
+def _check_queue_limit(tx: Tx, generations: Sequence[Generation], max_active: int | None) -> None:
+    """Take each owner's enqueue lock; QueueFull unless each owner's active generations
+    plus these stay within its limit (the key's max_running, else max_active; every one of
+    a request's generations counts). Run first in the insert's transaction."""
     wanted: dict[str, int] = {}
     for gen in generations:
         wanted[gen.owner] = wanted.get(gen.owner, 0) + 1
     for owner in sorted(wanted):  # one order for every caller: no lock waits on another
         tx.one("lock_owner_enqueue", owner=owner)
+        if max_active is None:
+            continue
+        key = tx.one("get_key", id=owner)
+        own_limit = key["max_running"] if key is not None else None
+        limit = int(own_limit) if own_limit is not None else max_active
         active = count_of(tx.one("count_owner_active", owner=owner))
-        if active + wanted[owner] > max_active:
-            raise QueueFull(owner, active, max_active)
+        if active + wanted[owner] > limit:
+            raise QueueFull(owner, active, limit, own=own_limit is not None)
 
 
 __all__ = ["QueueStore"]

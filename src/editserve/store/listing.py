@@ -25,7 +25,8 @@ from editserve.domain.record import ACTIVE, TERMINAL, Event, Generation, Status
 from editserve.store.dialect import Dialect, Row
 
 # Columns the store keeps for itself; a Generation record does not have them.
-_STORE_COLUMNS = ("owner_seq", "is_first", "event_owner", "event_id")
+# store-only columns: numbering, claim bookkeeping, fair-share tags (store/fairness.py)
+_STORE_COLUMNS = ("owner_seq", "is_first", "event_owner", "event_id", "vtag", "fair_cost")
 
 
 def gen_of(row: Row) -> Generation:

@@ -23,6 +23,10 @@ class WorkerState(StrEnum):
     STOPPED = "stopped"
 
 
+SCOPES = ("admin", "submit", "read")  # what a key may do (migration 012)
+DEFAULT_SCOPES = ("submit", "read")  # a key made without saying
+
+
 @dataclass(frozen=True)
 class ApiKeyRow:
     id: str
@@ -33,15 +37,71 @@ class ApiKeyRow:
     revoked_at: float | None = None
     webhook_url: str | None = None  # the key's default webhook
     webhook_secret: str | None = None  # whsec_…: signs the key's webhook deliveries
+    scopes: tuple[str, ...] = DEFAULT_SCOPES  # of SCOPES, in SCOPES' order
+    weight: float = 1.0  # its share of the workers when keys wait together
+    max_running: int | None = None  # generations queued or running at once (None: default)
+    gpu_seconds_per_day: float | None = None  # rolling 24 h (None: the server's default)
 
     @classmethod
     def from_row(cls, row: Any) -> ApiKeyRow:
-        return cls(**dict(row))
+        data = dict(row)
+        data["scopes"] = scopes_of(data.get("scopes") or "")
+        data["weight"] = float(data.get("weight") or 1.0)
+        return cls(**data)
 
     def insert_params(self) -> dict[str, Any]:
         """The parameters of the ``insert_key`` statement."""
-        names = ("id", "name", "prefix", "key_hash", "created_at", "webhook_secret")
-        return {name: getattr(self, name) for name in names}
+        names = ("id", "name", "prefix", "key_hash", "created_at", "webhook_secret",
+                 "webhook_url", "weight", "max_running", "gpu_seconds_per_day")  # fmt: skip
+        return {**{name: getattr(self, name) for name in names}, "scopes": ",".join(self.scopes)}
+
+
+def scopes_of(text: str) -> tuple[str, ...]:
+    """A stored scope list ("read,submit") as a tuple in SCOPES' order."""
+    given = {part.strip() for part in text.split(",")}
+    return tuple(scope for scope in SCOPES if scope in given)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to the keys (key_audit): who made it, when, what."""
+
+    seq: int
+    at: float
+    actor: str  # a key id, or "cli:<user>" for `editserve keys` on the database
+    action: str  # create, update, revoke
+    key_id: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Any) -> AuditEntry:
+        data = dict(row)
+        data["detail"] = json.loads(data["detail"]) if data.get("detail") else {}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """A key's use of one model in one hour (usage_hours, its shards summed)."""
+
+    owner: str
+    model: str
+    hour: int  # unix seconds of the hour's start
+    generations: int
+    succeeded: int
+    gpu_seconds: float
+    output_megapixels: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> UsageRow:
+        data = dict(row)
+        data.setdefault("hour", 0)
+        return cls(
+            owner=data["owner"], model=data["model"], hour=int(data["hour"]),
+            generations=int(data["generations"] or 0), succeeded=int(data["succeeded"] or 0),
+            gpu_seconds=float(data["gpu_seconds"] or 0.0),
+            output_megapixels=float(data["output_megapixels"] or 0.0),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ def finish_change(
     timings: dict[str, float] | None = None,
     receipt: dict[str, Any] | None = None,
     layer_keys: list[str] | None = None,
+    gpu_seconds: float | None = None,
+    output_megapixels: float | None = None,
 ) -> tuple[dict[str, Any], events.GenerationEvent]:
     """The parameters of a finish, and the event it emits (`layer_keys`: a layered
     model's outputs in order, result_key the first; the event names result_key only)."""
@@ -80,6 +82,8 @@ def finish_change(
         "timings": json_or_none(timings),
         "receipt": json_or_none(receipt),
         "layer_keys": json_or_none(layer_keys),
+        "gpu_seconds": gpu_seconds,
+        "output_megapixels": output_megapixels,
     }
     return change, events.ended(status, result_key, error_message)
 
@@ -90,7 +94,8 @@ def finish_terms(
     """A finish's parameters as PostgreSQL's finish fragment takes them (finish_ended,
     finish_claim): the change, and its ended event as the store writes it."""
     row = event_row(gen, event)
-    kept = ("worker_id", "result_key", "error_message", "timings", "receipt", "layer_keys")
+    kept = ("worker_id", "result_key", "error_message", "timings", "receipt", "layer_keys",
+            "gpu_seconds", "output_megapixels")  # fmt: skip
     return {
         **{key: change[key] for key in kept},
         "finishing": change["id"],

@@ -91,6 +91,10 @@ class BatchRun:
     timings: dict[str, float] = field(default_factory=dict)
     steps: int = 0
     finished: int = 0
+    # perf_counter() at the run's start, and the seconds of the batch's shared work (the
+    # pipeline call) once it returned: each generation's gpu_seconds is its share of it.
+    started: float = 0.0
+    shared_seconds: float | None = None
 
     def run(self) -> None:
         ids = ",".join(g.id for g in self.batch.gens)
@@ -106,9 +110,10 @@ class BatchRun:
             ", ".join(g.id for g in gens),
             gens[0].attempts,
         )
-        started = time.perf_counter()
+        started = self.started = time.perf_counter()
         try:
             results = self._generate()
+            self.shared_seconds = time.perf_counter() - started
         except GenerationCancelled:
             self._finish_all(Status.CANCELLED)
         except WorkerStopping:
@@ -229,9 +234,11 @@ class BatchRun:
         ran_by = {"worker_id": self.worker_id, "attempt": gen.attempts}
         receipt = {**result.receipt, "weights": self.weights, **ran_by}
         layers = {"layer_keys": stored} if result.layers else {}
+        megapixels = sum(image.width * image.height for image in result.outputs) / 1e6
         self._finish(
-            gen, Status.SUCCEEDED, result_key=stored[0], timings=timings, receipt=receipt, **layers
-        )
+            gen, Status.SUCCEEDED, result_key=stored[0], timings=timings, receipt=receipt,
+            output_megapixels=round(megapixels, 6), **layers,
+        )  # fmt: skip
 
     def _drop(self, keys: list[str]) -> None:
         """The outputs of a generation that failed storing the rest: nothing will name
@@ -271,7 +278,18 @@ class BatchRun:
         for gen in self.batch.gens:
             self._finish(gen, status, timings=self._timings_of(gen), **fields)
 
+    def _gpu_seconds(self, timings: dict[str, float] | None) -> float:
+        """The worker time a generation is charged (usage, quotas): its share of the
+        batch's shared work (the pipeline call; until now if it failed) and its own
+        storing."""
+        shared = self.shared_seconds
+        if shared is None:
+            shared = time.perf_counter() - self.started if self.started else 0.0
+        own = (timings or {}).get("encode_store", 0.0)
+        return round(shared / max(1, len(self.batch.gens)) + own, 3)
+
     def _finish(self, gen: Generation, status: Status, **fields: Any) -> None:
+        fields.setdefault("gpu_seconds", self._gpu_seconds(fields.get("timings")))
         self.finished += 1
         last = self.finished == len(self.batch.gens)
         then = self.then() if last and self.then is not None else None

@@ -38,7 +38,9 @@ from editserve.services.generations.requests import (
     ValidatedRequest,
     validate_request,
 )
-from editserve.services.generations.views import GenerationViews
+from editserve.services.generations.views import GenerationViews, estimated_seconds
+from editserve.services.usage.prices import PriceTable
+from editserve.services.usage.report import UsageService
 from editserve.services.wire import (
     CancelResponse,
     Enqueued,
@@ -64,8 +66,10 @@ class GenerationService:
         registry: ModelRegistry,
         inputs: InputResolver | None = None,
         storage: BlobStorage | None = None,
+        usage: UsageService | None = None,
     ) -> None:
         self.settings = settings
+        self.usage = usage or UsageService(settings, store, PriceTable({}, settings.price_currency))
         self.store = store
         self.registry = registry
         self.inputs = inputs
@@ -263,19 +267,26 @@ class GenerationService:
         return existing
 
     def _check_capacity(self, owner: str, wanted: int) -> None:
-        """Early and cheap, before inputs are fetched; the insert checks again atomically."""
+        """Early and cheap, before inputs are fetched: the key's quotas (the insert checks
+        max_running again atomically)."""
         active = self.store.count_active(owner)
-        limit = self.settings.max_queued_per_key
+        key = self.store.get_key(owner)
+        own = key.max_running if key is not None else None
+        limit = own if own is not None else self.settings.max_queued_per_key
         if active + wanted > limit:
-            raise _queue_full(active, limit)
+            raise _queue_full(active, limit, own=own is not None)
+        self.usage.check_enqueue(owner)
 
     def _insert_within_capacity(self, gens: list[Generation]) -> None:
         """Insert, counting the key's active generations in the same transaction (serialised
         per key), so concurrent enqueues never go over the limit together."""
+        costs = estimated_seconds(self.store, gens)  # their places in the fair-share order
         try:
-            self.store.insert_generations(gens, max_active=self.settings.max_queued_per_key)
+            self.store.insert_generations(
+                gens, max_active=self.settings.max_queued_per_key, costs=costs
+            )
         except QueueFull as full:
-            raise _queue_full(full.active, full.limit) from None
+            raise _queue_full(full.active, full.limit, own=full.own) from None
 
     def _new_generations(
         self,
@@ -322,10 +333,12 @@ class GenerationService:
         return gens
 
 
-def _queue_full(active: int, limit: int) -> RateLimited:
+def _queue_full(active: int, limit: int, *, own: bool = False) -> RateLimited:
+    """The 429 of a key at its max_running quota (its own, or the server's default)."""
+    whose = "this key's quota" if own else "the server's default, EDITSERVE_MAX_QUEUED_PER_KEY"
     return RateLimited(
-        f"queue: this key already has {active} queued or running generations "
-        f"(limit {limit}); retry when some have finished",
+        f"quota max_running: this key already has {active} queued or running generations "
+        f"(limit {limit}: {whose}); retry when some have finished",
         retry_after=10,
     )
 

@@ -107,6 +107,29 @@ class RecentRates:
         return round(self.per_run * (1.0 - done / total if total else 1.0), 1)
 
 
+# Seconds per denoising step of one output megapixel assumed for a model with no finished
+# run yet (about the edit model's on one H100): only fair-share tags use it.
+ASSUMED_STEP_MEGAPIXEL_SECONDS = 0.5
+
+
+def estimated_seconds(store: ViewStore, gens: list[Generation]) -> dict[str, float]:
+    """Each new generation's estimated worker seconds (its steps times its output
+    megapixels at its model's recent rate): its charge in the fair-share order."""
+    rates: dict[str, RecentRates] = {}
+    estimates = {}
+    for gen in gens:
+        if gen.model not in rates:
+            rates[gen.model] = RecentRates(
+                store.recent_run_seconds(gen.model), store.recent_step_seconds(gen.model)
+            )
+        own = rates[gen.model].seconds_left(gen)
+        if own is None:
+            steps = _requested_steps(gen) or 1
+            own = ASSUMED_STEP_MEGAPIXEL_SECONDS * steps * gen.width * gen.height / 1e6
+        estimates[gen.id] = max(float(own), 0.001)
+    return estimates
+
+
 def _requested_steps(gen: Generation) -> int | None:
     """The denoising steps the request asked for (its validated params hold them)."""
     steps = gen.params.get("num_inference_steps")

@@ -28,8 +28,81 @@ INSERT INTO schema_migrations (version, applied_at)
 VALUES (%(version)s, date_part('epoch', now()));
 
 -- name: insert_key
-INSERT INTO api_keys (id, name, prefix, key_hash, created_at, webhook_secret)
-VALUES (%(id)s, %(name)s, %(prefix)s, %(key_hash)s, %(created_at)s, %(webhook_secret)s);
+INSERT INTO api_keys (id, name, prefix, key_hash, created_at, webhook_secret, webhook_url,
+                      scopes, weight, max_running, gpu_seconds_per_day)
+VALUES (%(id)s, %(name)s, %(prefix)s, %(key_hash)s, %(created_at)s, %(webhook_secret)s,
+        %(webhook_url)s, %(scopes)s, %(weight)s, %(max_running)s, %(gpu_seconds_per_day)s);
+
+-- name: get_key
+SELECT * FROM api_keys WHERE id = %(id)s;
+
+-- name: update_key
+-- An admin's change (store/keys.py): each field is set only when its set_* flag is.
+UPDATE api_keys
+SET name = CASE WHEN %(set_name)s THEN %(name)s ELSE name END,
+    scopes = CASE WHEN %(set_scopes)s THEN %(scopes)s ELSE scopes END,
+    weight = CASE WHEN %(set_weight)s THEN %(weight)s ELSE weight END,
+    max_running = CASE WHEN %(set_max_running)s THEN %(max_running)s ELSE max_running END,
+    gpu_seconds_per_day = CASE WHEN %(set_gpu_seconds_per_day)s THEN %(gpu_seconds_per_day)s
+                               ELSE gpu_seconds_per_day END,
+    webhook_url = CASE WHEN %(set_webhook_url)s THEN %(webhook_url)s ELSE webhook_url END
+WHERE id = %(id)s AND revoked_at IS NULL
+RETURNING *;
+
+-- name: lock_keys
+-- Key changes that must see every active key (the last admin is never removed) take turns.
+SELECT pg_advisory_xact_lock(1701079413, 0);  -- "edit"+1: not an owner lock
+
+-- name: count_active_admins
+SELECT COUNT(*) AS n FROM api_keys
+WHERE revoked_at IS NULL AND position('admin' IN scopes) > 0 AND id <> %(id)s;
+
+-- name: insert_audit
+INSERT INTO key_audit (at, actor, action, key_id, detail)
+VALUES (date_part('epoch', now()), %(actor)s, %(action)s, %(key_id)s, %(detail)s);
+
+-- name: audit_log
+SELECT * FROM key_audit
+WHERE (%(key_id)s::text IS NULL OR key_id = %(key_id)s) AND seq < %(before)s
+ORDER BY seq DESC
+LIMIT %(limit)s;
+
+-- name: usage_hours
+-- Usage of one key (NULL: every key) in [from_hour, to_hour), by key, model and hour.
+SELECT owner, model, hour, SUM(generations) AS generations, SUM(succeeded) AS succeeded,
+       SUM(gpu_seconds) AS gpu_seconds, SUM(output_megapixels) AS output_megapixels
+FROM usage_hours
+WHERE (%(owner)s::text IS NULL OR owner = %(owner)s)
+  AND hour >= %(from_hour)s AND hour < %(to_hour)s
+GROUP BY owner, model, hour
+ORDER BY hour, owner, model;
+
+-- name: usage_totals
+-- Every key's usage so far, by model (the /metrics counters).
+SELECT owner, model, SUM(generations) AS generations, SUM(succeeded) AS succeeded,
+       SUM(gpu_seconds) AS gpu_seconds, SUM(output_megapixels) AS output_megapixels
+FROM usage_hours
+GROUP BY owner, model
+ORDER BY owner, model;
+
+-- name: fair_terms
+-- What an enqueue's start tags are made from (store/fairness.py): the fair clock (the
+-- lowest tag waiting; with none waiting the highest running, else the newest given), the
+-- owner's last finish tag among its waiting and running generations (NULL: none) and its
+-- weight. Each part is one index step.
+SELECT COALESCE(
+           (SELECT vtag FROM generations WHERE status = %(queued)s ORDER BY vtag LIMIT 1),
+           (SELECT MAX(vtag) FROM generations WHERE status = %(held)s),
+           (SELECT vtag FROM generations ORDER BY seq DESC LIMIT 1),
+           0) AS clock,
+       (SELECT MAX(finish) FROM (
+           (SELECT vtag + fair_cost AS finish FROM generations
+            WHERE owner = %(owner)s AND status = %(queued)s ORDER BY seq DESC LIMIT 1)
+           UNION ALL
+           (SELECT vtag + fair_cost FROM generations
+            WHERE owner = %(owner)s AND status = %(held)s ORDER BY seq DESC LIMIT 1)
+       ) AS active) AS owner_finish,
+       (SELECT weight FROM api_keys WHERE id = %(owner)s) AS weight;
 
 -- name: key_by_hash
 SELECT * FROM api_keys WHERE key_hash = %(key_hash)s AND revoked_at IS NULL;
@@ -116,11 +189,11 @@ SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
                          idempotency_key, request_hash, enqueued_at, webhook,
-                         webhook_events)
+                         webhook_events, vtag, fair_cost)
 VALUES (%(id)s, %(owner)s, %(model)s, %(status)s, %(params)s, %(inputs)s, %(batch_id)s,
         %(batch_index)s, %(priority)s, %(seed)s, %(width)s, %(height)s, %(area)s,
         %(target_namespace)s, %(idempotency_key)s, %(request_hash)s, %(enqueued_at)s,
-        %(webhook)s, %(webhook_events)s);
+        %(webhook)s, %(webhook_events)s, %(vtag)s, %(fair_cost)s);
 
 -- name: lock_owner_enqueue
 -- An enqueue under the per-key queue limit: one owner's enqueues wait for each other here
@@ -188,9 +261,8 @@ WHERE owner = %(owner)s AND idempotency_key = %(key)s ORDER BY seq;
 -- name: queue_position
 SELECT COUNT(*) AS n FROM generations
 WHERE status = %(queued)s
-  AND (priority > %(priority)s
-       OR (priority = %(priority)s
-           AND seq < (SELECT seq FROM generations WHERE id = %(id)s)));
+  AND (priority, -vtag, -seq) > (SELECT %(priority)s, -vtag, -seq FROM generations
+                                 WHERE id = %(id)s);
 
 -- name: recent_run_seconds
 SELECT AVG(completed_at - started_at) AS seconds FROM (
@@ -263,16 +335,16 @@ FOR UPDATE SKIP LOCKED;
 queued AS MATERIALIZED (
     SELECT head.* FROM unnest(%(models)s::text[]) AS served(model)
     CROSS JOIN LATERAL (
-        SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+        SELECT id, batch_id, priority, vtag, seq, model, enqueued_at FROM generations
         WHERE status = %(queued)s AND model = served.model
-        ORDER BY priority DESC, seq
+        ORDER BY priority DESC, vtag, seq
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     ) AS head
-    ORDER BY head.priority DESC, head.seq
+    ORDER BY head.priority DESC, head.vtag, head.seq
     LIMIT 1
 ), expired AS MATERIALIZED (
-    SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+    SELECT id, batch_id, priority, vtag, seq, model, enqueued_at FROM generations
     WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
       AND model = ANY(%(models)s::text[])
       AND attempts < %(max_attempts)s AND NOT cancel_requested
@@ -284,15 +356,15 @@ queued AS MATERIALIZED (
     SELECT %(loaded)s::text AS model WHERE %(loaded)s::text = ANY(%(models)s::text[])
 ), loaded_queued AS MATERIALIZED (
     SELECT head.* FROM loaded CROSS JOIN LATERAL (
-        SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+        SELECT id, batch_id, priority, vtag, seq, model, enqueued_at FROM generations
         WHERE status = %(queued)s AND model = loaded.model
-        ORDER BY priority DESC, seq
+        ORDER BY priority DESC, vtag, seq
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     ) AS head
 ), loaded_expired AS MATERIALIZED (
     SELECT head.* FROM loaded CROSS JOIN LATERAL (
-        SELECT id, batch_id, priority, seq, model, enqueued_at FROM generations
+        SELECT id, batch_id, priority, vtag, seq, model, enqueued_at FROM generations
         WHERE status = %(held)s AND lease_expires_at < date_part('epoch', now())
           AND model = loaded.model
           AND attempts < %(max_attempts)s AND NOT cancel_requested
@@ -309,7 +381,7 @@ queued AS MATERIALIZED (
     ORDER BY priority DESC,
              CASE WHEN model = %(loaded)s::text THEN 1
                   WHEN enqueued_at <= %(starved_before)s::float8 THEN 0 ELSE 2 END,
-             seq
+             vtag, seq
     LIMIT 1
 ), siblings AS MATERIALIZED (
     SELECT g.id FROM generations AS g, first
@@ -380,6 +452,7 @@ done AS (
     SET status = %(finish_status)s, completed_at = date_part('epoch', now()),
         result_key = %(result_key)s, error_message = %(error_message)s,
         timings = %(timings)s, receipt = %(receipt)s, layer_keys = %(layer_keys)s,
+        gpu_seconds = %(gpu_seconds)s, output_megapixels = %(output_megapixels)s,
         worker_id = NULL, lease_expires_at = NULL, stage = %(finish_status)s
     WHERE id = %(finishing)s AND worker_id = %(worker_id)s AND status = %(held)s
     RETURNING id, owner

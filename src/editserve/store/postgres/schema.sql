@@ -5,57 +5,65 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10 11
+-- migrations: 1 2 3 4 5 6 8 9 10 11 12
 
 CREATE TABLE api_keys (
-    id              text NOT NULL,
-    name            text NOT NULL,
-    prefix          text NOT NULL,
-    key_hash        text NOT NULL,
-    created_at      double precision NOT NULL,
-    revoked_at      double precision,
-    webhook_url     text,
-    webhook_secret  text,
+    id                   text NOT NULL,
+    name                 text NOT NULL,
+    prefix               text NOT NULL,
+    key_hash             text NOT NULL,
+    created_at           double precision NOT NULL,
+    revoked_at           double precision,
+    webhook_url          text,
+    webhook_secret       text,
+    scopes               text DEFAULT 'read,submit'::text NOT NULL,
+    weight               double precision DEFAULT 1 NOT NULL,
+    max_running          integer,
+    gpu_seconds_per_day  double precision,
     CONSTRAINT api_keys_pkey PRIMARY KEY (id),
     CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash)
 );
 
 CREATE TABLE generations (
-    seq               bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
-    id                text NOT NULL,
-    owner             text NOT NULL,
-    model             text NOT NULL,
-    status            text NOT NULL,
-    params            text NOT NULL,
-    inputs            text NOT NULL,
-    batch_id          text NOT NULL,
-    batch_index       integer NOT NULL,
-    priority          integer DEFAULT 0 NOT NULL,
-    seed              bigint NOT NULL,
-    width             integer NOT NULL,
-    height            integer NOT NULL,
-    area              integer NOT NULL,
-    target_namespace  text,
-    idempotency_key   text,
-    request_hash      text,
-    enqueued_at       double precision NOT NULL,
-    started_at        double precision,
-    completed_at      double precision,
-    result_key        text,
-    error_message     text,
-    progress_step     integer,
-    progress_total    integer,
-    stage             text,
-    attempts          integer DEFAULT 0 NOT NULL,
-    worker_id         text,
-    lease_expires_at  double precision,
-    cancel_requested  boolean DEFAULT false NOT NULL,
-    timings           text,
-    receipt           text,
-    owner_seq         bigint,
-    webhook           text,
-    webhook_events    text,
-    layer_keys        text,
+    seq                bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    id                 text NOT NULL,
+    owner              text NOT NULL,
+    model              text NOT NULL,
+    status             text NOT NULL,
+    params             text NOT NULL,
+    inputs             text NOT NULL,
+    batch_id           text NOT NULL,
+    batch_index        integer NOT NULL,
+    priority           integer DEFAULT 0 NOT NULL,
+    seed               bigint NOT NULL,
+    width              integer NOT NULL,
+    height             integer NOT NULL,
+    area               integer NOT NULL,
+    target_namespace   text,
+    idempotency_key    text,
+    request_hash       text,
+    enqueued_at        double precision NOT NULL,
+    started_at         double precision,
+    completed_at       double precision,
+    result_key         text,
+    error_message      text,
+    progress_step      integer,
+    progress_total     integer,
+    stage              text,
+    attempts           integer DEFAULT 0 NOT NULL,
+    worker_id          text,
+    lease_expires_at   double precision,
+    cancel_requested   boolean DEFAULT false NOT NULL,
+    timings            text,
+    receipt            text,
+    owner_seq          bigint,
+    webhook            text,
+    webhook_events     text,
+    layer_keys         text,
+    vtag               double precision DEFAULT 0 NOT NULL,
+    fair_cost          double precision DEFAULT 0 NOT NULL,
+    gpu_seconds        double precision,
+    output_megapixels  double precision,
     CONSTRAINT generations_status_known CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT generations_pkey PRIMARY KEY (seq),
     CONSTRAINT generations_id_key UNIQUE (id)
@@ -175,6 +183,28 @@ CREATE TABLE pruned_totals (
     CONSTRAINT pruned_totals_pkey PRIMARY KEY (kind)
 );
 
+CREATE TABLE usage_hours (
+    owner              text NOT NULL,
+    model              text NOT NULL,
+    hour               bigint NOT NULL,
+    shard              integer NOT NULL,
+    generations        bigint DEFAULT 0 NOT NULL,
+    succeeded          bigint DEFAULT 0 NOT NULL,
+    gpu_seconds        double precision DEFAULT 0 NOT NULL,
+    output_megapixels  double precision DEFAULT 0 NOT NULL,
+    CONSTRAINT usage_hours_pkey PRIMARY KEY (owner, hour, model, shard)
+);
+
+CREATE TABLE key_audit (
+    seq     bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    at      double precision NOT NULL,
+    actor   text NOT NULL,
+    action  text NOT NULL,
+    key_id  text NOT NULL,
+    detail  text NOT NULL,
+    CONSTRAINT key_audit_pkey PRIMARY KEY (seq)
+);
+
 CREATE FUNCTION editserve_number_generation()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -260,7 +290,26 @@ BEGIN
 END;
 $function$;
 
-CREATE INDEX generations_claim ON generations USING btree (model, priority DESC, seq) WHERE (status = 'queued'::text);
+CREATE FUNCTION editserve_record_usage()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    INSERT INTO usage_hours (owner, model, hour, shard, generations, succeeded, gpu_seconds,
+                             output_megapixels)
+    VALUES (NEW.owner, NEW.model,
+            (floor(COALESCE(NEW.completed_at, date_part('epoch', now())) / 3600) * 3600)::bigint,
+            abs(hashtext(NEW.id) % 16), 1,
+            CASE WHEN NEW.status = 'succeeded' THEN 1 ELSE 0 END,
+            NEW.gpu_seconds, COALESCE(NEW.output_megapixels, 0))
+    ON CONFLICT (owner, hour, model, shard) DO UPDATE
+    SET generations = usage_hours.generations + 1,
+        succeeded = usage_hours.succeeded + excluded.succeeded,
+        gpu_seconds = usage_hours.gpu_seconds + excluded.gpu_seconds,
+        output_megapixels = usage_hours.output_megapixels + excluded.output_megapixels;
+    RETURN NULL;
+END;
+$function$;
 
 CREATE INDEX generations_leased ON generations USING btree (lease_expires_at) WHERE (status = 'processing'::text);
 
@@ -272,11 +321,15 @@ CREATE INDEX generations_idempotency ON generations USING btree (owner, idempote
 
 CREATE INDEX generations_model_done ON generations USING btree (model, seq) WHERE (status = 'succeeded'::text);
 
-CREATE INDEX generations_queue ON generations USING btree (priority DESC, seq) WHERE (status = 'queued'::text);
-
 CREATE UNIQUE INDEX generations_owner_seq ON generations USING btree (owner, owner_seq);
 
 CREATE INDEX generations_owner_status ON generations USING btree (owner, status, seq);
+
+CREATE INDEX generations_claim ON generations USING btree (model, priority DESC, vtag, seq) WHERE (status = 'queued'::text);
+
+CREATE INDEX generations_queue ON generations USING btree (priority DESC, vtag, seq) WHERE (status = 'queued'::text);
+
+CREATE INDEX generations_fair_clock ON generations USING btree (vtag) WHERE (status = 'queued'::text);
 
 CREATE INDEX events_owner ON events USING btree (owner, id);
 
@@ -289,6 +342,8 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries USING btree (next_atte
 CREATE INDEX webhook_deliveries_generation ON webhook_deliveries USING btree (generation_id, seq);
 
 CREATE INDEX input_refs_generation ON input_refs USING btree (generation_id);
+
+CREATE INDEX key_audit_key ON key_audit USING btree (key_id, seq);
 
 CREATE TRIGGER generations_number BEFORE INSERT ON generations
     FOR EACH ROW
@@ -317,6 +372,11 @@ CREATE TRIGGER generations_input_refs AFTER INSERT ON generations
 CREATE TRIGGER generations_input_refs_gone AFTER DELETE ON generations
     FOR EACH ROW
     EXECUTE FUNCTION editserve_input_refs();
+
+CREATE TRIGGER generations_usage AFTER UPDATE OF status ON generations
+    FOR EACH ROW
+    WHEN (((old.status = 'processing'::text) AND (new.status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])) AND (new.gpu_seconds IS NOT NULL)))
+    EXECUTE FUNCTION editserve_record_usage();
 
 CREATE TRIGGER events_webhooks AFTER INSERT ON events
     FOR EACH ROW

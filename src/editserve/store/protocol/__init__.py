@@ -12,7 +12,8 @@ that hold the whole store take :class:`Store`, every role together: the app's wi
 
     records.py  RecordStore, EventStore, UploadStore, OutboxStore (the API's services)
     workers.py  JobQueue, WorkerRegistry, StatsStore (workers, supervisor, fleet reads)
-    admin.py    KeyStore, ClusterStore, RetentionStore (keys, the cluster record, prune)
+    admin.py    KeyStore, UsageStore, ClusterStore, RetentionStore (keys, usage, the
+                cluster record, prune)
     here        the combinations (WorkerStore, GenerationStore, ...) and Store
 
 Every method is synchronous (but ``wait_for_events``) and safe to call from several
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from editserve.store.protocol.admin import ClusterStore, KeyStore, RetentionStore
+from editserve.store.protocol.admin import ClusterStore, KeyStore, RetentionStore, UsageStore
 from editserve.store.protocol.records import (
     EventStore,
     OutboxStore,
@@ -51,9 +52,9 @@ class FeedStore(RecordStore, EventStore, Protocol):
     """The SSE feed (services/events/feed.py): events, and the generation they are about."""
 
 
-class GenerationStore(ViewStore, FeedStore, KeyStore, Protocol):
-    """The generation service (services/generations/service.py): its views, its feed, and
-    the key's default webhook at enqueue."""
+class GenerationStore(ViewStore, FeedStore, KeyStore, UsageStore, Protocol):
+    """The generation service (services/generations/service.py): its views, its feed, the
+    key's default webhook and quotas at enqueue (with its usage)."""
 
 
 class DispatchStore(OutboxStore, ViewStore, Protocol):
@@ -66,8 +67,8 @@ class PruneStore(RetentionStore, RecordStore, Protocol):
     the webhook deliveries a dry run counts."""
 
 
-class MetricsStore(StatsStore, WorkerRegistry, RetentionStore, Protocol):
-    """/metrics (services/metrics.py): fleet counts, live workers, retention totals."""
+class MetricsStore(StatsStore, WorkerRegistry, RetentionStore, UsageStore, Protocol):
+    """/metrics (services/metrics.py): fleet counts, live workers, retention totals, usage."""
 
 
 # --- the whole store ---------------------------------------------------------------------
@@ -75,6 +76,7 @@ class MetricsStore(StatsStore, WorkerRegistry, RetentionStore, Protocol):
 
 class Store(
     KeyStore,
+    UsageStore,
     ClusterStore,
     UploadStore,
     RecordStore,
@@ -108,6 +110,7 @@ __all__ = [
     "RecordStore",
     "RetentionStore",
     "StatsStore",
+    "UsageStore",
     "Store",
     "UploadStore",
     "ViewStore",

@@ -4,13 +4,11 @@ record and retention (see the package doc)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from editserve.store.cluster import ClusterFact
 from editserve.store.retention import OldGeneration, PruneLease
-from editserve.store.rows import (
-    ApiKeyRow,
-)
+from editserve.store.rows import ApiKeyRow, AuditEntry, UsageRow
 
 
 class KeyStore(Protocol):
@@ -19,16 +17,36 @@ class KeyStore(Protocol):
     Used by services/keys.py (KeyRing, create_key, ensure_first_key, set_default_webhook).
     """
 
-    def insert_key(self, key: ApiKeyRow) -> None: ...
+    def insert_key(self, key: ApiKeyRow, *, actor: str | None = None) -> None:
+        """Insert a key; with an actor, record its creation in the audit log."""
+        ...
 
     def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
         """The active (not revoked) key with this hash."""
         ...
 
+    def get_key(self, key_id: str) -> ApiKeyRow | None:
+        """The key with this id, revoked or not."""
+        ...
+
     def list_keys(self) -> list[ApiKeyRow]: ...
 
-    def revoke_key(self, key_id: str) -> bool:
-        """False if there is no such active key."""
+    def revoke_key(self, key_id: str, *, actor: str | None = None) -> bool:
+        """False if there is no such active key; store.LastAdmin (nothing changed) if it is
+        the last active key with the admin scope. With an actor, audited."""
+        ...
+
+    def update_key(
+        self, key_id: str, changes: Mapping[str, Any], *, actor: str
+    ) -> ApiKeyRow | None:
+        """Change an active key's fields (store.KEY_FIELDS) and audit it, in one
+        transaction; None if no such active key; LastAdmin as revoke_key."""
+        ...
+
+    def audit_log(
+        self, key_id: str | None = None, *, limit: int = 100, before: int | None = None
+    ) -> list[AuditEntry]:
+        """Key changes, newest first (of one key, or all), before the entry ``before``."""
         ...
 
     def count_active_keys(self) -> int: ...
@@ -48,6 +66,20 @@ class KeyStore(Protocol):
         """Whether the blob's owners are known and all revoked: its signed links die with
         them (an output's generation's key; every key that uploaded or edited with an
         input)."""
+        ...
+
+
+class UsageStore(Protocol):
+    """What the workers' finishes recorded (usage_hours): GET /api/ai/usage, the GPU-seconds
+    quota, /metrics. Used by services/usage.py and services/metrics.py."""
+
+    def usage_hours(self, owner: str | None, from_hour: int, to_hour: int) -> list[UsageRow]:
+        """Usage of owner (None: every key) by key, model and hour in [from_hour, to_hour)
+        (unix seconds, multiples of 3600)."""
+        ...
+
+    def usage_totals(self) -> list[UsageRow]:
+        """Every key's usage so far by model (hour 0)."""
         ...
 
 

@@ -17,9 +17,10 @@ class QueueFull(Exception):
     """An enqueue refused by the per-key queue limit (``insert_generations(max_active=)``):
     ``owner`` already has ``active`` queued or processing generations, ``limit`` at most."""
 
-    def __init__(self, owner: str, active: int, limit: int) -> None:
+    def __init__(self, owner: str, active: int, limit: int, *, own: bool = False) -> None:
         super().__init__(f"{owner} has {active} active generations (limit {limit})")
         self.owner, self.active, self.limit = owner, active, limit
+        self.own = own  # the limit is the key's own quota (max_running), not the default
 
 
 class RecordStore(Protocol):
@@ -31,14 +32,20 @@ class RecordStore(Protocol):
     """
 
     def insert_generations(
-        self, generations: Sequence[Generation], *, max_active: int | None = None
+        self,
+        generations: Sequence[Generation],
+        *,
+        max_active: int | None = None,
+        costs: dict[str, float] | None = None,
     ) -> None:
         """Insert one enqueue request's generations atomically, in queue (FIFO) order.
 
         With ``max_active``, raise :class:`QueueFull` (inserting nothing) if an owner's
-        queued and processing generations plus these would be more; the count and the
-        insert are one transaction serialised per owner, so concurrent enqueues of one
-        key never go over the limit together.
+        queued and processing generations plus these would be more than the key's own
+        max_running, or max_active if it has none; the count and the insert are one
+        transaction serialised per owner, so concurrent enqueues of one key never go over
+        the limit together. ``costs`` (estimated GPU seconds by generation id) place them
+        in the fair-share order (store/fairness.py; 1 s each if not given).
         """
         ...
 

@@ -84,9 +84,13 @@ class JobQueue(Protocol):
         timings: dict[str, float] | None = None,
         receipt: dict[str, Any] | None = None,
         layer_keys: list[str] | None = None,
+        gpu_seconds: float | None = None,
+        output_megapixels: float | None = None,
     ) -> bool:
         """Move a held job to a terminal status and emit its event; False if not held.
-        ``layer_keys``: a layered model's outputs in order (``result_key`` is the first)."""
+        ``layer_keys``: a layered model's outputs in order (``result_key`` is the first).
+        ``gpu_seconds``, ``output_megapixels``: what the run cost; with gpu_seconds the
+        finish adds the generation to its key's usage (usage_hours)."""
         ...
 
     def finish_and_claim(

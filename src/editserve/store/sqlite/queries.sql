@@ -23,8 +23,76 @@ SELECT version FROM schema_migrations ORDER BY version;
 INSERT INTO schema_migrations (version, applied_at) VALUES (:version, :now);
 
 -- name: insert_key
-INSERT INTO api_keys (id, name, prefix, key_hash, created_at, webhook_secret)
-VALUES (:id, :name, :prefix, :key_hash, :created_at, :webhook_secret);
+INSERT INTO api_keys (id, name, prefix, key_hash, created_at, webhook_secret, webhook_url,
+                      scopes, weight, max_running, gpu_seconds_per_day)
+VALUES (:id, :name, :prefix, :key_hash, :created_at, :webhook_secret, :webhook_url,
+        :scopes, :weight, :max_running, :gpu_seconds_per_day);
+
+-- name: get_key
+SELECT * FROM api_keys WHERE id = :id;
+
+-- name: update_key
+UPDATE api_keys
+SET name = CASE WHEN :set_name THEN :name ELSE name END,
+    scopes = CASE WHEN :set_scopes THEN :scopes ELSE scopes END,
+    weight = CASE WHEN :set_weight THEN :weight ELSE weight END,
+    max_running = CASE WHEN :set_max_running THEN :max_running ELSE max_running END,
+    gpu_seconds_per_day = CASE WHEN :set_gpu_seconds_per_day THEN :gpu_seconds_per_day
+                               ELSE gpu_seconds_per_day END,
+    webhook_url = CASE WHEN :set_webhook_url THEN :webhook_url ELSE webhook_url END
+WHERE id = :id AND revoked_at IS NULL
+RETURNING *;
+
+-- name: lock_keys
+-- Nothing to take: BEGIN IMMEDIATE already holds the one write lock.
+SELECT 1 AS locked;
+
+-- name: count_active_admins
+SELECT COUNT(*) AS n FROM api_keys
+WHERE revoked_at IS NULL AND instr(scopes, 'admin') > 0 AND id <> :id;
+
+-- name: insert_audit
+INSERT INTO key_audit (at, actor, action, key_id, detail)
+VALUES (:now, :actor, :action, :key_id, :detail);
+
+-- name: audit_log
+SELECT * FROM key_audit
+WHERE (:key_id IS NULL OR key_id = :key_id) AND seq < :before
+ORDER BY seq DESC
+LIMIT :limit;
+
+-- name: usage_hours
+SELECT owner, model, hour, SUM(generations) AS generations, SUM(succeeded) AS succeeded,
+       SUM(gpu_seconds) AS gpu_seconds, SUM(output_megapixels) AS output_megapixels
+FROM usage_hours
+WHERE (:owner IS NULL OR owner = :owner) AND hour >= :from_hour AND hour < :to_hour
+GROUP BY owner, model, hour
+ORDER BY hour, owner, model;
+
+-- name: usage_totals
+SELECT owner, model, SUM(generations) AS generations, SUM(succeeded) AS succeeded,
+       SUM(gpu_seconds) AS gpu_seconds, SUM(output_megapixels) AS output_megapixels
+FROM usage_hours
+GROUP BY owner, model
+ORDER BY owner, model;
+
+-- name: fair_terms
+-- See postgres/queries.sql.
+SELECT COALESCE(
+           (SELECT vtag FROM generations WHERE status = :queued ORDER BY vtag LIMIT 1),
+           (SELECT MAX(vtag) FROM generations WHERE status = :held),
+           (SELECT vtag FROM generations ORDER BY seq DESC LIMIT 1),
+           0) AS clock,
+       (SELECT MAX(finish) FROM (
+           SELECT * FROM (SELECT vtag + fair_cost AS finish FROM generations
+                          WHERE owner = :owner AND status = :queued
+                          ORDER BY seq DESC LIMIT 1)
+           UNION ALL
+           SELECT * FROM (SELECT vtag + fair_cost AS finish FROM generations
+                          WHERE owner = :owner AND status = :held
+                          ORDER BY seq DESC LIMIT 1)
+       )) AS owner_finish,
+       (SELECT weight FROM api_keys WHERE id = :owner) AS weight;
 
 -- name: key_by_hash
 SELECT * FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL;
@@ -109,10 +177,10 @@ SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
                          idempotency_key, request_hash, enqueued_at, webhook,
-                         webhook_events)
+                         webhook_events, vtag, fair_cost)
 VALUES (:id, :owner, :model, :status, :params, :inputs, :batch_id, :batch_index, :priority,
         :seed, :width, :height, :area, :target_namespace, :idempotency_key, :request_hash,
-        :enqueued_at, :webhook, :webhook_events);
+        :enqueued_at, :webhook, :webhook_events, :vtag, :fair_cost);
 
 -- name: lock_owner_enqueue
 -- Nothing to take: the enqueue runs in BEGIN IMMEDIATE, which already holds the database's
@@ -173,8 +241,8 @@ SELECT * FROM generations WHERE owner = :owner AND idempotency_key = :key ORDER 
 -- name: queue_position
 SELECT COUNT(*) AS n FROM generations
 WHERE status = :queued
-  AND (priority > :priority
-       OR (priority = :priority AND seq < (SELECT seq FROM generations WHERE id = :id)));
+  AND (priority, -vtag, -seq) > (SELECT :priority, -vtag, -seq FROM generations
+                                 WHERE id = :id);
 
 -- name: recent_run_seconds
 SELECT AVG(completed_at - started_at) AS seconds FROM (
@@ -239,13 +307,13 @@ SET status = :held, worker_id = :worker_id, lease_expires_at = :now + :lease_sec
 WHERE id = (
     SELECT id FROM (
         SELECT * FROM (
-            SELECT id, priority, seq, model, enqueued_at FROM generations
+            SELECT id, priority, vtag, seq, model, enqueued_at FROM generations
             WHERE status = :queued AND model IN (SELECT value FROM json_each(:models))
-            ORDER BY priority DESC, seq LIMIT 1
+            ORDER BY priority DESC, vtag, seq LIMIT 1
         )
         UNION ALL
         SELECT * FROM (
-            SELECT id, priority, seq, model, enqueued_at FROM generations
+            SELECT id, priority, vtag, seq, model, enqueued_at FROM generations
             WHERE status = :held AND lease_expires_at < :now
               AND model IN (SELECT value FROM json_each(:models))
               AND attempts < :max_attempts AND cancel_requested = 0
@@ -253,14 +321,14 @@ WHERE id = (
         )
         UNION ALL
         SELECT * FROM (
-            SELECT id, priority, seq, model, enqueued_at FROM generations
+            SELECT id, priority, vtag, seq, model, enqueued_at FROM generations
             WHERE status = :queued AND model = :loaded
               AND model IN (SELECT value FROM json_each(:models))
-            ORDER BY priority DESC, seq LIMIT 1
+            ORDER BY priority DESC, vtag, seq LIMIT 1
         )
         UNION ALL
         SELECT * FROM (
-            SELECT id, priority, seq, model, enqueued_at FROM generations
+            SELECT id, priority, vtag, seq, model, enqueued_at FROM generations
             WHERE status = :held AND lease_expires_at < :now AND model = :loaded
               AND model IN (SELECT value FROM json_each(:models))
               AND attempts < :max_attempts AND cancel_requested = 0
@@ -270,7 +338,7 @@ WHERE id = (
     ORDER BY priority DESC,
              CASE WHEN model = :loaded THEN 1 WHEN enqueued_at <= :starved_before THEN 0
                   ELSE 2 END,
-             seq
+             vtag, seq
     LIMIT 1
 )
 RETURNING *;
@@ -303,7 +371,8 @@ RETURNING id, cancel_requested;
 UPDATE generations
 SET status = :status, completed_at = :now, result_key = :result_key,
     error_message = :error_message, timings = :timings, receipt = :receipt,
-    layer_keys = :layer_keys, worker_id = NULL, lease_expires_at = NULL, stage = :status
+    layer_keys = :layer_keys, gpu_seconds = :gpu_seconds,
+    output_megapixels = :output_megapixels, worker_id = NULL, lease_expires_at = NULL, stage = :status
 WHERE id = :id AND worker_id = :worker_id AND status = :held;
 
 -- name: requeue

@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10 11
+-- migrations: 1 2 3 4 5 6 8 9 10 11 12
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,          -- public id, e.g. key_3f9a0c1b
@@ -14,7 +14,7 @@ CREATE TABLE api_keys (
     key_hash    TEXT NOT NULL UNIQUE,      -- sha256 of the secret
     created_at  REAL NOT NULL,
     revoked_at  REAL
-, webhook_url TEXT, webhook_secret TEXT);
+, webhook_url TEXT, webhook_secret TEXT, scopes TEXT NOT NULL DEFAULT 'read,submit', weight REAL NOT NULL DEFAULT 1, max_running INTEGER, gpu_seconds_per_day REAL);
 
 CREATE TABLE generations (
     seq               INTEGER PRIMARY KEY AUTOINCREMENT,   -- FIFO order
@@ -48,7 +48,7 @@ CREATE TABLE generations (
     cancel_requested  INTEGER NOT NULL DEFAULT 0,
     timings           TEXT,                                -- JSON
     receipt           TEXT                                 -- JSON
-, owner_seq INTEGER, webhook TEXT, webhook_events TEXT, layer_keys TEXT);
+, owner_seq INTEGER, webhook TEXT, webhook_events TEXT, layer_keys TEXT, vtag REAL NOT NULL DEFAULT 0, fair_cost REAL NOT NULL DEFAULT 0, gpu_seconds REAL, output_megapixels REAL);
 
 CREATE TABLE events (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,   -- the SSE id
@@ -150,10 +150,26 @@ CREATE TABLE pruned_totals (
     n     BIGINT NOT NULL DEFAULT 0
 );
 
-CREATE INDEX generations_claim ON generations (model, priority DESC, seq)
-    WHERE status = 'queued';
+CREATE TABLE usage_hours (
+    owner              TEXT NOT NULL,
+    model              TEXT NOT NULL,
+    hour               INTEGER NOT NULL,
+    shard              INTEGER NOT NULL,
+    generations        INTEGER NOT NULL DEFAULT 0,
+    succeeded          INTEGER NOT NULL DEFAULT 0,
+    gpu_seconds        REAL NOT NULL DEFAULT 0,
+    output_megapixels  REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner, hour, model, shard)
+);
 
-CREATE INDEX generations_queue ON generations (priority DESC, seq) WHERE status = 'queued';
+CREATE TABLE key_audit (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      REAL NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    key_id  TEXT NOT NULL,
+    detail  TEXT NOT NULL
+);
 
 CREATE INDEX generations_leased ON generations (lease_expires_at) WHERE status = 'processing';
 
@@ -170,6 +186,13 @@ CREATE UNIQUE INDEX generations_owner_seq ON generations (owner, owner_seq);
 
 CREATE INDEX generations_owner_status ON generations (owner, status, seq);
 
+CREATE INDEX generations_claim ON generations (model, priority DESC, vtag, seq)
+    WHERE status = 'queued';
+
+CREATE INDEX generations_queue ON generations (priority DESC, vtag, seq) WHERE status = 'queued';
+
+CREATE INDEX generations_fair_clock ON generations (vtag) WHERE status = 'queued';
+
 CREATE INDEX events_owner ON events (owner, id);
 
 CREATE INDEX uploads_key ON uploads (key);
@@ -182,6 +205,8 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
 CREATE INDEX webhook_deliveries_generation ON webhook_deliveries (generation_id, seq);
 
 CREATE INDEX input_refs_generation ON input_refs (generation_id);
+
+CREATE INDEX key_audit_key ON key_audit (key_id, seq);
 
 CREATE TRIGGER generations_number AFTER INSERT ON generations
 WHEN NEW.owner_seq IS NULL
@@ -232,6 +257,23 @@ END;
 CREATE TRIGGER generations_input_refs_gone AFTER DELETE ON generations
 BEGIN
     DELETE FROM input_refs WHERE generation_id = OLD.id;
+END;
+
+CREATE TRIGGER generations_usage AFTER UPDATE OF status ON generations
+WHEN OLD.status = 'processing' AND NEW.status IN ('succeeded', 'failed', 'cancelled')
+  AND NEW.gpu_seconds IS NOT NULL
+BEGIN
+    INSERT INTO usage_hours (owner, model, hour, shard, generations, succeeded, gpu_seconds,
+                             output_megapixels)
+    VALUES (NEW.owner, NEW.model,
+            CAST(COALESCE(NEW.completed_at, unixepoch()) / 3600 AS INTEGER) * 3600, 0, 1,
+            CASE WHEN NEW.status = 'succeeded' THEN 1 ELSE 0 END,
+            NEW.gpu_seconds, COALESCE(NEW.output_megapixels, 0))
+    ON CONFLICT (owner, hour, model, shard) DO UPDATE
+    SET generations = generations + 1,
+        succeeded = succeeded + excluded.succeeded,
+        gpu_seconds = gpu_seconds + excluded.gpu_seconds,
+        output_megapixels = output_megapixels + excluded.output_megapixels;
 END;
 
 CREATE TRIGGER events_webhooks AFTER INSERT ON events
