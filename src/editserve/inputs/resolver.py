@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,13 +62,19 @@ class StoredInput:
     width: int
     height: int
     size: int  # bytes
+    # The output blob it was read from, when the input is one of our own result links
+    # (outputs/<generation id>...): the new generation's parent (its lineage).
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["source"] is None:
+            del data["source"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoredInput:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 @dataclass(frozen=True)
@@ -247,7 +253,8 @@ class InputResolver:
                 f"{field}: image is {len(data)} bytes, over the limit of {limit} bytes "
                 "(max_input_bytes)"
             )
-        return await self._check(field, data)
+        checked = await self._check(field, data)
+        return replace(checked, stored=replace(checked.stored, source=key))
 
     async def _check(self, field: str, data: bytes) -> FetchedInput:
         """Check ``data`` on a check thread, within the budget: first for what its header

@@ -68,7 +68,34 @@ class StoreCollector(Collector):
         yield from self._models_in_memory(live)
         yield self._restarts()
         yield self._stage_latency()
+        yield from self._usage()
         yield from retention_metrics(self.store)
+
+    def _usage(self) -> Iterator[Metric]:
+        """What the keys used (usage_hours): per key and model (per model only without
+        details: key ids are shown to key holders)."""
+        labels = ["key", "model"] if self.details else ["model"]
+        families = {
+            "generations": CounterMetricFamily(
+                "editserve_usage_generations", "Generations workers finished.", labels=labels
+            ),
+            "gpu_seconds": CounterMetricFamily(
+                "editserve_usage_gpu_seconds", "Worker seconds they took.", labels=labels
+            ),
+            "output_megapixels": CounterMetricFamily(
+                "editserve_usage_output_megapixels", "Megapixels they produced.", labels=labels
+            ),
+        }
+        sums: dict[tuple[str, ...], dict[str, float]] = {}
+        for row in self.store.usage_totals():
+            group: tuple[str, ...] = (row.owner, row.model) if self.details else (row.model,)
+            into = sums.setdefault(group, dict.fromkeys(families, 0.0))
+            for name in families:
+                into[name] += float(getattr(row, name))
+        for group, values in sorted(sums.items()):
+            for name, family in families.items():
+                family.add_metric(list(group), values[name])
+        yield from families.values()
 
     def _restarts(self) -> Metric:
         restarts = CounterMetricFamily(

@@ -62,6 +62,15 @@ class WebhookDelivery(BaseModel):
     delivered_at: int | None
 
 
+class RunUsage(BaseModel):
+    """What a worker's run of a generation cost (GET /api/ai/usage sums these)."""
+
+    gpu_seconds: float = Field(
+        description="Worker seconds: its share of a batched pipeline call, plus its storing."
+    )
+    output_megapixels: float = Field(description="Megapixels of its outputs (0 if none).")
+
+
 class GenerationView(BaseModel):
     """One generation. The request's own parameters (the model's schema, e.g. the
     aspect ratio and the steps) are the extra fields of this model: they follow the
@@ -97,6 +106,9 @@ class GenerationView(BaseModel):
     timings: dict[str, float] | None
     receipt: dict[str, Any] | None
     webhooks: list[WebhookDelivery] | None = _omit_none()
+    usage: RunUsage | None = _omit_none(
+        description="What its run cost, once a worker finished it (an extension field)."
+    )
 
     @classmethod
     def of(
@@ -147,6 +159,11 @@ class GenerationView(BaseModel):
             timings=gen.timings,
             receipt=gen.receipt,
             webhooks=webhooks,
+            usage=(
+                RunUsage(gpu_seconds=gen.gpu_seconds, output_megapixels=gen.output_megapixels or 0)
+                if gen.gpu_seconds is not None
+                else None
+            ),
             **extras,
         )
 

@@ -34,6 +34,7 @@ from editserve.store.cluster import ClusterRecord
 from editserve.store.dialect import Dialect, Tx, dumps
 from editserve.store.fairness import fair_tags
 from editserve.store.keys import KeyRows
+from editserve.store.lineage import LineageReads, insert_parents
 from editserve.store.links import LinkReads
 from editserve.store.listing import ListingReads, count_of, gen_of, gens_of
 from editserve.store.observed import Observations
@@ -56,6 +57,7 @@ REAP_EVERY_SECONDS = 2.0  # expired leases are looked for at most this often per
 
 class QueueStore(
     KeyRows,
+    LineageReads,
     ListingReads,
     LinkReads,
     WebhookOutbox,
@@ -142,6 +144,7 @@ class QueueStore(
                     vtag=vtag,
                     fair_cost=fair_cost,
                 )
+                insert_parents(tx, gen)
         self.dialect.work_added()
 
     def wait_for_work(self, timeout: float) -> bool:

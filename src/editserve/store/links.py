@@ -33,7 +33,7 @@ class LinkReads:
     def owns_blob(self, owner: str, key: str) -> bool:
         """Whether ``key`` is owner's output, or an input owner uploaded or edited with."""
         if key.startswith(OUTPUTS):
-            generation_id = _output_generation(key)
+            generation_id = output_generation(key)
             if generation_id is None:
                 return False
             row = self.dialect.one("owner_output", id=generation_id, owner=owner, key=key)
@@ -47,7 +47,7 @@ class LinkReads:
         """Whether the blob's owners are known and every one is a revoked key: an output's
         generation's key; for an input, every key that uploaded it or edited with it."""
         if key.startswith(OUTPUTS):
-            generation_id = _output_generation(key)
+            generation_id = output_generation(key)
             if generation_id is None:
                 return False
             row = self.dialect.one("output_owner_revoked", id=generation_id, key=key)
@@ -63,7 +63,7 @@ class LinkReads:
         return str(row["owner"]) if row else None
 
 
-def _output_generation(key: str) -> str | None:
+def output_generation(key: str) -> str | None:
     """The generation id of ``outputs/<generation_id>.<ext>`` or of one of its layers,
     ``outputs/<generation_id>-layer-<n>.<ext>``; None if it names none. (The store then
     checks that the key is that generation's.)"""

@@ -8,6 +8,7 @@ from editserve.api.auth import require_key
 from editserve.api.context import services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES
 from editserve.api.query import MEDIA_TYPE_QUERY, MODEL_QUERY, STATUS_QUERY, only_declared_query
+from editserve.services.generations.lineage import LineageView
 from editserve.services.wire import GenerationResponse, HistoryPage
 
 router = APIRouter(tags=["generations"], responses=ERROR_RESPONSES)
@@ -44,3 +45,12 @@ async def one(
     request: Request, generation_id: str, owner: str = Depends(require_key)
 ) -> GenerationResponse:
     return await services(request).generations.get_found(owner, generation_id, url_builder(request))
+
+
+@router.get("/api/ai/generations/{generation_id}/lineage")
+async def lineage(
+    request: Request, generation_id: str, owner: str = Depends(require_key)
+) -> LineageView:
+    """The edit tree around a generation: what it was made from (inputs that were our own
+    result links), and what was made from it; pruned generations keep their place."""
+    return await services(request).generations.lineage(owner, generation_id, url_builder(request))

@@ -32,6 +32,7 @@ from editserve.models.registry import ModelRegistry
 from editserve.models.spec import KIND_ENDPOINTS, SizePlan
 from editserve.net.webhook_targets import choose_webhook
 from editserve.services.events.feed import EventFeed
+from editserve.services.generations.lineage import LineageView, lineage_view
 from editserve.services.generations.requests import (
     Envelope,
     QueueEnvelope,
@@ -161,6 +162,9 @@ class GenerationService:
         return done
 
     # --- reading and cancelling ------------------------------------------------------------
+    async def lineage(self, owner: str, generation_id: str, url_for: UrlFor) -> LineageView:
+        return await to_thread.run_sync(lineage_view, self.store, owner, generation_id, url_for)
+
     async def get(self, owner: str, generation_id: str, url_for: UrlFor) -> GenerationView:
         """One generation, with progress, queue position and ETA."""
         gen = await to_thread.run_sync(self._owned, owner, generation_id)

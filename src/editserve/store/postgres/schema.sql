@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10 11 12
+-- migrations: 1 2 3 4 5 6 8 9 10 11 12 13
 
 CREATE TABLE api_keys (
     id                   text NOT NULL,
@@ -205,6 +205,13 @@ CREATE TABLE key_audit (
     CONSTRAINT key_audit_pkey PRIMARY KEY (seq)
 );
 
+CREATE TABLE generation_parents (
+    child   text NOT NULL,
+    parent  text NOT NULL,
+    owner   text NOT NULL,
+    CONSTRAINT generation_parents_pkey PRIMARY KEY (child, parent)
+);
+
 CREATE FUNCTION editserve_number_generation()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -344,6 +351,8 @@ CREATE INDEX webhook_deliveries_generation ON webhook_deliveries USING btree (ge
 CREATE INDEX input_refs_generation ON input_refs USING btree (generation_id);
 
 CREATE INDEX key_audit_key ON key_audit USING btree (key_id, seq);
+
+CREATE INDEX generation_parents_parent ON generation_parents USING btree (parent, child);
 
 CREATE TRIGGER generations_number BEFORE INSERT ON generations
     FOR EACH ROW

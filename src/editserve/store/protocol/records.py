@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from editserve.domain.record import Event, Generation, Status
+from editserve.store.lineage import Lineage
 from editserve.store.rows import (
     DeliveryRow,
     UploadRow,
@@ -47,6 +48,11 @@ class RecordStore(Protocol):
         the limit together. ``costs`` (estimated GPU seconds by generation id) place them
         in the fair-share order (store/fairness.py; 1 s each if not given).
         """
+        ...
+
+    def lineage(self, generation_id: str, owner: str, limit: int = 500) -> Lineage:
+        """The owner's generation's ancestors and descendants by result links (store/
+        lineage.py): edges nearest first, and the generations still stored among them."""
         ...
 
     def get_generation(self, generation_id: str, owner: str | None = None) -> Generation | None:

@@ -591,3 +591,37 @@ SELECT key, id AS used_by FROM uploads WHERE key IN (SELECT value FROM json_each
 
 -- name: pruned_totals
 SELECT kind, n FROM pruned_totals ORDER BY kind;
+
+-- name: insert_parent
+-- An edge of the lineage (migration 013): child was made from parent's result.
+INSERT INTO generation_parents (child, parent, owner) VALUES (:child, :parent, :owner)
+ON CONFLICT (child, parent) DO NOTHING;
+
+-- name: lineage_up
+-- The ancestors' edges of a generation, nearest first (at most 64 generations back).
+WITH RECURSIVE up (child, parent, depth) AS (
+    SELECT child, parent, 1 FROM generation_parents
+    WHERE child = :id AND owner = :owner
+    UNION
+    SELECT e.child, e.parent, up.depth + 1 FROM generation_parents AS e
+    JOIN up ON e.child = up.parent
+    WHERE up.depth < 64 AND e.owner = :owner
+)
+SELECT child, parent, MIN(depth) AS depth FROM up GROUP BY child, parent
+ORDER BY depth, parent LIMIT :limit;
+
+-- name: lineage_down
+-- The descendants' edges of a generation, nearest first (at most 64 generations down).
+WITH RECURSIVE down (child, parent, depth) AS (
+    SELECT child, parent, 1 FROM generation_parents
+    WHERE parent = :id AND owner = :owner
+    UNION
+    SELECT e.child, e.parent, down.depth + 1 FROM generation_parents AS e
+    JOIN down ON e.parent = down.child
+    WHERE down.depth < 64 AND e.owner = :owner
+)
+SELECT child, parent, MIN(depth) AS depth FROM down GROUP BY child, parent
+ORDER BY depth, child LIMIT :limit;
+
+-- name: generations_by_ids
+SELECT * FROM generations WHERE owner = :owner AND id IN (SELECT value FROM json_each(:ids));

@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10 11 12
+-- migrations: 1 2 3 4 5 6 8 9 10 11 12 13
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,          -- public id, e.g. key_3f9a0c1b
@@ -171,6 +171,13 @@ CREATE TABLE key_audit (
     detail  TEXT NOT NULL
 );
 
+CREATE TABLE generation_parents (
+    child   TEXT NOT NULL,
+    parent  TEXT NOT NULL,
+    owner   TEXT NOT NULL,
+    PRIMARY KEY (child, parent)
+);
+
 CREATE INDEX generations_leased ON generations (lease_expires_at) WHERE status = 'processing';
 
 CREATE INDEX generations_worker ON generations (worker_id) WHERE status = 'processing';
@@ -207,6 +214,8 @@ CREATE INDEX webhook_deliveries_generation ON webhook_deliveries (generation_id,
 CREATE INDEX input_refs_generation ON input_refs (generation_id);
 
 CREATE INDEX key_audit_key ON key_audit (key_id, seq);
+
+CREATE INDEX generation_parents_parent ON generation_parents (parent, child);
 
 CREATE TRIGGER generations_number AFTER INSERT ON generations
 WHEN NEW.owner_seq IS NULL
