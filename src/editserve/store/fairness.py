@@ -6,14 +6,18 @@ generations get consecutive tags from
     start = max(clock, the key's last finish tag among its queued and running generations)
 
 each one ``fair_cost`` = its estimated GPU seconds / the key's weight after the one before
-(the estimate: the model's recent seconds per step and output megapixel times the request's
-steps and megapixels; services/generations/views.py). ``clock`` is the lowest tag still
+(the estimate: the request's steps times its output megapixels at one fixed nominal rate, so
+that every tag is in one unit; services/generations/views.py). ``clock`` is the lowest tag still
 waiting (with none waiting, the highest running, else the newest given). The claim takes
 the lowest tag at the highest priority (``generations_claim``: model, priority DESC, vtag,
 seq), so keys with work waiting are served in proportion to their weights by estimated GPU
 time: a key that queued 200 jobs has tags far ahead, and another key's first job starts at
 the clock, behind at most the job each worker has in hand. A key that stops queuing loses
 its place (its next job starts at the clock): there is no credit to save up.
+
+Tags are kept per priority (the clock and a key's last tag are read at the generation's
+priority): jobs of different priorities never compete on tags, so a key's low-priority
+bulk work does not push its interactive jobs back, nor pull another key's forward.
 """
 
 from __future__ import annotations
@@ -32,21 +36,21 @@ def fair_tags(
     """{generation id: (vtag, fair_cost)} for one enqueue's generations, in their order.
     Run in the insert's transaction, after the owner's enqueue lock."""
     tags: dict[str, tuple[float, float]] = {}
-    starts: dict[str, float] = {}
-    weights: dict[str, float] = {}
+    starts: dict[tuple[str, int], float] = {}
+    weights: dict[tuple[str, int], float] = {}
     for gen in generations:
-        if gen.owner not in starts:
-            terms = tx.one("fair_terms", owner=gen.owner)
+        lane = (gen.owner, gen.priority)
+        if lane not in starts:
+            terms = tx.one("fair_terms", owner=gen.owner, priority=gen.priority)
             assert terms is not None
             clock = float(terms["clock"] or 0.0)
             last = terms["owner_finish"]
-            starts[gen.owner] = max(clock, float(last)) if last is not None else clock
+            starts[lane] = max(clock, float(last)) if last is not None else clock
             weight = terms["weight"]
-            weights[gen.owner] = float(weight) if weight and weight > 0 else 1.0
-        cost = (costs or {}).get(gen.id, DEFAULT_COST)
-        fair_cost = max(cost, 0.0) / weights[gen.owner]
-        tags[gen.id] = (starts[gen.owner], fair_cost)
-        starts[gen.owner] += fair_cost
+            weights[lane] = float(weight) if weight and weight > 0 else 1.0
+        fair_cost = max((costs or {}).get(gen.id, DEFAULT_COST), 0.0) / weights[lane]
+        tags[gen.id] = (starts[lane], fair_cost)
+        starts[lane] += fair_cost
     return tags
 
 

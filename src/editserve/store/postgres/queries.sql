@@ -86,22 +86,22 @@ GROUP BY owner, model
 ORDER BY owner, model;
 
 -- name: fair_terms
--- What an enqueue's start tags are made from (store/fairness.py): the fair clock (the
--- lowest tag waiting; with none waiting the highest running, else the newest given), the
--- owner's last finish tag among its waiting and running generations (NULL: none) and its
--- weight. Each part is one index step.
+-- What an enqueue's start tags are made from (store/fairness.py), at one priority: the
+-- fair clock (the lowest tag waiting; with none waiting the highest running, else the
+-- newest given), the owner's last finish tag among its waiting and running generations
+-- (NULL: none) and its weight. Each part is one index step.
 SELECT COALESCE(
-           (SELECT vtag FROM generations WHERE status = %(queued)s ORDER BY vtag LIMIT 1),
-           (SELECT MAX(vtag) FROM generations WHERE status = %(held)s),
+           (SELECT vtag FROM generations
+            WHERE status = %(queued)s AND priority = %(priority)s
+            ORDER BY vtag LIMIT 1),
+           (SELECT MAX(vtag) FROM generations
+            WHERE status = %(held)s AND priority = %(priority)s),
            (SELECT vtag FROM generations ORDER BY seq DESC LIMIT 1),
            0) AS clock,
-       (SELECT MAX(finish) FROM (
-           (SELECT vtag + fair_cost AS finish FROM generations
-            WHERE owner = %(owner)s AND status = %(queued)s ORDER BY seq DESC LIMIT 1)
-           UNION ALL
-           (SELECT vtag + fair_cost FROM generations
-            WHERE owner = %(owner)s AND status = %(held)s ORDER BY seq DESC LIMIT 1)
-       ) AS active) AS owner_finish,
+       (SELECT vtag + fair_cost FROM generations
+        WHERE owner = %(owner)s AND priority = %(priority)s
+          AND status IN (%(queued)s, %(held)s)
+        ORDER BY seq DESC LIMIT 1) AS owner_finish,
        (SELECT weight FROM api_keys WHERE id = %(owner)s) AS weight;
 
 -- name: key_by_hash

@@ -336,7 +336,7 @@ CREATE INDEX generations_claim ON generations USING btree (model, priority DESC,
 
 CREATE INDEX generations_queue ON generations USING btree (priority DESC, vtag, seq) WHERE (status = 'queued'::text);
 
-CREATE INDEX generations_fair_clock ON generations USING btree (vtag) WHERE (status = 'queued'::text);
+CREATE INDEX generations_owner_fair ON generations USING btree (owner, priority, seq) WHERE (status = ANY (ARRAY['queued'::text, 'processing'::text]));
 
 CREATE INDEX events_owner ON events USING btree (owner, id);
 

@@ -77,21 +77,22 @@ GROUP BY owner, model
 ORDER BY owner, model;
 
 -- name: fair_terms
--- See postgres/queries.sql.
+-- What an enqueue's start tags are made from (store/fairness.py), at one priority: the
+-- fair clock (the lowest tag waiting; with none waiting the highest running, else the
+-- newest given), the owner's last finish tag among its waiting and running generations
+-- (NULL: none) and its weight. Each part is one index step.
 SELECT COALESCE(
-           (SELECT vtag FROM generations WHERE status = :queued ORDER BY vtag LIMIT 1),
-           (SELECT MAX(vtag) FROM generations WHERE status = :held),
+           (SELECT vtag FROM generations
+            WHERE status = :queued AND priority = :priority
+            ORDER BY vtag LIMIT 1),
+           (SELECT MAX(vtag) FROM generations
+            WHERE status = :held AND priority = :priority),
            (SELECT vtag FROM generations ORDER BY seq DESC LIMIT 1),
            0) AS clock,
-       (SELECT MAX(finish) FROM (
-           SELECT * FROM (SELECT vtag + fair_cost AS finish FROM generations
-                          WHERE owner = :owner AND status = :queued
-                          ORDER BY seq DESC LIMIT 1)
-           UNION ALL
-           SELECT * FROM (SELECT vtag + fair_cost AS finish FROM generations
-                          WHERE owner = :owner AND status = :held
-                          ORDER BY seq DESC LIMIT 1)
-       )) AS owner_finish,
+       (SELECT vtag + fair_cost FROM generations
+        WHERE owner = :owner AND priority = :priority
+          AND status IN (:queued, :held)
+        ORDER BY seq DESC LIMIT 1) AS owner_finish,
        (SELECT weight FROM api_keys WHERE id = :owner) AS weight;
 
 -- name: key_by_hash

@@ -198,7 +198,8 @@ CREATE INDEX generations_claim ON generations (model, priority DESC, vtag, seq)
 
 CREATE INDEX generations_queue ON generations (priority DESC, vtag, seq) WHERE status = 'queued';
 
-CREATE INDEX generations_fair_clock ON generations (vtag) WHERE status = 'queued';
+CREATE INDEX generations_owner_fair ON generations (owner, priority, seq)
+    WHERE status IN ('queued', 'processing');
 
 CREATE INDEX events_owner ON events (owner, id);
 

@@ -28,8 +28,9 @@ CREATE INDEX generations_claim ON generations (model, priority DESC, vtag, seq)
 DROP INDEX generations_queue;
 CREATE INDEX generations_queue ON generations (priority DESC, vtag, seq)
     WHERE status = 'queued';
--- The fair clock: the lowest start tag waiting (one index step at each enqueue).
-CREATE INDEX generations_fair_clock ON generations (vtag) WHERE status = 'queued';
+-- A key's newest waiting or running generation at a priority: its last finish tag.
+CREATE INDEX generations_owner_fair ON generations (owner, priority, seq)
+    WHERE status IN ('queued', 'processing');
 
 -- Usage by the hour (GET /api/ai/usage, the GPU-seconds quota, /metrics): one row per key,
 -- model, hour (unix seconds of its start) and shard (16, as generation_counts: finishes of

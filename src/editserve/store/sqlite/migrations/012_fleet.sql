@@ -18,7 +18,9 @@ CREATE INDEX generations_claim ON generations (model, priority DESC, vtag, seq)
     WHERE status = 'queued';
 DROP INDEX generations_queue;
 CREATE INDEX generations_queue ON generations (priority DESC, vtag, seq) WHERE status = 'queued';
-CREATE INDEX generations_fair_clock ON generations (vtag) WHERE status = 'queued';
+-- A key's newest waiting or running generation at a priority: its last finish tag.
+CREATE INDEX generations_owner_fair ON generations (owner, priority, seq)
+    WHERE status IN ('queued', 'processing');
 
 -- One writer at a time on SQLite: no shards (shard is always 0).
 CREATE TABLE usage_hours (
