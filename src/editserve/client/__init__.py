@@ -11,6 +11,14 @@
 The exception tree is documented in :mod:`editserve.client._exceptions`.
 """
 
+from editserve.client._admin_types import (
+    ApiKey,
+    AuditEntry,
+    AuditPage,
+    Quotas,
+    UsageReport,
+    UsageRow,
+)
 from editserve.client._async_client import AsyncClient
 from editserve.client._base import DEFAULT_BASE_URL, DEFAULT_MODEL, QUEUED_EVENT
 from editserve.client._client import Client
@@ -25,6 +33,7 @@ from editserve.client._exceptions import (
     GenerationTimeout,
     InvalidRequestError,
     NotFoundError,
+    PermissionDenied,
     RateLimitError,
     ServerError,
 )
@@ -49,7 +58,10 @@ __all__ = [
     "DEFAULT_MODEL",
     "QUEUED_EVENT",
     "APIError",
+    "ApiKey",
     "AsyncClient",
+    "AuditEntry",
+    "AuditPage",
     "AuthenticationError",
     "Client",
     "ClientError",
@@ -68,8 +80,12 @@ __all__ = [
     "InvalidRequestError",
     "Model",
     "NotFoundError",
+    "PermissionDenied",
     "Progress",
+    "Quotas",
     "RateLimitError",
     "ServerError",
     "Upload",
+    "UsageReport",
+    "UsageRow",
 ]

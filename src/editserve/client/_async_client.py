@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from editserve.client._async_admin import Admin, Usage
 from editserve.client._async_images import Images
 from editserve.client._async_listings import Generations, Models, Uploads
 from editserve.client._async_resources import Queue
@@ -79,6 +80,8 @@ class AsyncClient:
     generations: Generations
     models: Models
     uploads: Uploads
+    usage: Usage
+    admin: Admin
 
     def __init__(
         self,
@@ -115,6 +118,8 @@ class AsyncClient:
         self.generations = Generations(self)
         self.models = Models(self)
         self.uploads = Uploads(self)
+        self.usage = Usage(self)
+        self.admin = Admin(self)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r})"

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from editserve.client._admin import Admin, Usage
 from editserve.client._base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -80,6 +81,8 @@ class Client:
     generations: Generations
     models: Models
     uploads: Uploads
+    usage: Usage
+    admin: Admin
 
     def __init__(
         self,
@@ -116,6 +119,8 @@ class Client:
         self.generations = Generations(self)
         self.models = Models(self)
         self.uploads = Uploads(self)
+        self.usage = Usage(self)
+        self.admin = Admin(self)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r})"

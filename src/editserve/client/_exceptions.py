@@ -8,7 +8,8 @@ The tree::
     └── APIError                     the server reported an error: .status, .type, .title,
         │                            .detail, .body (the envelope), .generation_id
         ├── InvalidRequestError      400 invalid_params (and 409, 413, 422)
-        ├── AuthenticationError      401 unauthenticated (and 403)
+        ├── AuthenticationError      401 unauthenticated
+        │   └── PermissionDenied     403: the key lacks a scope (admin, submit, read)
         ├── NotFoundError            404 resource_not_found
         ├── RateLimitError           429 rate_limited (.retry_after seconds, from Retry-After)
         ├── ServerError              other 5xx (unknown_error, unavailable, ...)
@@ -50,6 +51,7 @@ __all__ = [
     "GenerationTimeout",
     "InvalidRequestError",
     "NotFoundError",
+    "PermissionDenied",
     "RateLimitError",
     "ServerError",
     "error_from_response",
@@ -134,6 +136,15 @@ class AuthenticationError(APIError):
     default_type = "unauthenticated"
 
 
+class PermissionDenied(AuthenticationError):
+    """403: the key is valid but may not do this: it lacks the scope the call needs
+    (``admin`` for the admin API and other keys' usage, ``submit`` to change anything,
+    ``read`` to look). The detail names the scope. A subclass of
+    :class:`AuthenticationError`, which 403s raised before."""
+
+    default_type = "forbidden"
+
+
 class NotFoundError(APIError):
     """404: no such generation, model, upload or route (for this key)."""
 
@@ -195,7 +206,7 @@ class GenerationTimeout(APIError, builtins.TimeoutError):
 _BY_STATUS: dict[int, type[APIError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
-    403: AuthenticationError,
+    403: PermissionDenied,
     404: NotFoundError,
     409: InvalidRequestError,
     413: InvalidRequestError,

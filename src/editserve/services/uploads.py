@@ -7,14 +7,27 @@ import secrets
 import time
 
 from anyio import to_thread
+from pydantic import BaseModel, Field
 
 from editserve.blobs.base import BlobStorage
 from editserve.core.errors import NotFound
 from editserve.inputs.own_links import UPLOADS_PATH
 from editserve.inputs.resolver import InputResolver, LookupUpload, StoredInput
-from editserve.services.wire import UploadResponse, UrlFor
+from editserve.services.wire import UrlFor
 from editserve.store import UploadStore
 from editserve.store.rows import UploadRow
+
+
+class UploadResponse(BaseModel):
+    id: str
+    url: str = Field(description="Use as input_image (with this key's Bearer header).")
+    preview_url: str = Field(description="A signed link that works without the header.")
+    content_type: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
 
 
 class UploadService:

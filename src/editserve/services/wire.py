@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from editserve.blobs.links import UrlFor as UrlFor  # re-exported for the views
 from editserve.domain.record import Event, Generation, Status
+from editserve.services.usage.wire import RunUsage
 
 
 def _omit_none(**kwargs: Any) -> Any:
@@ -60,15 +61,6 @@ class WebhookDelivery(BaseModel):
     last_error: str | None
     last_status_code: int | None
     delivered_at: int | None
-
-
-class RunUsage(BaseModel):
-    """What a worker's run of a generation cost (GET /api/ai/usage sums these)."""
-
-    gpu_seconds: float = Field(
-        description="Worker seconds: its share of a batched pipeline call, plus its storing."
-    )
-    output_megapixels: float = Field(description="Megapixels of its outputs (0 if none).")
 
 
 class GenerationView(BaseModel):
@@ -393,18 +385,6 @@ class ModelCard(Readiness):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
-
-
-class UploadResponse(BaseModel):
-    id: str
-    url: str = Field(description="Use as input_image (with this key's Bearer header).")
-    preview_url: str = Field(description="A signed link that works without the header.")
-    content_type: str
-    format: str
-    width: int
-    height: int
-    bytes: int
-    sha256: str
 
 
 class Health(BaseModel):

@@ -10,7 +10,7 @@ from editserve.api.auth import require_key
 from editserve.api.context import base_url, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES
 from editserve.core.errors import InvalidParams
-from editserve.services.wire import UploadResponse
+from editserve.services.uploads import UploadResponse
 
 router = APIRouter(tags=["uploads"], responses=ERROR_RESPONSES)
 

@@ -1,4 +1,5 @@
-"""The client-side commands of the ``editserve`` CLI: edit, generate, queue, models.
+"""The client-side commands of the ``editserve`` CLI: edit, generate, queue, models,
+usage and admin.
 
 They talk to a server through :class:`editserve.client.Client` (``--url`` /
 ``$EDITSERVE_URL``, ``--api-key`` / ``$EDITSERVE_API_KEY`` / ``$OXEN_API_KEY``).
@@ -20,6 +21,7 @@ from collections.abc import Callable
 import click
 
 from editserve.client._client import Client
+from editserve.client.commands._admin import admin
 from editserve.client.commands._common import EXIT_API_ERROR as EXIT_API_ERROR
 from editserve.client.commands._common import EXIT_CONNECTION_ERROR as EXIT_CONNECTION_ERROR
 from editserve.client.commands._common import EXIT_GENERATION_FAILED as EXIT_GENERATION_FAILED
@@ -38,17 +40,21 @@ from editserve.client.commands._queue import queue
 from editserve.client.commands._queue import queue_cancel as queue_cancel
 from editserve.client.commands._queue import queue_get as queue_get
 from editserve.client.commands._queue import queue_list as queue_list
+from editserve.client.commands._usage import usage
 
 # Tests replace this to run the commands against an in-process app.
 client_factory: Callable[..., Client] = Client
 
 
 def register(main: click.Group) -> None:
-    """Add ``edit``, ``generate``, ``queue`` and ``models`` to the ``editserve`` group."""
+    """Add ``edit``, ``generate``, ``queue``, ``models``, ``usage`` and ``admin`` to the
+    ``editserve`` group."""
     main.add_command(edit)
     main.add_command(generate)
     main.add_command(queue)
     main.add_command(models)
+    main.add_command(usage)
+    main.add_command(admin)
 
 
 __all__ = ["register", "exit_code_for", "ProgressDisplay"]

@@ -1,6 +1,6 @@
 """The operator's price table (EDITSERVE_PRICES): what a generation costs, per model.
 
-    {"qwen-image-edit-plus": {"per_image": 0.02}, "*": {"per_gpu_second": 0.0005}}
+    {"<model id>": {"per_image": 0.02}, "*": {"per_gpu_second": 0.0005}}
 
 ``per_image`` is charged per output picture (a layered result's layers each count; a
 failed or cancelled generation has none), ``per_gpu_second`` per worker second (every

@@ -5,6 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class RunUsage(BaseModel):
+    """What a worker's run of a generation cost (GET /api/ai/usage sums these)."""
+
+    gpu_seconds: float = Field(
+        description="Worker seconds: its share of a batched pipeline call, plus its storing."
+    )
+    output_megapixels: float = Field(description="Megapixels of its outputs (0 if none).")
+
+
 class UsageFigures(BaseModel):
     generations: int = Field(description="Generations a worker finished (any end).")
     succeeded: int
@@ -44,4 +53,4 @@ class UsageReport(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-__all__ = ["QuotaView", "UsageFigures", "UsageReport", "UsageRow"]
+__all__ = ["RunUsage", "QuotaView", "UsageFigures", "UsageReport", "UsageRow"]

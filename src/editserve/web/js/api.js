@@ -128,6 +128,15 @@ export class Api {
     return this.request("GET", `/api/ai/generations?${query}`);
   }
 
+  /** This key's usage report (GET /api/ai/usage): the last 30 days unless from/to. */
+  usage({ from, to, groupBy = "day", key } = {}) {
+    const query = new URLSearchParams({ group_by: groupBy });
+    if (from) query.set("from", from);
+    if (to) query.set("to", to);
+    if (key) query.set("key", key);
+    return this.request("GET", `/api/ai/usage?${query}`);
+  }
+
   upload(blob, filename = "image") {
     const form = new FormData();
     form.append("file", blob, filename);

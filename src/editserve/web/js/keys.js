@@ -103,6 +103,7 @@ export class KeyDialog {
     this.app.stream.start();
     this.app.history.setSelection([]);
     this.app.history.reload();
+    this.app.usage.reset();
     return true;
   }
 

@@ -1,5 +1,5 @@
 // The workbench: key and model, the schema form, runs on the queue with live progress,
-// the output stage, recent runs, history/compare and the API tab. This module builds the
+// the output stage, recent runs, history/compare, the API tab and the key's usage. This module builds the
 // parts, holds what they share (the API, the event stream, the form, the model) and
 // starts them.
 
@@ -8,6 +8,7 @@ import { EventStream } from "./events.js";
 import { SchemaForm } from "./form.js";
 import { HistoryView } from "./history.js";
 import { ApiView } from "./apiview.js";
+import { UsageView } from "./usage.js";
 import { $, debounce } from "./dom.js";
 import { initTheme } from "./theme.js";
 import { Tabs } from "./tabs.js";
@@ -44,6 +45,7 @@ class App {
     });
     this.history = new HistoryView($("#view-history"), this);
     this.apiView = new ApiView($("#view-api"), this);
+    this.usage = new UsageView($("#view-usage"), this);
   }
 
   start() {

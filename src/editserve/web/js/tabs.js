@@ -1,10 +1,10 @@
-// The tabs (Playground, History, API): the open one follows the URL's hash, arrow keys
+// The tabs (Playground, History, API, Usage): the open one follows the URL's hash, arrow keys
 // move between them. And the playground's layout: where it starts on the page.
 
 import { $, $$ } from "./dom.js";
 import { renderStartup } from "./startup.js";
 
-const VIEWS = ["playground", "history", "api"];
+const VIEWS = ["playground", "history", "api", "usage"];
 
 export class Tabs {
   constructor(app) {
@@ -46,6 +46,7 @@ export class Tabs {
     for (const view of VIEWS) $(`#view-${view}`).hidden = view !== name;
     if (!fromHash && location.hash.slice(1) !== name) history.replaceState(null, "", `#${name}`);
     if (name === "api") this.app.apiView.refresh();
+    if (name === "usage") this.app.usage.refresh();
     if (name === "playground") this.measureLayout?.();
     if (name === "history" && this.app.history.mode === "list") this.app.history.render();
   }
