@@ -12,8 +12,10 @@ the same PostgreSQL), ``images`` (input decode + resize and output encode vs pla
 Pillow, with PSNR), ``overhead`` (a sync edit over HTTP against a real server vs the
 adapter in-process on the same tiny weights; a bare ASGI endpoint as the HTTP floor),
 ``store`` (database bytes per finished generation, SQLite and PostgreSQL), ``model`` (the
-tiny model's stages on the CPU at 1, 2 and 3 inputs), ``swap`` (a worker's swap from an
-edit model to a text-to-image one, keeping the shared components vs reading everything).
+tiny model's stages on the CPU at 1, 2 and 3 inputs), ``mask`` (a masked edit vs the same
+edit without a mask, tiny model), ``swap`` (a worker's swap from an edit model to a
+text-to-image one, keeping the shared components vs reading everything), ``annotators``
+(each control-map annotator's time for 1 MP on one core: OpenCV, and the tiny twins).
 Every row compares two things measured in this run on this machine; "ratio" is how many
 times better ours is (above 1: better), "goal" the issue's target. PostgreSQL rows need a
 server (default EDITSERVE_TEST_POSTGRES_URL or the local one) and are skipped without one.
@@ -31,7 +33,10 @@ from pathlib import Path
 
 from bench import common, stores
 
-SECTIONS = ("events", "listing", "queue", "images", "overhead", "store", "model", "swap")
+SECTIONS = (
+    "events", "listing", "queue", "images", "overhead", "store", "model", "mask", "swap",
+    "annotators",
+)  # fmt: skip
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -118,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import model_swap
 
         rows += model_swap.run(max(1, min(args.repeat, 5)))
+    if "annotators" in only:
+        from bench import annotators
+
+        rows += annotators.run(max(3, min(args.repeat, 15)), side=256 if args.smoke else 1024)
     print(common.table(rows))
     print(f"(measured in one run, {time.perf_counter() - started:.0f} s)")
     return 0
@@ -130,12 +139,12 @@ def _tiny_model_rows(args: argparse.Namespace, only: set[str], postgres: str | N
         from bench import store_size
 
         rows += store_size.run(args.generations, postgres)
-    if not {"overhead", "model"} & only:
+    if not {"overhead", "model", "mask"} & only:
         return rows
     import contextlib
     import tempfile
 
-    from bench import model_stages, overhead, tiny_model
+    from bench import masked_edit, model_stages, overhead, tiny_model
 
     repeat = max(2, min(args.repeat, 8))
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
@@ -147,6 +156,8 @@ def _tiny_model_rows(args: argparse.Namespace, only: set[str], postgres: str | N
             rows += overhead.run(adapter, live, 4, repeat)
         if "model" in only:
             rows += model_stages.run(adapter, args.area, 4, max(1, min(args.repeat, 3)))
+        if "mask" in only:
+            rows += masked_edit.run(adapter, args.area, 4, repeat)
     return rows
 
 

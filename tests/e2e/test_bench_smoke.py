@@ -25,7 +25,7 @@ def test_bench_smoke_prints_one_table() -> None:
     out = done.stdout
     assert out.startswith("machine: ")
     assert "| section | measure | ours | baseline | ratio | goal | note |" in out
-    for section in ("events", "listing", "queue", "images", "overhead", "store", "model"):
+    for section in ("events", "listing", "queue", "images", "overhead", "store", "model", "mask"):
         assert f"| {section} |" in out, section
     assert "delivered 100%" in out  # every subscriber got every event, hub and legacy
     # the server answered the sync edits the overhead rows time

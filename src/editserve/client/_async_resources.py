@@ -78,8 +78,11 @@ class _Resource:
         **options: Any,
     ) -> dict[str, Any]:
         """The body of an edit, generate or enqueue call, with the local input images
-        uploaded (or inlined) first (``None``: a generate call, no pictures)."""
+        uploaded (or inlined) first (``None``: a generate call, no pictures); a masked
+        edit's local ``mask`` too."""
         inputs = None if input_image is None else await self._client._resolve_inputs(input_image)
+        if options.get("mask") not in (None, ""):  # "": a form's empty field, no mask
+            [options["mask"]] = await self._client._resolve_inputs(options["mask"])
         return model_body(model=model, prompt=prompt, input_image=inputs, options=options)
 
 

@@ -59,7 +59,8 @@ class Images(_Resource):
 
         ``input_image`` takes URLs, local paths, bytes, binary files or PIL images (one or
         a list); local ones are uploaded (or sent inline) for you. Parameters left as
-        ``None`` take the server's defaults; other model parameters go in ``**params``.
+        ``None`` take the server's defaults; other model parameters go in ``**params``
+        (``mask=``: a masked edit of the first image, in any form ``input_image`` takes).
         ``loras``: up to 3, each ``"PATH[:SCALE]"``, ``(path, scale)`` or a mapping.
 
         ``timeout`` bounds the whole wait (``None``: no limit). When the server stops

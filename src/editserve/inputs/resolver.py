@@ -43,6 +43,8 @@ from editserve.inputs.check import CheckedImage, check_image
 from editserve.inputs.cost import estimate
 from editserve.inputs.data_uri import decode_data_uri
 from editserve.inputs.decode import ImageDecodeError, NeedsMemory
+from editserve.inputs.mask import FIELD as MASK_FIELD
+from editserve.inputs.mask import canonical_mask, upright_size
 from editserve.inputs.own_links import UPLOAD_ID_RE, UPLOADS_PATH, OwnLinks, upload_id_in
 from editserve.net.fetch import Fetcher, FetchError
 
@@ -122,16 +124,26 @@ class InputResolver:
         return await self.store(await self.fetch(refs, owner, base_urls=base_urls))
 
     async def fetch(
-        self, refs: Sequence[str], owner: str, *, base_urls: Sequence[str]
+        self,
+        refs: Sequence[str],
+        owner: str,
+        *,
+        base_urls: Sequence[str],
+        mask: str | None = None,
     ) -> list[FetchedInput]:
         """Resolve and check every reference (concurrently), in order; store nothing.
 
         ``base_urls`` are this server's own base URLs (the request's and
         ``settings.public_url``) used to recognise upload URLs. If several references
-        fail, the error of the first failing one (by index) is raised.
+        fail, the error of the first failing one (by index) is raised. A masked edit's
+        ``mask`` comes last, checked against the first picture and made canonical
+        (inputs/mask.py).
         """
         if isinstance(refs, str):
             refs = [refs]
+        fields = [f"{FIELD}[{index}]" for index in range(len(refs))]
+        if mask is not None:
+            refs, fields = [*refs, mask], [*fields, MASK_FIELD]
         bases = [base for base in map(_origin_and_path, base_urls) if base is not None]
         results: list[FetchedInput | None] = [None] * len(refs)
         errors: list[BaseException | None] = [None] * len(refs)
@@ -140,9 +152,7 @@ class InputResolver:
 
             async def one(index: int, ref: str) -> None:
                 try:
-                    results[index] = await self._fetch_one(
-                        f"{FIELD}[{index}]", ref, owner, bases, client
-                    )
+                    results[index] = await self._fetch_one(fields[index], ref, owner, bases, client)
                 except Exception as exc:  # reported below, in index order
                     errors[index] = exc
 
@@ -153,7 +163,26 @@ class InputResolver:
         for error in errors:
             if error is not None:
                 raise error
-        return [result for result in results if result is not None]
+        fetched = [result for result in results if result is not None]
+        if mask is not None:
+            fetched[-1] = await self._canonical_mask(fetched[-1], fetched[0])
+        return fetched
+
+    async def _canonical_mask(self, mask: FetchedInput, picture: FetchedInput) -> FetchedInput:
+        """The mask as stored: binary, Picture 1's size (inputs/mask.py), checked."""
+        mask_data, picture_data = await self._bytes(mask), await self._bytes(picture)
+        # the decoded mask, its binary copy and the PNG written: a few of its pixels' bytes
+        weight = 3 * estimate(mask_data, max_pixels=self.settings.max_input_pixels)
+
+        def make() -> bytes:
+            return canonical_mask(mask_data, upright_size(picture_data))
+
+        return await self._check(MASK_FIELD, await self.budget.run(weight, make))
+
+    async def _bytes(self, item: FetchedInput) -> bytes:
+        if item.data is not None:
+            return item.data
+        return await anyio.to_thread.run_sync(self.storage.get, item.stored.key)
 
     async def store(self, fetched: Sequence[FetchedInput]) -> list[StoredInput]:
         """Write what :meth:`fetch` checked (once per content hash); return them in order."""

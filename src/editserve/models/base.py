@@ -44,6 +44,10 @@ class EditJob:
     # The model's own pipeline arguments for this job, as (name, value) pairs: e.g. a
     # layered model's ``layers`` and ``resolution``. Empty for the other models.
     pipeline_args: tuple[tuple[str, Any], ...] = ()
+    # A masked edit: the region of images[0] to change (mode "L", images[0]'s size, 255 =
+    # edit, 0 = keep) and the seam's width in pixels; the output has images[0]'s size.
+    mask: Image.Image | None = None
+    mask_feather: int = 0
 
 
 @dataclass

@@ -148,10 +148,11 @@ class BatchRun:
         t0 = time.perf_counter()
         # Decoded together; an input far larger than the model will use is decoded at a
         # reduced JPEG scale and shrunk first, keeping twice the target area for the
-        # pipeline's own resize (inputs/decode.py; bench/images.py measures it).
+        # pipeline's own resize (inputs/decode.py; bench/images.py measures it); never
+        # below the output's size (a masked edit's output is its first picture's size).
         images = load_rgb_many(
             [self.storage.get(item["key"]) for item in first.inputs],
-            max_area=INPUT_AREA_MARGIN * first.area,
+            max_area=INPUT_AREA_MARGIN * max(first.area, first.width * first.height),
         )
         self.timings["input_decode"] = round(time.perf_counter() - t0, 3)
         jobs = [self._job(gen, images) for gen in self.batch.gens]

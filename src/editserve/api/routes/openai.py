@@ -39,36 +39,50 @@ _EDIT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 IMAGE_FIELDS = ("image", "image[]")
+MASK_FIELD = "mask"
 
 
-async def _read_form(request: Request) -> tuple[dict[str, str], list[UploadedImage]]:
+async def _read_form(
+    request: Request,
+) -> tuple[dict[str, str], list[UploadedImage], UploadedImage | None]:
+    """The form's text fields, its image files in order, and its mask file (or None)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidParams("body: send multipart/form-data with image file(s) and a prompt")
     form = await request.form()
     fields: dict[str, str] = {}
     images: list[UploadedImage] = []
+    mask: UploadedImage | None = None
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            if name not in IMAGE_FIELDS:
-                raise InvalidParams(f"{name}: unexpected file (send images as image or image[])")
-            images.append(UploadedImage(await value.read(), value.content_type or ""))
+            upload = UploadedImage(await value.read(), value.content_type or "")
+            if name == MASK_FIELD and mask is None:
+                mask = upload
+            elif name == MASK_FIELD:
+                raise InvalidParams(f"{name}: given more than once")
+            elif name not in IMAGE_FIELDS:
+                raise InvalidParams(
+                    f"{name}: unexpected file (send images as image or image[], a mask as mask)"
+                )
+            else:
+                images.append(upload)
         elif name in fields:
             raise InvalidParams(f"{name}: given more than once")
         else:
             fields[name] = str(value)
-    return fields, images
+    return fields, images, mask
 
 
 @router.post("/v1/images/edits", responses=_EDIT_ERRORS)
 async def images_edit(request: Request, owner: str = Depends(require_key)) -> ImagesResponse:
     """OpenAI-compatible image edit: one or more images and a prompt, n outputs."""
-    fields, images = await _read_form(request)
+    fields, images, mask = await _read_form(request)
     return await services(request).openai.edit(
         owner,
         fields,
         images,
         base_urls=own_base_urls(request),
         url_for=url_builder(request),
+        mask=mask,
     )
 
 

@@ -82,10 +82,54 @@ RUN_OPTIONS = (
 )
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep an option that only some commands have (edit's --mask) for mask_fields()."""
+    if value is not None:
+        ctx.meta[f"editserve.{param.name}"] = value
+    return value
+
+
+def _checked_mask(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is not None:
+        try:
+            classify(value)  # a missing file or a non-image is a usage error
+        except (OSError, ValueError) as exc:
+            message = str(exc).replace("input_image[0]", "mask")
+            raise click.BadParameter(message, ctx, param) from None
+    return _remember(ctx, param, value)
+
+
+def mask_fields() -> dict[str, Any]:
+    """The masked edit's fields of this command (``editserve edit --mask``), or none."""
+    meta = click.get_current_context().meta
+    mask, feather = meta.get("editserve.mask"), meta.get("editserve.mask_feather")
+    if mask is None and feather is not None:
+        raise click.UsageError("--mask-feather needs --mask")
+    return {} if mask is None else {"mask": mask, "mask_feather": feather}
+
+
 _EDIT_OPTIONS = (
     click.argument("images", nargs=-1, required=True, metavar="IMAGE [IMAGE...]"),
     click.option("-p", "--prompt", required=True, help="What to change, e.g. 'Add a red hat'."),
     *RUN_OPTIONS,
+    click.option(
+        "--mask",
+        metavar="FILE",
+        expose_value=False,
+        callback=_checked_mask,
+        help=(
+            "Masked edit: only this region of the first image changes (a file or URL of the "
+            "first image's size; with alpha, transparent = edit; otherwise white = edit)."
+        ),
+    ),
+    click.option(
+        "--mask-feather",
+        type=click.IntRange(0, 256),
+        metavar="N",
+        expose_value=False,
+        callback=_remember,
+        help="Soften the mask's seam over N pixels (default 0: a hard edge).",
+    ),
     click.option(
         "--model",
         default=DEFAULT_MODEL,
@@ -223,7 +267,7 @@ def run_generation(
     as_json: bool,
 ) -> None:
     with handle_errors(as_json), make_client(url, api_key) as client:
-        params: dict[str, Any] = {"preview": True} if preview else {}
+        params: dict[str, Any] = {"preview": True, **mask_fields()} if preview else mask_fields()
         if size is not None:
             params["width"], params["height"] = size
         if quality is not None:

@@ -158,6 +158,12 @@ class ValidatedRequest:
     def input_refs(self) -> list[str]:
         return self.spec.input_refs(self.params)
 
+    @property
+    def mask_ref(self) -> str | None:
+        """A masked edit's ``mask`` reference (models that take one), else None."""
+        mask = getattr(self.params, "mask", None)
+        return mask if isinstance(mask, str) else None
+
 
 def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

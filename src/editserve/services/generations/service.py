@@ -119,7 +119,9 @@ class GenerationService:
             default_webhook,
             self.inputs.fetcher.policy,
         )
-        fetched = await self.inputs.fetch(request.input_refs, owner, base_urls=base_urls)
+        fetched = await self.inputs.fetch(
+            request.input_refs, owner, base_urls=base_urls, mask=request.mask_ref
+        )
         size = request.spec.plan_size(
             request.params, [item.size for item in fetched], self.settings
         )
@@ -284,7 +286,7 @@ class GenerationService:
     def _insert_within_capacity(self, gens: list[Generation]) -> None:
         """Insert, counting the key's active generations in the same transaction (serialised
         per key), so concurrent enqueues never go over the limit together."""
-        costs = estimated_seconds(self.store, gens)  # their places in the fair-share order
+        costs = estimated_seconds(gens)  # their places in the fair-share order
         try:
             self.store.insert_generations(
                 gens, max_active=self.settings.max_queued_per_key, costs=costs

@@ -107,27 +107,29 @@ class RecentRates:
         return round(self.per_run * (1.0 - done / total if total else 1.0), 1)
 
 
-# Seconds per denoising step of one output megapixel assumed for a model with no finished
-# run yet (about the edit model's on one H100): only fair-share tags use it.
-ASSUMED_STEP_MEGAPIXEL_SECONDS = 0.5
+# Seconds per denoising step of one output megapixel at which the fair-share order prices a
+# request (about the edit model's on one H100). Fixed, not the model's measured rate: every
+# start tag must be in one unit, and a rate that moves between enqueues (the first finished
+# run, fixed overheads, batching, the ETA's rounding to 0.1 s) re-prices identical jobs while
+# the backlog queued before keeps its old price, so a newcomer waited behind that backlog.
+NOMINAL_STEP_MEGAPIXEL_SECONDS = 0.5
 
 
-def estimated_seconds(store: ViewStore, gens: list[Generation]) -> dict[str, float]:
-    """Each new generation's estimated worker seconds (its steps times its output
-    megapixels at its model's recent rate): its charge in the fair-share order."""
-    rates: dict[str, RecentRates] = {}
-    estimates = {}
-    for gen in gens:
-        if gen.model not in rates:
-            rates[gen.model] = RecentRates(
-                store.recent_run_seconds(gen.model), store.recent_step_seconds(gen.model)
-            )
-        own = rates[gen.model].seconds_left(gen)
-        if own is None:
-            steps = _requested_steps(gen) or 1
-            own = ASSUMED_STEP_MEGAPIXEL_SECONDS * steps * gen.width * gen.height / 1e6
-        estimates[gen.id] = max(float(own), 0.001)
-    return estimates
+def estimated_seconds(gens: list[Generation]) -> dict[str, float]:
+    """Each new generation's charge in the fair-share order: its requested steps times its
+    output megapixels, in nominal worker seconds. The same request costs the same whenever
+    it is enqueued; four times the steps or the pixels cost four times as much."""
+    return {
+        gen.id: max(
+            NOMINAL_STEP_MEGAPIXEL_SECONDS
+            * (_requested_steps(gen) or 1)
+            * gen.width
+            * gen.height
+            / 1e6,
+            0.001,
+        )
+        for gen in gens
+    }
 
 
 def _requested_steps(gen: Generation) -> int | None:

@@ -5,8 +5,10 @@ An OpenAI image call becomes an ordinary enqueue (so it is queued, recorded, in 
 and the workbench, and counts against the key's capacity), then waits for its generations
 like the sync edit does. ``size`` WIDTHxHEIGHT is the exact output size (the model's
 width/height bounds apply); ``auto`` lets the model size it (its ``aspect_ratio`` may ride
-along as an extra field). What the served model cannot do is a clear 400, never ignored:
-``mask``, transparent backgrounds, streaming.
+along as an extra field). A ``mask`` file (OpenAI's rule: transparent = edit, the first
+image's size) becomes the model's ``mask`` field: a masked edit (models without one refuse
+it by name). What the served model cannot do is a clear 400, never ignored: transparent
+backgrounds, streaming.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ log = logging.getLogger("editserve.openai")
 
 # Form fields of the OpenAI API that this server refuses (with the reason).
 UNSUPPORTED = {
-    "mask": "masks are not supported; describe the region to change in the prompt",
     "markup": "markup images are not supported",
     "stream": "streaming is not supported; use GET /api/events for live progress",
     "partial_images": "partial images are not supported",
@@ -112,12 +113,18 @@ class OpenAIImages:
         *,
         base_urls: Sequence[str],
         url_for: UrlFor,
+        mask: UploadedImage | None = None,
     ) -> ImagesResponse:
-        """POST /v1/images/edits: enqueue n generations and wait for them."""
+        """POST /v1/images/edits: enqueue n generations and wait for them; a ``mask``
+        file makes it a masked edit of the first image."""
         spec = self._model(fields.get("model"), "edit")
         extras = _model_extras(spec, fields)
         form = _edit_form({k: v for k, v in fields.items() if k not in extras}, images)
-        inputs = {"input_image": [_data_uri(image) for image in images]}
+        inputs: dict[str, Any] = {"input_image": [_data_uri(image) for image in images]}
+        if mask is not None:
+            if "mask" in fields:
+                raise InvalidParams("mask: given more than once (a file and a field)")
+            inputs["mask"] = _data_uri(mask)
         return await self._run(owner, spec, form, {**inputs, **extras}, base_urls, url_for)
 
     async def generate(

@@ -81,9 +81,10 @@ def test_errors_come_in_openais_envelope(server: App, sdk: openai.OpenAI) -> Non
     with pytest.raises(openai.BadRequestError) as too_small:
         sdk.images.edit(image=image, prompt="p", size="128x128")
     assert too_small.value.body["param"] == "size"  # type: ignore[index]
-    with pytest.raises(openai.BadRequestError) as mask:
+    with pytest.raises(openai.BadRequestError) as mask:  # opaque and dark: nothing to edit
         sdk.images.edit(image=image, prompt="p", mask=("m.png", png(), "image/png"))
     assert mask.value.body["param"] == "mask"  # type: ignore[index]
+    assert "marks nothing to edit" in mask.value.body["message"]  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as too_many:
         sdk.images.edit(image=[image] * 4, prompt="p")
     assert too_many.value.body["param"] == "image"  # type: ignore[index]

@@ -48,8 +48,13 @@ def job_builder(
         """The job for one output image of a request.
 
         `params` are the request's validated fields (``prompt`` is required); `seed`, the
-        output size and the VAE `area` are the ones planned for this generation.
+        output size and the VAE `area` are the ones planned for this generation. A masked
+        edit's mask is its last input (stored after the pictures, at Picture 1's size).
         """
+        mask = None
+        if params.get("mask"):
+            *images, last = images
+            mask = last.convert("L")
         return EditJob(
             prompt=params["prompt"],
             images=images,
@@ -65,6 +70,8 @@ def job_builder(
                 for lora in params.get("loras") or ()
             ),
             pipeline_args=tuple((name, params.get(name, default(name))) for name in pipeline_args),
+            mask=mask,
+            mask_feather=int(params.get("mask_feather") or 0) if mask is not None else 0,
         )
 
     return build_job

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from editserve.models.qwen_image_edit.request.loras import LoraList
 from editserve.models.qwen_image_edit.request.sizing import ASPECT_RATIOS, AUTO
@@ -17,6 +17,17 @@ MAX_INPUT_IMAGES = 3
 # An input_image URL is stored with its generation: bounded like the webhook URL. A data:
 # URI is not stored (only its decoded image, bounded by max_input_bytes).
 MAX_IMAGE_URL_CHARS = 2048
+# mask_feather's bound (pixels).
+MAX_MASK_FEATHER = 256
+MASK_DESCRIPTION = (
+    "Masked edit (extension): an image of Picture 1's size marking the region to change "
+    "(a URL, data URI or upload URL). With an alpha channel, transparent = edit (OpenAI's "
+    "rule, alpha below 50%); otherwise white = edit (luminance at least 50%). Only the "
+    "masked region changes: outside it (beyond mask_feather) the output equals Picture 1 "
+    "pixel for pixel (png output), and the output has Picture 1's size (aspect_ratio is "
+    "ignored; width/height, if given, must be that size). Refused: a mask of another size, "
+    "one that marks nothing or everything."
+)
 # Exact output sizes (width/height) are multiples of this (the pipeline's latent grid:
 # VAE factor 8 x patch 2); their bounds are server settings (exact_size_*).
 EXACT_SIZE_MULTIPLE = 16
@@ -125,11 +136,46 @@ class QwenImageEditPlusParams(BaseModel):
         json_schema_extra=field_order(11),
     )
     loras: LoraList
+    mask: ImageRef | None = Field(
+        default=None, description=MASK_DESCRIPTION, json_schema_extra=field_order(13)
+    )
+    mask_feather: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_MASK_FEATHER,
+        description=(
+            "Soft seam of a masked edit, in pixels (0-256, default 0: a hard edge): the "
+            "edit fades out over this many pixels outside the mask."
+        ),
+        json_schema_extra=field_order(14),
+    )
 
     @field_validator("input_image", mode="before")
     @classmethod
     def _single_string_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _empty_mask_is_none(cls, value: Any) -> Any:
+        # a form's empty field (the workbench sends one) means no mask
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mask")
+    @classmethod
+    def _mask_ref_looks_right(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_image_refs([value])
+            except ValueError as exc:
+                raise ValueError(str(exc).removeprefix("item 0: ")) from None
+        return value
+
+    @field_serializer("mask")
+    def _stored_mask(self, value: str | None) -> str | None:
+        # Stored with the generation: a data: URI only as a marker (its decoded mask is
+        # stored as an input), like input_image's.
+        return "data:" if value is not None and value[:5].lower() == "data:" else value
 
     @field_validator("width", "height")
     @classmethod
@@ -219,6 +265,6 @@ def request_schema(model: type[BaseModel]) -> dict[str, Any]:
     for field in schema["properties"].values():
         if "anyOf" in field and {"type": "null"} in field["anyOf"]:
             given = next(s for s in field.pop("anyOf") if s.get("type") != "null")
-            field.update(given)
+            field.update({k: v for k, v in given.items() if k not in field})  # own words win
             field.pop("default", None)
     return schema

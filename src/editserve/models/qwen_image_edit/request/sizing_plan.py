@@ -26,11 +26,31 @@ def plan_size(
 ) -> SizePlan:
     area = settings.preview_area if params.preview else settings.output_area
     exact = exact_size(params, settings)
+    if params.mask is not None:
+        # the last input is the mask, checked to be Picture 1's (upright) size
+        return masked_size(input_sizes[:-1], input_sizes[-1], exact, area)
     check_inputs_fit(input_sizes, area)
     if exact is not None:
         return SizePlan(width=exact[0], height=exact[1], area=area)
     width, height = output_size(params.aspect_ratio, area, input_sizes[-1])
     return SizePlan(width=width, height=height, area=area)
+
+
+def masked_size(
+    pictures: list[tuple[int, int]],
+    size: tuple[int, int],
+    exact: tuple[int, int] | None,
+    area: int,
+) -> SizePlan:
+    """A masked edit's output: Picture 1's size (`size`); the pipeline runs at Picture
+    1's aspect at `area` and the result is composited over Picture 1 at its own size."""
+    check_inputs_fit(pictures, area)
+    if exact is not None and exact != size:
+        raise InvalidParams(
+            f"width: a masked edit's output has Picture 1's size ({size[0]}x{size[1]}); "
+            f"leave width and height out (got {exact[0]}x{exact[1]})"
+        )
+    return SizePlan(width=size[0], height=size[1], area=area)
 
 
 def check_inputs_fit(input_sizes: list[tuple[int, int]], area: int) -> None:

@@ -31,12 +31,14 @@ from editserve.models.qwen_image_edit.request.weights_choice import (
     tiny_weights_folder,
 )
 from editserve.models.qwen_image_edit.runtime.call import (
-    MIN_VAE_AREA,
-    SIZE_MULTIPLE,
-    check_batchable,
     pipeline_dimensions,
     run_pipeline,
     vae_image_area,
+)
+from editserve.models.qwen_image_edit.runtime.job_checks import (
+    MIN_VAE_AREA,
+    SIZE_MULTIPLE,
+    check_batchable,
 )
 from editserve.models.qwen_image_edit.runtime.loading import (
     LoadedPipeline,

@@ -16,21 +16,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from editserve.models.base import EditJob, StepCallback
-from editserve.models.qwen_image_edit.request.sizing import CONDITION_AREA
 from editserve.models.qwen_image_edit.runtime import accel
+from editserve.models.qwen_image_edit.runtime.job_checks import SIZE_MULTIPLE as SIZE_MULTIPLE
+from editserve.models.qwen_image_edit.runtime.job_checks import validate_job, validated_images
+from editserve.models.qwen_image_edit.runtime.mask_blend import MaskedCall
 from editserve.models.qwen_image_edit.variant import QwenVariant
 
 logger = logging.getLogger("editserve.model")
 
-# The pipeline floors height/width to multiples of vae_scale_factor * 2.
-SIZE_MULTIPLE = 16
-# Smallest VAE area we accept (one 32x32 tile; Settings refuses smaller output areas).
-MIN_VAE_AREA = 32 * 32
 ONE_STEP_NOTE = "shift_terminal disabled for a single step (sigmas 1.0 -> 0.0)"
 
 
@@ -71,18 +69,24 @@ def run_pipeline(
     generators = [torch.Generator(device="cpu").manual_seed(int(j.seed)) for j in jobs]
 
     # 4. call the pipeline with the hooks, the scheduler for this step count and the VAE
-    # area in place; everything is restored after, even when the call raises
+    # area in place; everything is restored after, even when the call raises. A masked
+    # edit runs at Picture 1's VAE-copy size, blends its latents after every step and is
+    # composited over Picture 1 at the end (mask_blend.py).
+    masked = MaskedCall.of(jobs, images, variant)
+    size = masked.size if masked else (job.width, job.height)
     with clock.hooks(pipe), _scheduler_for(pipe, steps, one_step_scheduler) as note:
         accel.reset_step_cache(pipe)
-        with vae_image_area(job.vae_area, variant, (job.width, job.height)):
+        with vae_image_area(job.vae_area, variant, size), _masking(pipe, masked):
             clock.start()
-            arguments = {**_image_argument(images, variant), **_size_arguments(jobs, variant)}
-            output = _call(pipe, jobs, arguments, generators, clock.step_end)
+            arguments = {**_image_argument(images, variant), **_size_arguments(jobs, variant, size)}
+            step_end = masked.step_end(clock.step_end) if masked else clock.step_end
+            output = _call(pipe, jobs, arguments, generators, step_end, tensors=bool(masked))
+            # 5. check the output (a masked edit's: composited over Picture 1)
+            outputs = _checked_outputs(output.images, jobs, variant, size)
+            outputs = masked.paste_back(outputs) if masked else outputs
             clock.finish()
         scheduler = accel.scheduler_receipt(pipe.scheduler)
 
-    # 5. check the output
-    outputs = _checked_outputs(output.images, jobs, variant)
     if note:
         scheduler["note"] = note
     if not variant.layered:
@@ -99,13 +103,18 @@ def _image_argument(images: list[Any], variant: QwenVariant) -> dict[str, Any]:
     return {"image": images[0] if variant.max_images == 1 else images}
 
 
-def _size_arguments(jobs: list[EditJob], variant: QwenVariant) -> dict[str, Any]:
-    """The output size and the model's own arguments. A layered member takes no size: it
+def _size_arguments(
+    jobs: list[EditJob], variant: QwenVariant, size: tuple[int, int]
+) -> dict[str, Any]:
+    """The output `size` and the model's own arguments. A layered member takes no size: it
     follows the input, sized at the job's VAE area (vae_image_area); its arguments
     (``layers``, ``resolution``...) are the job's ``pipeline_args``."""
-    job = jobs[0]
-    size = {} if variant.layered else {"height": int(job.height), "width": int(job.width)}
-    return {**size, **dict(job.pipeline_args)}
+    sizes = {} if variant.layered else {"height": int(size[1]), "width": int(size[0])}
+    return {**sizes, **dict(jobs[0].pipeline_args)}
+
+
+def _masking(pipe: Any, masked: MaskedCall | None) -> AbstractContextManager[None]:
+    return masked.installed(pipe) if masked else nullcontext()
 
 
 def _call(
@@ -114,6 +123,8 @@ def _call(
     arguments: dict[str, Any],
     generators: list[Any],
     step_end: Callable[..., dict[str, Any]],
+    *,
+    tensors: bool = False,
 ) -> Any:
     job = jobs[0]
     cfg_active = job.true_cfg_scale > 1
@@ -129,7 +140,8 @@ def _call(
             num_images_per_prompt=len(jobs),
             generator=generators if len(generators) > 1 else generators[0],
             callback_on_step_end=step_end,
-            callback_on_step_end_tensor_inputs=[],
+            # the latents only where the callback changes them (a masked edit)
+            callback_on_step_end_tensor_inputs=["latents"] if tensors else [],
             output_type="pil",
         )
     except BaseException:
@@ -138,9 +150,11 @@ def _call(
         raise
 
 
-def _checked_outputs(images: list[Any], jobs: list[EditJob], variant: QwenVariant) -> list[Any]:
-    """One image per job, of the job's size (a layered member: one list of layers per job,
-    as many as asked)."""
+def _checked_outputs(
+    images: list[Any], jobs: list[EditJob], variant: QwenVariant, size: tuple[int, int]
+) -> list[Any]:
+    """One image per job, of the call's `size` (a layered member: one list of layers per
+    job, as many as asked)."""
     job = jobs[0]
     if len(images) != len(jobs):
         raise RuntimeError(f"pipeline returned {len(images)} images for {len(jobs)}")
@@ -150,10 +164,10 @@ def _checked_outputs(images: list[Any], jobs: list[EditJob], variant: QwenVarian
         if not layers or (asked is not None and len(layers) != int(asked)):
             raise RuntimeError(f"pipeline returned {len(layers)} layers, {asked} were asked")
         for image in layers:
-            if image.size != (job.width, job.height):
+            if image.size != size:
                 raise RuntimeError(
                     f"pipeline returned {image.size[0]}x{image.size[1]}, "
-                    f"expected {job.width}x{job.height}"
+                    f"expected {size[0]}x{size[1]}"
                 )
     return [list(output) for output in images] if variant.layered else list(images)
 
@@ -322,68 +336,3 @@ def pipeline_dimensions(area: int, ratio: float) -> tuple[int, int]:
     width = math.sqrt(area * ratio)
     height = width / ratio
     return round(width / 32) * 32, round(height / 32) * 32
-
-
-# --- checks of the jobs --------------------------------------------------------------------------
-
-
-def validated_images(job: EditJob, variant: QwenVariant) -> list[Any]:
-    """The job's input images, converted to RGB where needed (a text-to-image member takes
-    none; a layered member takes its RGB input as opaque RGBA, as Qwen's own app does)."""
-    if not variant.takes_images:
-        if job.images:
-            raise ValueError(f"{variant.model_id} makes pictures from a prompt alone: no images")
-        return []
-    if not job.images:
-        raise ValueError("an edit needs at least one input image")
-    images = []
-    for index, image in enumerate(job.images):
-        if image.mode != "RGB":
-            # The VAE only takes 3 channels; the inputs module should already give RGB.
-            logger.warning("input image %d is %s, converting to RGB", index + 1, image.mode)
-            image = image.convert("RGB")
-        images.append(image.convert("RGBA") if variant.layered else image)
-    return images
-
-
-def check_batchable(jobs: list[EditJob]) -> None:
-    """A batch is one pipeline call: its jobs may differ in nothing but the seed."""
-    first = jobs[0]
-    for other in jobs[1:]:
-        same = (
-            other.prompt == first.prompt
-            and other.negative_prompt == first.negative_prompt
-            and other.width == first.width
-            and other.height == first.height
-            and other.num_inference_steps == first.num_inference_steps
-            and other.true_cfg_scale == first.true_cfg_scale
-            and other.vae_area == first.vae_area
-            and other.loras == first.loras
-            and len(other.images) == len(first.images)
-            and all(a is b or a == b for a, b in zip(other.images, first.images, strict=True))
-        )
-        if not same:
-            raise ValueError("jobs of one batch must differ only in their seed")
-
-
-def validate_job(job: EditJob) -> None:
-    """Refuse what the pipeline would silently round, or fail on deep inside."""
-    if job.num_inference_steps < 1:
-        raise ValueError("num_inference_steps must be at least 1")
-    for name, value in (("width", job.width), ("height", job.height)):
-        if value < SIZE_MULTIPLE or value % SIZE_MULTIPLE:
-            raise ValueError(
-                f"{name} {value} must be a positive multiple of {SIZE_MULTIPLE} "
-                "(the pipeline would silently round it down)"
-            )
-    if job.vae_area < MIN_VAE_AREA:
-        raise ValueError(f"vae_area {job.vae_area} is below the minimum {MIN_VAE_AREA}")
-    for index, image in enumerate(job.images):
-        ratio = image.size[0] / image.size[1]
-        for area_name, area in (("VAE", job.vae_area), ("condition", CONDITION_AREA)):
-            w, h = pipeline_dimensions(area, ratio)
-            if w < 32 or h < 32:
-                raise ValueError(
-                    f"input image {index + 1} ({image.size[0]}x{image.size[1]}) is too "
-                    f"elongated: its {area_name} copy would be {w}x{h} pixels"
-                )
