@@ -17,6 +17,7 @@ from editserve.api.limits import key_ring
 from editserve.api.openapi import install_openapi
 from editserve.api.routes import (
     admin,
+    batches,
     events,
     files,
     generations,
@@ -44,6 +45,7 @@ from editserve.models.registry import (
     resolve_models,
     served_registry,
 )
+from editserve.services.batches.service import BatchService
 from editserve.services.catalog import ModelCatalog
 from editserve.services.cluster.secret import cluster_signing_secret
 from editserve.services.generations.service import GenerationService
@@ -86,6 +88,7 @@ def build_services(
     usage_service = UsageService(settings, store, prices)
     generations = GenerationService(settings, store, registry, inputs, storage, usage_service)
     sync = SyncCalls(generations, storage)
+    batches = BatchService(settings, store, generations, storage)
     return AppServices(
         settings=settings,
         store=store,
@@ -102,6 +105,7 @@ def build_services(
         webhooks=WebhookDispatcher(settings, store, _background_links(settings, signer)),
         inputs=inputs,
         usage=usage_service,
+        batches=batches,
         key_admin=KeyAdmin(settings, store),
     )
 
@@ -147,6 +151,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     routers = (
         images,
         queue,
+        batches,
         generations,
         events,
         models,

@@ -12,6 +12,7 @@ from editserve.blobs.signing import UrlSigner
 from editserve.core.settings import Settings
 from editserve.inputs.resolver import InputResolver
 from editserve.models.registry import ModelRegistry
+from editserve.services.batches.service import BatchService
 from editserve.services.catalog import ModelCatalog
 from editserve.services.generations.service import GenerationService
 from editserve.services.generations.sync import SyncCalls
@@ -43,6 +44,7 @@ class AppServices:
     inputs: InputResolver
     usage: UsageService  # GET /api/ai/usage, the quotas at enqueue
     key_admin: KeyAdmin  # the admin API's keys
+    batches: BatchService  # /api/ai/batches
 
 
 def services(request: Request) -> AppServices:

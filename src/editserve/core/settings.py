@@ -86,6 +86,12 @@ class _ServerSettings(BaseSettings):
         description="Worker seconds one key may use in any 24 hours (rolling, by the hour; "
         "429 above); a key's own quota (the admin API) wins (0 = no limit).",
     )
+    max_batch_items_per_key: int = Field(
+        default=50_000,
+        ge=1,
+        description="Batch items one key may have waiting or running over its batches "
+        "(429 above; a batch holds at most 10,000).",
+    )
     prices: str = Field(
         default="",
         description="Operator price table for usage costs and models' pricing: JSON "

@@ -18,6 +18,9 @@ STARTED = "media_generation_started"
 PROGRESS = "media_generation_progress"
 COMPLETED = "media_generation_completed"
 CANCELLED = "media_generation_cancelled"
+# A batch's every item ended (written by the store's batch trigger, migration 014; on SSE
+# and to the batch's webhook, with the batch's counts).
+BATCH_COMPLETED = "batch.completed"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def worker_died_message(attempts: int) -> str:
 
 
 __all__ = [
+    "BATCH_COMPLETED",
     "CANCELLED",
     "COMPLETED",
     "PROGRESS",

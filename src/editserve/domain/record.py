@@ -72,6 +72,10 @@ class Generation:
     # batched call, plus its own storing) and output megapixels (usage, quotas).
     gpu_seconds: float | None = None
     output_megapixels: float | None = None
+    # An item of a batch (POST /api/ai/batches): the batch, its place in it, the caller's id.
+    batch_ref: str | None = None
+    batch_item: int | None = None
+    custom_id: str | None = None
 
     @property
     def output_keys(self) -> list[str]:

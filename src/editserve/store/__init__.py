@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from editserve.store.keys import KEY_FIELDS, LastAdmin
 from editserve.store.protocol import (
+    BatchStore,
     ClusterStore,
     DispatchStore,
     EventStore,
@@ -88,6 +89,7 @@ def open_store(settings: Settings, *, worker: bool = False) -> Store:
 
 
 __all__ = [
+    "BatchStore",
     "ClusterStore",
     "DispatchStore",
     "EventStore",

@@ -30,8 +30,9 @@ from typing import Any
 
 from editserve.domain import events
 from editserve.domain.record import Generation, Status
+from editserve.store.batches import BatchRow, BatchRows
 from editserve.store.cluster import ClusterRecord
-from editserve.store.dialect import Dialect, Tx, dumps
+from editserve.store.dialect import Dialect, Tx
 from editserve.store.fairness import fair_tags
 from editserve.store.keys import KeyRows
 from editserve.store.lineage import LineageReads, insert_parents
@@ -47,7 +48,7 @@ from editserve.store.statements import (
     claimed_part,
     finish_change,
     finish_terms,
-    json_or_none,
+    generation_params,
     started_template,
 )
 from editserve.store.worker_rows import WorkerRows
@@ -57,6 +58,7 @@ REAP_EVERY_SECONDS = 2.0  # expired leases are looked for at most this often per
 
 class QueueStore(
     KeyRows,
+    BatchRows,
     LineageReads,
     ListingReads,
     LinkReads,
@@ -119,31 +121,25 @@ class QueueStore(
             _check_queue_limit(tx, generations, max_active)
             tags = fair_tags(tx, generations, costs)
             for gen in generations:  # one statement per row, in order: seq follows it
-                vtag, fair_cost = tags[gen.id]
-                tx.rowcount(
-                    "insert_generation",
-                    id=gen.id,
-                    owner=gen.owner,
-                    model=gen.model,
-                    status=gen.status.value,
-                    params=dumps(gen.params),
-                    inputs=dumps(gen.inputs),
-                    batch_id=gen.batch_id,
-                    batch_index=gen.batch_index,
-                    priority=gen.priority,
-                    seed=gen.seed,
-                    width=gen.width,
-                    height=gen.height,
-                    area=gen.area,
-                    target_namespace=gen.target_namespace,
-                    idempotency_key=gen.idempotency_key,
-                    request_hash=gen.request_hash,
-                    enqueued_at=gen.enqueued_at,
-                    webhook=gen.webhook,
-                    webhook_events=json_or_none(gen.webhook_events),
-                    vtag=vtag,
-                    fair_cost=fair_cost,
-                )
+                tx.rowcount("insert_generation", **generation_params(gen, *tags[gen.id]))
+                insert_parents(tx, gen)
+        self.dialect.work_added()
+
+    def insert_batch(
+        self,
+        batch: BatchRow,
+        generations: Sequence[Generation],
+        *,
+        costs: dict[str, float] | None = None,
+    ) -> None:
+        """Insert a batch and its items in one transaction (all or nothing), in item order,
+        after the owner's enqueue lock; batch items are not under the per-key queue limit."""
+        with self.dialect.tx() as tx:
+            tx.one("lock_owner_enqueue", owner=batch.owner)
+            tx.rowcount("insert_batch", **batch.insert_params())
+            tags = fair_tags(tx, generations, costs)
+            for gen in generations:
+                tx.rowcount("insert_generation", **generation_params(gen, *tags[gen.id]))
                 insert_parents(tx, gen)
         self.dialect.work_added()
 

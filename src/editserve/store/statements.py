@@ -57,6 +57,21 @@ def claim_terms(
     }
 
 
+def generation_params(gen: Generation, vtag: float, fair_cost: float) -> dict[str, Any]:
+    """The parameters of ``insert_generation``: the record, and its fair-share tag."""
+    return {
+        "id": gen.id, "owner": gen.owner, "model": gen.model, "status": gen.status.value,
+        "params": dumps(gen.params), "inputs": dumps(gen.inputs), "batch_id": gen.batch_id,
+        "batch_index": gen.batch_index, "priority": gen.priority, "seed": gen.seed,
+        "width": gen.width, "height": gen.height, "area": gen.area,
+        "target_namespace": gen.target_namespace, "idempotency_key": gen.idempotency_key,
+        "request_hash": gen.request_hash, "enqueued_at": gen.enqueued_at,
+        "webhook": gen.webhook, "webhook_events": json_or_none(gen.webhook_events),
+        "vtag": vtag, "fair_cost": fair_cost, "batch_ref": gen.batch_ref,
+        "batch_item": gen.batch_item, "custom_id": gen.custom_id,
+    }  # fmt: skip
+
+
 def finish_change(
     gen: Generation,
     worker_id: str,

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from editserve.api.auth import require_key
 from editserve.api.context import base_url, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES
+from editserve.domain.events import BATCH_COMPLETED
 from editserve.domain.record import Event
 from editserve.services.wire import EventData, UrlFor
 
@@ -31,7 +32,10 @@ KEEP_ALIVE = ": keep-alive\n\n"
 
 
 def format_event(event: Event, url_for: UrlFor) -> str:
-    payload = EventData.of(event, url_for).model_dump(mode="json")
+    if event.type == BATCH_COMPLETED:  # about a batch: its counts, as stored
+        payload = dict(event.data)
+    else:
+        payload = EventData.of(event, url_for).model_dump(mode="json")
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
 

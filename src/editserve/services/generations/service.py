@@ -30,6 +30,7 @@ from editserve.domain.record import ACTIVE, Generation, Status
 from editserve.inputs.resolver import InputResolver, StoredInput
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import KIND_ENDPOINTS, SizePlan
+from editserve.net.ssrf import HostPolicy
 from editserve.net.webhook_targets import choose_webhook
 from editserve.services.events.feed import EventFeed
 from editserve.services.generations.lineage import LineageView, lineage_view
@@ -126,7 +127,7 @@ class GenerationService:
             request.params, [item.size for item in fetched], self.settings
         )
         stored = await self.inputs.store(fetched)
-        gens = self._new_generations(owner, request, stored, size, idempotency_key)
+        gens = self.new_generations(owner, request, stored, size, idempotency_key)
         for gen in gens:
             gen.webhook, gen.webhook_events = webhook.url, webhook.events
         await to_thread.run_sync(self._insert_within_capacity, gens)
@@ -164,6 +165,15 @@ class GenerationService:
         return done
 
     # --- reading and cancelling ------------------------------------------------------------
+    def resolver(self) -> InputResolver:
+        """The input resolver (batches fetch their pictures with it)."""
+        assert self.inputs is not None, "a service that takes requests needs an InputResolver"
+        return self.inputs
+
+    def inputs_policy(self) -> HostPolicy:
+        """Where this server may fetch from (and send webhooks to)."""
+        return self.resolver().fetcher.policy
+
     async def lineage(self, owner: str, generation_id: str, url_for: UrlFor) -> LineageView:
         return await to_thread.run_sync(lineage_view, self.store, owner, generation_id, url_for)
 
@@ -275,7 +285,7 @@ class GenerationService:
     def _check_capacity(self, owner: str, wanted: int) -> None:
         """Early and cheap, before inputs are fetched: the key's quotas (the insert checks
         max_running again atomically)."""
-        active = self.store.count_active(owner)
+        active = self.store.count_interactive_active(owner)
         key = self.store.get_key(owner)
         own = key.max_running if key is not None else None
         limit = own if own is not None else self.settings.max_queued_per_key
@@ -294,7 +304,7 @@ class GenerationService:
         except QueueFull as full:
             raise _queue_full(full.active, full.limit, own=full.own) from None
 
-    def _new_generations(
+    def new_generations(
         self,
         owner: str,
         request: ValidatedRequest,

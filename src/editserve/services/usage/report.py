@@ -32,7 +32,7 @@ GROUPS = ("day", "model", "key")
 class UsageKeys(UsageStore, KeyStore, Protocol):
     """What usage reads: usage_hours, and the keys' quotas."""
 
-    def count_active(self, owner: str) -> int: ...
+    def count_interactive_active(self, owner: str) -> int: ...
 
 
 class UsageService:
@@ -89,7 +89,7 @@ class UsageService:
         return QuotaView(
             weight=key.weight if key else 1.0,
             max_running=max_running or self.settings.max_queued_per_key,
-            running=self.store.count_active(owner),
+            running=self.store.count_interactive_active(owner),
             gpu_seconds_per_day=self._daily_limit(key.gpu_seconds_per_day if key else None),
             gpu_seconds_last_24h=round(sum(last_day.values()), 3),
         )

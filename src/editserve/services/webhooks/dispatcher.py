@@ -33,8 +33,10 @@ from anyio import to_thread
 from editserve.blobs.links import UrlFor
 from editserve.core.settings import Settings
 from editserve.domain import webhook_signing as signing
+from editserve.domain.events import BATCH_COMPLETED
 from editserve.net.fetch import transport_failure
 from editserve.net.ssrf import GuardedTransport, HostPolicy
+from editserve.services.batches.views import batch_view
 from editserve.services.generations.views import GenerationViews
 from editserve.services.webhooks.pool import DeliveryPool
 from editserve.store import DispatchStore
@@ -239,13 +241,20 @@ class WebhookDispatcher:
         )
 
     def _body(self, row: DeliveryRow) -> bytes:
-        gen = self.store.get_generation(row.generation_id)
-        if gen is None:
-            raise LookupError(f"generation {row.generation_id} no longer exists")
-        [view] = self.views.render([gen], self.url_for)
+        if row.event_type == BATCH_COMPLETED:  # a batch's delivery: the batch's record
+            batch = self.store.get_batch(row.generation_id)
+            if batch is None:
+                raise LookupError(f"batch {row.generation_id} no longer exists")
+            data = batch_view(batch).model_dump(mode="json")
+        else:
+            gen = self.store.get_generation(row.generation_id)
+            if gen is None:
+                raise LookupError(f"generation {row.generation_id} no longer exists")
+            [view] = self.views.render([gen], self.url_for)
+            data = view.model_dump(mode="json")
         payload = {
             "type": row.event_type,
             "timestamp": datetime.fromtimestamp(row.created_at, UTC).isoformat(),
-            "data": view.model_dump(mode="json"),
+            "data": data,
         }
         return json.dumps(payload, separators=(",", ":")).encode()

@@ -189,11 +189,13 @@ SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
                          idempotency_key, request_hash, enqueued_at, webhook,
-                         webhook_events, vtag, fair_cost)
+                         webhook_events, vtag, fair_cost, batch_ref,
+                         batch_item, custom_id)
 VALUES (%(id)s, %(owner)s, %(model)s, %(status)s, %(params)s, %(inputs)s, %(batch_id)s,
         %(batch_index)s, %(priority)s, %(seed)s, %(width)s, %(height)s, %(area)s,
         %(target_namespace)s, %(idempotency_key)s, %(request_hash)s, %(enqueued_at)s,
-        %(webhook)s, %(webhook_events)s, %(vtag)s, %(fair_cost)s);
+        %(webhook)s, %(webhook_events)s, %(vtag)s, %(fair_cost)s, %(batch_ref)s,
+        %(batch_item)s, %(custom_id)s);
 
 -- name: lock_owner_enqueue
 -- An enqueue under the per-key queue limit: one owner's enqueues wait for each other here
@@ -205,7 +207,7 @@ SELECT pg_advisory_xact_lock(1701079412, hashtext(%(owner)s));
 -- A key's queued and processing generations, read after lock_owner_enqueue (a statement of
 -- its own: READ COMMITTED takes its snapshot after the lock is held).
 SELECT COUNT(*) AS n FROM generations
-WHERE owner = %(owner)s AND status IN (%(queued)s, %(held)s);
+WHERE owner = %(owner)s AND status IN (%(queued)s, %(held)s) AND batch_ref IS NULL;
 
 -- name: get_generation
 SELECT * FROM generations
@@ -746,3 +748,49 @@ ORDER BY depth, child LIMIT %(limit)s;
 
 -- name: generations_by_ids
 SELECT * FROM generations WHERE owner = %(owner)s AND id = ANY(%(ids)s::text[]);
+
+-- name: insert_batch
+INSERT INTO batches (id, owner, status, total, priority, webhook, metadata, request_hash,
+                     idempotency_key, created_at)
+VALUES (%(id)s, %(owner)s, 'running', %(total)s, %(priority)s, %(webhook)s, %(metadata)s,
+        %(request_hash)s, %(idempotency_key)s, %(created_at)s);
+
+-- name: get_batch
+SELECT * FROM batches WHERE id = %(id)s AND owner = %(owner)s;
+
+-- name: batch_by_id
+SELECT * FROM batches WHERE id = %(id)s;
+
+-- name: batch_by_idempotency_key
+SELECT * FROM batches WHERE owner = %(owner)s AND idempotency_key = %(key)s;
+
+-- name: list_batches
+-- A key's batches, newest first, before the (created_at, id) given (keyset pages).
+SELECT * FROM batches
+WHERE owner = %(owner)s
+  AND (created_at < %(before_at)s OR (created_at = %(before_at)s AND id < %(before_id)s))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: batch_items
+-- A page of a batch's items in order, after the item given (the manifest, the zip).
+SELECT * FROM generations
+WHERE batch_ref = %(batch_ref)s AND batch_item > %(after)s
+ORDER BY batch_item
+LIMIT %(limit)s;
+
+-- name: owner_batch_backlog
+-- A key's batch items not ended yet, over its running batches (their counters: no scan).
+SELECT COALESCE(SUM(total - succeeded - failed - cancelled), 0) AS n FROM batches
+WHERE owner = %(owner)s AND status = 'running';
+
+-- name: flag_batch_cancel
+UPDATE batches SET cancel_requested = true
+WHERE id = %(id)s AND owner = %(owner)s AND status = 'running';
+
+-- name: cancel_batch_queued
+-- Cancel what of a batch has not started (no event per item: the batch's own event says it).
+UPDATE generations
+SET status = %(cancelled)s, completed_at = date_part('epoch', now()),
+    cancel_requested = true, stage = %(cancelled)s
+WHERE batch_ref = %(id)s AND status = %(queued)s;

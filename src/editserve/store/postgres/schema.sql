@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10 11 12 13
+-- migrations: 1 2 3 4 5 6 8 9 10 11 12 13 14
 
 CREATE TABLE api_keys (
     id                   text NOT NULL,
@@ -64,6 +64,9 @@ CREATE TABLE generations (
     fair_cost          double precision DEFAULT 0 NOT NULL,
     gpu_seconds        double precision,
     output_megapixels  double precision,
+    batch_ref          text,
+    batch_item         integer,
+    custom_id          text,
     CONSTRAINT generations_status_known CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT generations_pkey PRIMARY KEY (seq),
     CONSTRAINT generations_id_key UNIQUE (id)
@@ -212,6 +215,26 @@ CREATE TABLE generation_parents (
     CONSTRAINT generation_parents_pkey PRIMARY KEY (child, parent)
 );
 
+CREATE TABLE batches (
+    id                text NOT NULL,
+    owner             text NOT NULL,
+    status            text NOT NULL,
+    total             integer NOT NULL,
+    processing        integer DEFAULT 0 NOT NULL,
+    succeeded         integer DEFAULT 0 NOT NULL,
+    failed            integer DEFAULT 0 NOT NULL,
+    cancelled         integer DEFAULT 0 NOT NULL,
+    priority          integer NOT NULL,
+    webhook           text,
+    metadata          text,
+    request_hash      text,
+    idempotency_key   text,
+    created_at        double precision NOT NULL,
+    finished_at       double precision,
+    cancel_requested  boolean DEFAULT false NOT NULL,
+    CONSTRAINT batches_pkey PRIMARY KEY (id)
+);
+
 CREATE FUNCTION editserve_number_generation()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -318,6 +341,55 @@ BEGIN
 END;
 $function$;
 
+CREATE FUNCTION editserve_count_batch()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    b batches%ROWTYPE;
+BEGIN
+    UPDATE batches
+    SET processing = processing + (NEW.status = 'processing')::int
+                                - (OLD.status = 'processing')::int,
+        succeeded = succeeded + (NEW.status = 'succeeded')::int,
+        failed = failed + (NEW.status = 'failed')::int,
+        cancelled = cancelled + (NEW.status = 'cancelled')::int
+    WHERE id = NEW.batch_ref
+    RETURNING * INTO b;
+    IF FOUND AND b.status = 'running' AND b.succeeded + b.failed + b.cancelled >= b.total THEN
+        UPDATE batches
+        SET status = CASE WHEN b.cancel_requested THEN 'cancelled' ELSE 'completed' END,
+            finished_at = date_part('epoch', now())
+        WHERE id = b.id;
+        PERFORM pg_advisory_xact_lock_shared(111481940344834);  -- EVENTS_LOCK, as events do
+        INSERT INTO events (owner, generation_id, type, data, created_at)
+        VALUES (b.owner, b.id, 'batch.completed',
+                json_build_object(
+                    'batch_id', b.id,
+                    'status', CASE WHEN b.cancel_requested THEN 'cancelled' ELSE 'completed' END,
+                    'total', b.total, 'succeeded', b.succeeded, 'failed', b.failed,
+                    'cancelled', b.cancelled)::text,
+                date_part('epoch', clock_timestamp()));
+    END IF;
+    RETURN NULL;
+END;
+$function$;
+
+CREATE FUNCTION editserve_batch_webhook()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    INSERT INTO webhook_deliveries (id, owner, generation_id, event_type, url, status,
+                                    attempts, next_attempt_at, created_at)
+    SELECT 'msg_' || NEW.id, NEW.owner, NEW.generation_id, 'batch.completed', b.webhook,
+           'pending', 0, NEW.created_at, NEW.created_at
+    FROM batches AS b
+    WHERE b.id = NEW.generation_id AND b.webhook IS NOT NULL;
+    RETURN NULL;
+END;
+$function$;
+
 CREATE INDEX generations_leased ON generations USING btree (lease_expires_at) WHERE (status = 'processing'::text);
 
 CREATE INDEX generations_worker ON generations USING btree (worker_id) WHERE (status = 'processing'::text);
@@ -338,6 +410,8 @@ CREATE INDEX generations_queue ON generations USING btree (priority DESC, vtag, 
 
 CREATE INDEX generations_owner_fair ON generations USING btree (owner, priority, seq) WHERE (status = ANY (ARRAY['queued'::text, 'processing'::text]));
 
+CREATE INDEX generations_batch_items ON generations USING btree (batch_ref, batch_item) WHERE (batch_ref IS NOT NULL);
+
 CREATE INDEX events_owner ON events USING btree (owner, id);
 
 CREATE INDEX uploads_key ON uploads USING btree (key);
@@ -353,6 +427,10 @@ CREATE INDEX input_refs_generation ON input_refs USING btree (generation_id);
 CREATE INDEX key_audit_key ON key_audit USING btree (key_id, seq);
 
 CREATE INDEX generation_parents_parent ON generation_parents USING btree (parent, child);
+
+CREATE INDEX batches_owner ON batches USING btree (owner, created_at);
+
+CREATE UNIQUE INDEX batches_idempotency ON batches USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE TRIGGER generations_number BEFORE INSERT ON generations
     FOR EACH ROW
@@ -387,7 +465,17 @@ CREATE TRIGGER generations_usage AFTER UPDATE OF status ON generations
     WHEN (((old.status = 'processing'::text) AND (new.status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])) AND (new.gpu_seconds IS NOT NULL)))
     EXECUTE FUNCTION editserve_record_usage();
 
+CREATE TRIGGER generations_batch_count AFTER UPDATE OF status ON generations
+    FOR EACH ROW
+    WHEN (((new.batch_ref IS NOT NULL) AND (old.status IS DISTINCT FROM new.status)))
+    EXECUTE FUNCTION editserve_count_batch();
+
 CREATE TRIGGER events_webhooks AFTER INSERT ON events
     FOR EACH ROW
     WHEN ((new.type = ANY (ARRAY['media_generation_started'::text, 'media_generation_completed'::text, 'media_generation_cancelled'::text])))
     EXECUTE FUNCTION editserve_webhook_outbox();
+
+CREATE TRIGGER events_batch_webhooks AFTER INSERT ON events
+    FOR EACH ROW
+    WHEN ((new.type = 'batch.completed'::text))
+    EXECUTE FUNCTION editserve_batch_webhook();

@@ -12,6 +12,7 @@ that hold the whole store take :class:`Store`, every role together: the app's wi
 
     records.py  RecordStore, EventStore, UploadStore, OutboxStore (the API's services)
     workers.py  JobQueue, WorkerRegistry, StatsStore (workers, supervisor, fleet reads)
+    batches.py  BatchStore (batches and their items)
     admin.py    KeyStore, UsageStore, ClusterStore, RetentionStore (keys, usage, the
                 cluster record, prune)
     here        the combinations (WorkerStore, GenerationStore, ...) and Store
@@ -27,6 +28,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from editserve.store.protocol.admin import ClusterStore, KeyStore, RetentionStore, UsageStore
+from editserve.store.protocol.batches import BatchStore
 from editserve.store.protocol.records import (
     EventStore,
     OutboxStore,
@@ -52,12 +54,12 @@ class FeedStore(RecordStore, EventStore, Protocol):
     """The SSE feed (services/events/feed.py): events, and the generation they are about."""
 
 
-class GenerationStore(ViewStore, FeedStore, KeyStore, UsageStore, Protocol):
+class GenerationStore(ViewStore, FeedStore, KeyStore, UsageStore, BatchStore, Protocol):
     """The generation service (services/generations/service.py): its views, its feed, the
     key's default webhook and quotas at enqueue (with its usage)."""
 
 
-class DispatchStore(OutboxStore, ViewStore, Protocol):
+class DispatchStore(OutboxStore, ViewStore, BatchStore, Protocol):
     """The webhook dispatcher (services/webhooks/dispatcher.py): the outbox, and the
     generation view each delivery carries."""
 
@@ -77,6 +79,7 @@ class MetricsStore(StatsStore, WorkerRegistry, RetentionStore, UsageStore, Proto
 class Store(
     KeyStore,
     UsageStore,
+    BatchStore,
     ClusterStore,
     UploadStore,
     RecordStore,
@@ -96,6 +99,7 @@ class Store(
 
 
 __all__ = [
+    "BatchStore",
     "ClusterStore",
     "DispatchStore",
     "EventStore",

@@ -178,10 +178,12 @@ SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
                          idempotency_key, request_hash, enqueued_at, webhook,
-                         webhook_events, vtag, fair_cost)
+                         webhook_events, vtag, fair_cost, batch_ref,
+                         batch_item, custom_id)
 VALUES (:id, :owner, :model, :status, :params, :inputs, :batch_id, :batch_index, :priority,
         :seed, :width, :height, :area, :target_namespace, :idempotency_key, :request_hash,
-        :enqueued_at, :webhook, :webhook_events, :vtag, :fair_cost);
+        :enqueued_at, :webhook, :webhook_events, :vtag, :fair_cost, :batch_ref,
+        :batch_item, :custom_id);
 
 -- name: lock_owner_enqueue
 -- Nothing to take: the enqueue runs in BEGIN IMMEDIATE, which already holds the database's
@@ -190,7 +192,7 @@ SELECT :owner AS owner;
 
 -- name: count_owner_active
 SELECT COUNT(*) AS n FROM generations
-WHERE owner = :owner AND status IN (:queued, :held);
+WHERE owner = :owner AND status IN (:queued, :held) AND batch_ref IS NULL;
 
 -- name: get_generation
 SELECT * FROM generations WHERE id = :id AND (:owner IS NULL OR owner = :owner);
@@ -626,3 +628,49 @@ ORDER BY depth, child LIMIT :limit;
 
 -- name: generations_by_ids
 SELECT * FROM generations WHERE owner = :owner AND id IN (SELECT value FROM json_each(:ids));
+
+-- name: insert_batch
+INSERT INTO batches (id, owner, status, total, priority, webhook, metadata, request_hash,
+                     idempotency_key, created_at)
+VALUES (:id, :owner, 'running', :total, :priority, :webhook, :metadata,
+        :request_hash, :idempotency_key, :created_at);
+
+-- name: get_batch
+SELECT * FROM batches WHERE id = :id AND owner = :owner;
+
+-- name: batch_by_id
+SELECT * FROM batches WHERE id = :id;
+
+-- name: batch_by_idempotency_key
+SELECT * FROM batches WHERE owner = :owner AND idempotency_key = :key;
+
+-- name: list_batches
+-- A key's batches, newest first, before the (created_at, id) given (keyset pages).
+SELECT * FROM batches
+WHERE owner = :owner
+  AND (created_at < :before_at OR (created_at = :before_at AND id < :before_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
+-- name: batch_items
+-- A page of a batch's items in order, after the item given (the manifest, the zip).
+SELECT * FROM generations
+WHERE batch_ref = :batch_ref AND batch_item > :after
+ORDER BY batch_item
+LIMIT :limit;
+
+-- name: owner_batch_backlog
+-- A key's batch items not ended yet, over its running batches (their counters: no scan).
+SELECT COALESCE(SUM(total - succeeded - failed - cancelled), 0) AS n FROM batches
+WHERE owner = :owner AND status = 'running';
+
+-- name: flag_batch_cancel
+UPDATE batches SET cancel_requested = 1
+WHERE id = :id AND owner = :owner AND status = 'running';
+
+-- name: cancel_batch_queued
+-- Cancel what of a batch has not started (no event per item: the batch's own event says it).
+UPDATE generations
+SET status = :cancelled, completed_at = :now,
+    cancel_requested = 1, stage = :cancelled
+WHERE batch_ref = :id AND status = :queued;

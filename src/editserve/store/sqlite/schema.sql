@@ -5,7 +5,7 @@
 -- An empty database runs this script and records every migration below as
 -- applied; an existing database applies the migrations it lacks. Both build
 -- the same schema (tests/contract/store/test_store_schema.py).
--- migrations: 1 2 3 4 5 6 8 9 10 11 12 13
+-- migrations: 1 2 3 4 5 6 8 9 10 11 12 13 14
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,          -- public id, e.g. key_3f9a0c1b
@@ -48,7 +48,7 @@ CREATE TABLE generations (
     cancel_requested  INTEGER NOT NULL DEFAULT 0,
     timings           TEXT,                                -- JSON
     receipt           TEXT                                 -- JSON
-, owner_seq INTEGER, webhook TEXT, webhook_events TEXT, layer_keys TEXT, vtag REAL NOT NULL DEFAULT 0, fair_cost REAL NOT NULL DEFAULT 0, gpu_seconds REAL, output_megapixels REAL);
+, owner_seq INTEGER, webhook TEXT, webhook_events TEXT, layer_keys TEXT, vtag REAL NOT NULL DEFAULT 0, fair_cost REAL NOT NULL DEFAULT 0, gpu_seconds REAL, output_megapixels REAL, batch_ref TEXT, batch_item INTEGER, custom_id TEXT);
 
 CREATE TABLE events (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,   -- the SSE id
@@ -178,6 +178,25 @@ CREATE TABLE generation_parents (
     PRIMARY KEY (child, parent)
 );
 
+CREATE TABLE batches (
+    id                TEXT NOT NULL PRIMARY KEY,
+    owner             TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    total             INTEGER NOT NULL,
+    processing        INTEGER NOT NULL DEFAULT 0,
+    succeeded         INTEGER NOT NULL DEFAULT 0,
+    failed            INTEGER NOT NULL DEFAULT 0,
+    cancelled         INTEGER NOT NULL DEFAULT 0,
+    priority          INTEGER NOT NULL,
+    webhook           TEXT,
+    metadata          TEXT,
+    request_hash      TEXT,
+    idempotency_key   TEXT,
+    created_at        REAL NOT NULL,
+    finished_at       REAL,
+    cancel_requested  INTEGER NOT NULL DEFAULT 0
+);
+
 CREATE INDEX generations_leased ON generations (lease_expires_at) WHERE status = 'processing';
 
 CREATE INDEX generations_worker ON generations (worker_id) WHERE status = 'processing';
@@ -201,6 +220,9 @@ CREATE INDEX generations_queue ON generations (priority DESC, vtag, seq) WHERE s
 CREATE INDEX generations_owner_fair ON generations (owner, priority, seq)
     WHERE status IN ('queued', 'processing');
 
+CREATE INDEX generations_batch_items ON generations (batch_ref, batch_item)
+    WHERE batch_ref IS NOT NULL;
+
 CREATE INDEX events_owner ON events (owner, id);
 
 CREATE INDEX uploads_key ON uploads (key);
@@ -217,6 +239,11 @@ CREATE INDEX input_refs_generation ON input_refs (generation_id);
 CREATE INDEX key_audit_key ON key_audit (key_id, seq);
 
 CREATE INDEX generation_parents_parent ON generation_parents (parent, child);
+
+CREATE INDEX batches_owner ON batches (owner, created_at);
+
+CREATE UNIQUE INDEX batches_idempotency ON batches (owner, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 
 CREATE TRIGGER generations_number AFTER INSERT ON generations
 WHEN NEW.owner_seq IS NULL
@@ -286,6 +313,30 @@ BEGIN
         output_megapixels = output_megapixels + excluded.output_megapixels;
 END;
 
+CREATE TRIGGER generations_batch_count AFTER UPDATE OF status ON generations
+WHEN NEW.batch_ref IS NOT NULL AND OLD.status IS NOT NEW.status
+BEGIN
+    UPDATE batches
+    SET processing = processing + (NEW.status = 'processing') - (OLD.status = 'processing'),
+        succeeded = succeeded + (NEW.status = 'succeeded'),
+        failed = failed + (NEW.status = 'failed'),
+        cancelled = cancelled + (NEW.status = 'cancelled')
+    WHERE id = NEW.batch_ref;
+    INSERT INTO events (owner, generation_id, type, data, created_at)
+    SELECT owner, id, 'batch.completed',
+           json_object('batch_id', id,
+                       'status', CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+                       'total', total, 'succeeded', succeeded, 'failed', failed,
+                       'cancelled', cancelled),
+           ((julianday('now') - 2440587.5) * 86400.0)
+    FROM batches
+    WHERE id = NEW.batch_ref AND status = 'running' AND succeeded + failed + cancelled >= total;
+    UPDATE batches
+    SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+        finished_at = ((julianday('now') - 2440587.5) * 86400.0)
+    WHERE id = NEW.batch_ref AND status = 'running' AND succeeded + failed + cancelled >= total;
+END;
+
 CREATE TRIGGER events_webhooks AFTER INSERT ON events
 WHEN NEW.type IN ('media_generation_started', 'media_generation_completed',
                   'media_generation_cancelled')
@@ -301,4 +352,15 @@ BEGIN
       AND instr(COALESCE(g.webhook_events, ''),
                 CASE NEW.type WHEN 'media_generation_started' THEN '"start"'
                               ELSE '"completed"' END) > 0;
+END;
+
+CREATE TRIGGER events_batch_webhooks AFTER INSERT ON events
+WHEN NEW.type = 'batch.completed'
+BEGIN
+    INSERT INTO webhook_deliveries (id, owner, generation_id, event_type, url, status,
+                                    attempts, next_attempt_at, created_at)
+    SELECT 'msg_' || NEW.id, NEW.owner, NEW.generation_id, 'batch.completed', b.webhook,
+           'pending', 0, NEW.created_at, NEW.created_at
+    FROM batches AS b
+    WHERE b.id = NEW.generation_id AND b.webhook IS NOT NULL;
 END;

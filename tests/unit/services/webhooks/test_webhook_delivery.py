@@ -197,3 +197,31 @@ def test_a_generations_deliveries_go_in_order_even_when_the_first_is_slow(
         "generation.started",
         "generation.completed",
     ]
+
+
+def test_a_batch_delivers_one_signed_batch_completed_to_its_webhook(
+    server: App, http: httpx.Client, receiver: Receiver
+) -> None:
+    """A batch's webhook gets batch.completed once its last item ended (not one per item),
+    signed like every delivery, with the batch's record and counts."""
+    image = body()["input_image"]
+    submitted = http.post(
+        "/api/ai/batches",
+        json={
+            "template": {"model": "qwen-image-edit-plus", "prompt": "p"},
+            "images": [image, image],
+            "webhook": receiver.url,
+        },  # fmt: skip
+    )
+    assert submitted.status_code == 201, submitted.text
+    batch_id = submitted.json()["id"]
+    server.run_worker(steps=1).join(10)
+    deliver_all(server)
+    assert receiver.received == []  # one of two ended: nothing yet
+    server.run_worker(steps=1).join(10)
+    deliver_all(server)
+    [(headers, raw)] = receiver.received
+    event = verify_webhook(secret_of(server), headers, raw)
+    assert event["type"] == "batch.completed"
+    assert event["data"]["id"] == batch_id and event["data"]["status"] == "completed"
+    assert event["data"]["counts"]["succeeded"] == 2
