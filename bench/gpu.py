@@ -24,6 +24,8 @@ Printed per configuration: image and text tokens the transformer saw, seconds pe
 and per image, peak GPU memory (torch.cuda.max_memory_allocated), the FLOP floor of a step
 (bench/gpu_flops.py: transformer FLOPs from those token counts over the GPU's peak dense
 bf16 FLOP/s from a table, ``--peak-tflops``, or a measured matmul) and the ratio to it.
+Then the control-map annotators (``--annotators on``, bench/gpu_annotators.py): depth and
+pose at ~1 MP with their real architectures, in denoising steps of the fastest step above.
 Without diffusers on the GPU host, install it from wheels placed beside the repository:
 bench/gpu_wheels.sh (README, "Benchmarks").
 """
@@ -58,6 +60,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quantization", default="none", help="none|fp8_weight_only|fp8_dynamic")
     parser.add_argument("--compile", action="store_true", help="regional torch.compile (slow!)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--annotators", choices=("on", "off"), default="on", help="the depth and pose map rows"
+    )
     return parser.parse_args(argv)
 
 
@@ -109,12 +114,34 @@ def main(argv: list[str] | None = None) -> int:
         results += gpu_run.run_group(context, model, memory, configs, started)
         print(f"  ... {model} / {memory} done at {time.perf_counter() - started:.0f} s", flush=True)
     print(table(results))
+    maps = _annotator_rows(args, results)
     print(f"(one run, {time.perf_counter() - started:.0f} s; peak: {context.peak_source})")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"device": context.describe(), "results": [asdict(r) for r in results]},
+            json.dump({"device": context.describe(), "results": [asdict(r) for r in results],
+                       "annotators": [asdict(m) for m in maps]},
                       out, indent=2, default=str)  # fmt: skip
     return 0 if any(r.steps_run for r in results) else 1
+
+
+def _annotator_rows(args: argparse.Namespace, results: list[Result]) -> list:
+    """The depth and pose maps at ~1 MP (real architectures; tiny ones with --cpu-scaled)
+    against the fastest denoising step measured above (1 input, no offload)."""
+    if args.annotators == "off":
+        return []
+    from bench import gpu_annotators
+
+    steps = [r.step_s for r in results if r.steps_run and r.inputs == 1 and r.memory == "none"]
+    side = 256 if args.cpu_scaled else 1024
+    try:
+        maps = gpu_annotators.run(
+            args.device, args.cpu_scaled, min(steps, default=float("nan")), side
+        )
+    except ImportError as exc:  # a host without OpenCV or scipy: the model rows still count
+        print(f"annotator rows skipped: {exc} (bench/gpu-requirements.txt)", flush=True)
+        return []
+    print(gpu_annotators.table(maps), flush=True)
+    return maps
 
 
 def _gb(value: int | None) -> str:

@@ -8,6 +8,7 @@ change — one line per check, each with its fix; exit status 1 when something b
       host.py     CUDA and the GPUs, host RAM, free disk, versions against the declared ones
       serving.py  per model: options, weights (hub or offline cache), memory fit; database;
                   storage
+      annotators.py  the control-map annotators: OpenCV, depth and pose weights in the cache
 
 It runs on a CPU-only machine too and says what serving would need there.
 """

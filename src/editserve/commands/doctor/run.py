@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from editserve.commands.doctor.annotators import check_annotators
 from editserve.commands.doctor.checks import Check, Findings
 from editserve.commands.doctor.host import check_cuda, check_disk, check_ram, check_versions
 from editserve.commands.doctor.serving import (
@@ -45,6 +46,7 @@ def run_checks(
         check_options(found, spec, own)
         check_weights(found, spec, own, cache_dir, endpoint)
         check_memory(found, spec, own)
+    check_annotators(found, settings, cache_dir)
     if not any(check.name == "host RAM" for check in found.checks):
         check_ram(found, 0, "")
     check_disk(found, "disk (Hugging Face cache)", cache_dir, found.missing_bytes)

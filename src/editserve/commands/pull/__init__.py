@@ -25,15 +25,27 @@ from editserve.commands.common import settings_or_exit
 @click.option(
     "--keep-free", default="1GB", show_default=True, help="Refuse unless this stays free."
 )
+@click.option(
+    "--annotators",
+    is_flag=True,
+    help="Also fetch the control-map annotators' weights (depth and pose; the OpenCV ones "
+    "need none).",
+)
 @click.option("--parallel", type=click.IntRange(1, 16), default=4, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
 def pull(
-    models: tuple[str, ...], keep_free: str, parallel: int, as_json: bool, **options: Any
+    models: tuple[str, ...],
+    keep_free: str,
+    parallel: int,
+    as_json: bool,
+    annotators: bool,
+    **options: Any,
 ) -> None:
     """Download the weights of the configured (or named) MODELS into the Hugging Face cache.
 
     With bytes, speed and ETA; Ctrl-C and run it again to resume; pinned to the configured
     revision; every file checked against the hub; refused up front if the disk is too small.
+    With --annotators, also the weights the depth and pose control maps load.
     """
     from editserve.commands.pull.run import (
         EXIT_INTERRUPTED,
@@ -52,7 +64,7 @@ def pull(
         raise click.BadParameter(
             f"{keep_free!r} is not a size such as 5GB", param_hint="--keep-free"
         ) from None
-    request = PullOptions(list(models), as_json, reserve, parallel)
+    request = PullOptions(list(models), as_json, reserve, parallel, annotators=annotators)
     code = run_pull(settings, request)
     if code == EXIT_INTERRUPTED:  # a transfer stalled in a read must not hold the exit
         sys.stdout.flush()

@@ -24,6 +24,7 @@ from editserve.hub.fetch import Fetcher, Progress, bytes_to_fetch, check_disk, p
 from editserve.hub.plan import COMMIT_RE, HubError, SourcePlan
 from editserve.hub.sources import HubFiles
 from editserve.hub.transfer import TransferCancelled
+from editserve.models.annotators.registry import weights_sources as annotator_sources
 from editserve.models.registry import ModelRegistry, default_registry, served_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -41,6 +42,7 @@ class PullOptions:
     max_workers: int = 4
     cache_dir: Path | None = None
     endpoint: str | None = None
+    annotators: bool = False  # also the control-map annotators' weights (depth, pose)
 
 
 def allow_downloads() -> bool:
@@ -198,13 +200,20 @@ _INTERRUPTED = "interrupted: what was downloaded is kept; run `editserve pull` a
 def _pull(settings: Settings, options: PullOptions, display: _Display) -> dict[str, Any]:
     cache_dir = options.cache_dir or default_cache_dir()
     models = model_sources(settings, options.models)
-    sources = [source for _, found in models for source in found]
+    extra = annotator_sources() if options.annotators else []
+    sources = [source for _, found in models for source in found] + extra
     if not sources:
         display.say(
             "Nothing to download: the models here load local or development weights "
             f"(EDITSERVE_MODEL_WEIGHTS={settings.model_weights})."
         )
-        return {"status": "ok", "cache_dir": str(cache_dir), "models": [], "downloaded_bytes": 0}
+        return {
+            "status": "ok",
+            "cache_dir": str(cache_dir),
+            "models": [],
+            "annotators": [],
+            "downloaded_bytes": 0,
+        }
     plans = _plan(sources, options, cache_dir)
     _show_plan(display, plans, cache_dir)
     check_disk(plans, cache_dir, keep_free=options.keep_free)
@@ -238,6 +247,9 @@ def _pull(settings: Settings, options: PullOptions, display: _Display) -> dict[s
                 ],
             }
             for model, found in models
+        ],
+        "annotators": [
+            {**by_repo[(s.repo, s.ref)], "missing_bytes": 0, "verified": True} for s in extra
         ],
         "downloaded_bytes": report.downloaded_bytes,
     }
