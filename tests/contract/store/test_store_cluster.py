@@ -3,19 +3,23 @@ each node's start, one first key and one URL-signing secret for the whole cluste
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fixtures.store_targets import StoreTarget
 
 from editserve.core.settings import Settings
 from editserve.services.cluster.node import CLUSTER_ID, NodeRefused, agree_with_cluster
 from editserve.services.cluster.secret import SIGNING_SECRET, cluster_signing_secret
-from editserve.services.keys import ensure_first_key, new_key
+from editserve.services.keys import create_key, ensure_first_key, new_key
+from editserve.store import LastAdmin
 from editserve.store.cluster import FIRST_KEY
+from editserve.store.rows import SCOPES
 
 
 def together(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -93,6 +97,16 @@ def test_exactly_one_node_makes_the_first_key(target: StoreTarget) -> None:
     assert (fact.value, fact.recorded_by) == (keys[winner].row.id, f"node-{winner}")
 
 
+def revoke_all_keys(target: StoreTarget) -> None:
+    sql = "UPDATE api_keys SET revoked_at = 1700000000 WHERE revoked_at IS NULL"
+    if target.kind == "sqlite":
+        with sqlite3.connect(target.location) as conn:
+            conn.execute(sql)
+        return
+    with psycopg.connect(target.location, autocommit=True) as conn:
+        conn.execute(sql)
+
+
 def test_a_first_key_is_made_again_only_once_every_key_is_revoked(
     target: StoreTarget, tmp_path: Path
 ) -> None:
@@ -102,7 +116,14 @@ def test_a_first_key_is_made_again_only_once_every_key_is_revoked(
     assert (tmp_path / "a" / "api_key").read_text().strip() == first.secret
     assert ensure_first_key(target.open(), tmp_path / "b", "node-b") is None
     assert not (tmp_path / "b" / "api_key").exists()
-    store.revoke_key(first.row.id)
+    with pytest.raises(LastAdmin):  # the first key is the cluster's one admin (v12)
+        store.revoke_key(first.row.id)
+    ops = create_key(store, "ops", SCOPES)
+    assert store.revoke_key(first.row.id)  # with another admin it goes
+    assert ensure_first_key(store, tmp_path / "b", "node-b") is None  # ops is still active
+    revoke_all_keys(target)  # what only the database can do now (the last admin stays)
+    ops_now = store.get_key(ops.row.id)
+    assert ops_now is not None and ops_now.revoked_at is not None
     again = ensure_first_key(store, tmp_path / "b", "node-b")  # as before the record
     assert again is not None and store.cluster_facts()[FIRST_KEY].value == again.row.id
 
