@@ -21,6 +21,7 @@ from editserve.client._admin_types import (
 )
 from editserve.client._async_client import AsyncClient
 from editserve.client._base import DEFAULT_BASE_URL, DEFAULT_MODEL, QUEUED_EVENT
+from editserve.client._batch_types import Batch, BatchCounts, BatchPage, BatchResult
 from editserve.client._client import Client
 from editserve.client._exceptions import (
     APIError,
@@ -38,6 +39,7 @@ from editserve.client._exceptions import (
     ServerError,
 )
 from editserve.client._inputs import ImageInput
+from editserve.client._lineage_types import Lineage, LineageEdge, LineageNode
 from editserve.client._types import (
     EditResult,
     Event,
@@ -63,6 +65,10 @@ __all__ = [
     "AuditEntry",
     "AuditPage",
     "AuthenticationError",
+    "Batch",
+    "BatchCounts",
+    "BatchPage",
+    "BatchResult",
     "Client",
     "ClientError",
     "ConnectionError",
@@ -78,6 +84,9 @@ __all__ = [
     "Image",
     "ImageInput",
     "InvalidRequestError",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
     "Model",
     "NotFoundError",
     "PermissionDenied",

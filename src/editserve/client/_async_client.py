@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from editserve.client._async_admin import Admin, Usage
+from editserve.client._async_batches import Batches
 from editserve.client._async_images import Images
 from editserve.client._async_listings import Generations, Models, Uploads
 from editserve.client._async_resources import Queue
@@ -82,6 +83,7 @@ class AsyncClient:
     uploads: Uploads
     usage: Usage
     admin: Admin
+    batches: Batches
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class AsyncClient:
         self.uploads = Uploads(self)
         self.usage = Usage(self)
         self.admin = Admin(self)
+        self.batches = Batches(self)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r})"

@@ -19,6 +19,7 @@ from editserve.client._base import (
     status_param,
 )
 from editserve.client._inputs import ImageInput, LocalImage, classify
+from editserve.client._lineage_types import Lineage
 from editserve.client._types import Generation, GenerationPage, Model, Upload
 
 __all__ = ["Generations", "Models", "Uploads"]
@@ -72,6 +73,16 @@ class Generations(_Resource):
         data = await self._client._json("GET", f"/api/ai/generations/{gen_id}")
         inner = data.get("generation")
         return Generation.from_json(inner if isinstance(inner, dict) else data, client=self._client)
+
+    async def lineage(self, generation: str | Generation) -> Lineage:
+        """The edit tree around a generation (``GET /api/ai/generations/{id}/lineage``):
+        what it was made from (inputs that were this key's own result links) and what was
+        made from it, at most 64 generations each way; a pruned one keeps its place with
+        ``status == "pruned"``. :class:`NotFoundError` for another key's or an unknown id.
+        """
+        gen_id = generation_id_of(generation)
+        data = await self._client._json("GET", f"/api/ai/generations/{gen_id}/lineage")
+        return Lineage.from_json(data, client=self._client)
 
 
 class Models(_Resource):

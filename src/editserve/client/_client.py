@@ -35,6 +35,7 @@ from editserve.client._base import (
     same_origin,
     with_read_timeout,
 )
+from editserve.client._batches import Batches
 from editserve.client._exceptions import APIError, ServerError, error_from_response
 from editserve.client._images import Images
 from editserve.client._inputs import ImageInput, LocalImage, as_list, classify
@@ -83,6 +84,7 @@ class Client:
     uploads: Uploads
     usage: Usage
     admin: Admin
+    batches: Batches
 
     def __init__(
         self,
@@ -121,6 +123,7 @@ class Client:
         self.uploads = Uploads(self)
         self.usage = Usage(self)
         self.admin = Admin(self)
+        self.batches = Batches(self)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r})"

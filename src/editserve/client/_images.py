@@ -23,6 +23,7 @@ from editserve.client._base import (
     with_read_timeout,
 )
 from editserve.client._exceptions import GenerationTimeout
+from editserve.client._image_types import Image
 from editserve.client._inputs import ImageInput
 from editserve.client._resources import _Resource
 from editserve.client._types import EditResult
@@ -31,7 +32,8 @@ __all__ = ["Images"]
 
 
 class Images(_Resource):
-    """``client.images``: the calls that wait for their pictures (edit, generate)."""
+    """``client.images``: the calls that wait for their pictures (edit, generate,
+    control_map)."""
 
     def edit(
         self,
@@ -60,7 +62,7 @@ class Images(_Resource):
         ``input_image`` takes URLs, local paths, bytes, binary files or PIL images (one or
         a list); local ones are uploaded (or sent inline) for you. Parameters left as
         ``None`` take the server's defaults; other model parameters go in ``**params``
-        (``mask=``: a masked edit of the first image, in any form ``input_image`` takes).
+        (``mask=``; ``control={"type", "image", ...}``, the map as the last picture).
         ``loras``: up to 3, each ``"PATH[:SCALE]"``, ``(path, scale)`` or a mapping.
 
         ``timeout`` bounds the whole wait (``None``: no limit). When the server stops
@@ -153,6 +155,32 @@ class Images(_Resource):
             timeout=with_read_timeout(self._client.timeout, Deadline(timeout).remaining()),
         )
         return EditResult.from_generate_json(data, client=self._client)
+
+    def control_map(
+        self,
+        type: str,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> Image:
+        """One control map (``POST /api/ai/images/control-map``): ``type`` is canny,
+        lineart, scribble, gray, depth or pose; ``image`` any form ``input_image`` takes
+        (a local one is uploaded); ``**options`` the type's options. A worker computes it
+        (once per picture and settings); the result's ``url`` is a lasting link, usable as
+        an input (``control={"type": ..., "image": url, "preprocess": False}``)."""
+        [picture] = self._client._resolve_inputs(image)
+        body: dict[str, Any] = {"type": type, "image": picture, **options}
+        if model is not None:
+            body["model"] = model
+        data = self._client._json(
+            "POST",
+            "/api/ai/images/control-map",
+            json=body,
+            timeout=with_read_timeout(self._client.timeout, Deadline(timeout).remaining()),
+        )
+        return Image.from_json(data, client=self._client, generation_id=data.get("generation_id"))
 
     def _post_edit(
         self,

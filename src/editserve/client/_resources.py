@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from contextlib import closing
 from typing import Any, Protocol
 
@@ -80,10 +80,15 @@ class _Resource:
     ) -> dict[str, Any]:
         """The body of an edit, generate or enqueue call, with the local input images
         uploaded (or inlined) first (``None``: a generate call, no pictures); a masked
-        edit's local ``mask`` too."""
+        edit's local ``mask`` and a ``control`` map's local ``image`` too."""
         inputs = None if input_image is None else self._client._resolve_inputs(input_image)
         if options.get("mask") not in (None, ""):  # "": a form's empty field, no mask
             [options["mask"]] = self._client._resolve_inputs(options["mask"])
+        control = options.get("control")
+        if isinstance(control, dict) and control.get("image") not in (None, ""):
+            # a control map's picture (a local one uploaded like input_image's)
+            [image] = self._client._resolve_inputs(control["image"])
+            options["control"] = {**control, "image": image}
         return model_body(model=model, prompt=prompt, input_image=inputs, options=options)
 
 
@@ -109,6 +114,7 @@ class Queue(_Resource):
         loras: Sequence[LoraInput] | None = None,
         target_namespace: str | None = None,
         idempotency_key: str | None = None,
+        sweep: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> builtins.list[Generation]:
         """Enqueue ``num_generations`` (1-4) generations (``POST /api/ai/queue``).
@@ -116,7 +122,8 @@ class Queue(_Resource):
         Returns one :class:`Generation` per output image, with only ``generation_id``
         and ``status`` (``queued``) filled in; follow them with :meth:`wait` or
         :meth:`get`. Inputs are as for :meth:`Images.edit`; a text-to-image ``model``
-        (e.g. ``qwen-image``) takes none.
+        (e.g. ``qwen-image``) takes none. ✚ ``sweep``: a grid such as ``{"seed": [1, 2],
+        "true_cfg_scale": [2.5, 4]}``, one generation per cell (docs/api.md, Sweeps).
         """
         body = self._model_body(
             model,
@@ -137,6 +144,8 @@ class Queue(_Resource):
         )
         if num_generations != 1:
             body["num_generations"] = num_generations
+        if sweep is not None:
+            body["sweep"] = dict(sweep)
         data = self._client._json(
             "POST", "/api/ai/queue", json=body, headers=idempotency_headers(idempotency_key)
         )

@@ -49,6 +49,12 @@ from editserve.inputs.own_links import UPLOAD_ID_RE, UPLOADS_PATH, OwnLinks, upl
 from editserve.net.fetch import Fetcher, FetchError
 
 FIELD = "input_image"
+CONTROL_FIELD = "control.image"
+# Control maps (models/annotators/cache_key.py names them maps/<sha256>.png): content
+# derived from a picture and its settings, owned by no key. A signed link to one is the
+# capability (GET /files serves it to whoever holds it), so it is read back as an input
+# without an owner check.
+MAPS_PREFIX = "maps/"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -130,6 +136,8 @@ class InputResolver:
         *,
         base_urls: Sequence[str],
         mask: str | None = None,
+        control: str | None = None,
+        control_field: str = CONTROL_FIELD,
     ) -> list[FetchedInput]:
         """Resolve and check every reference (concurrently), in order; store nothing.
 
@@ -137,11 +145,14 @@ class InputResolver:
         ``settings.public_url``) used to recognise upload URLs. If several references
         fail, the error of the first failing one (by index) is raised. A masked edit's
         ``mask`` comes last, checked against the first picture and made canonical
-        (inputs/mask.py).
+        (inputs/mask.py). A ``control`` picture (the map's source, or the map) comes after
+        the pictures and before the mask, its errors naming ``control_field``.
         """
         if isinstance(refs, str):
             refs = [refs]
         fields = [f"{FIELD}[{index}]" for index in range(len(refs))]
+        if control is not None:
+            refs, fields = [*refs, control], [*fields, control_field]
         if mask is not None:
             refs, fields = [*refs, mask], [*fields, MASK_FIELD]
         bases = [base for base in map(_origin_and_path, base_urls) if base is not None]
@@ -270,7 +281,7 @@ class InputResolver:
             if upload_id is None:
                 return None
             return await self._upload(field, upload_id, owner, on_own_base=False)
-        if not await self.own_links.owns(owner, key):
+        if not key.startswith(MAPS_PREFIX) and not await self.own_links.owns(owner, key):
             raise NotFound(f"{field}: file not found: {key}")
         try:
             data = await anyio.to_thread.run_sync(self.storage.get, key)
@@ -378,4 +389,11 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["FetchedInput", "InputResolver", "LookupUpload", "StoredInput"]
+__all__ = [
+    "CONTROL_FIELD",
+    "MAPS_PREFIX",
+    "FetchedInput",
+    "InputResolver",
+    "LookupUpload",
+    "StoredInput",
+]

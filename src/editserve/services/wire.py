@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from editserve.blobs.links import UrlFor as UrlFor  # re-exported for the views
 from editserve.domain.record import Event, Generation, Status
+from editserve.services.control_wire import CONTROL_MAP_URL_DOC, control_map_url
 from editserve.services.usage.wire import RunUsage
 
 
@@ -101,6 +102,7 @@ class GenerationView(BaseModel):
     usage: RunUsage | None = _omit_none(
         description="What its run cost, once a worker finished it (an extension field)."
     )
+    control_map_url: str | None = _omit_none(description=CONTROL_MAP_URL_DOC)
 
     @classmethod
     def of(
@@ -156,6 +158,7 @@ class GenerationView(BaseModel):
                 if gen.gpu_seconds is not None
                 else None
             ),
+            control_map_url=control_map_url(gen, url_for),
             **extras,
         )
 

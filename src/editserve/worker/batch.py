@@ -26,7 +26,9 @@ from editserve.models.base import EditJob, EditResult, GenerationCancelled, Mode
 from editserve.models.spec import ModelSpec
 from editserve.store import JobQueue, is_store_unavailable
 from editserve.store.rows import NextClaim
+from editserve.worker.control import control_inputs, is_map_job, map_job
 from editserve.worker.output import describe_failure, encode_image
+from editserve.worker.sweep import calls_of, over_batch, run_calls
 
 log = logging.getLogger("editserve.worker")
 
@@ -89,6 +91,8 @@ class BatchRun:
     then: Callable[[], NextClaim | None] | None = None
     next_gens: list[Generation] = field(default_factory=list)  # what that claim took
     timings: dict[str, float] = field(default_factory=dict)
+    # a control map's key and type (worker/control.py), for every generation's receipt
+    control_receipt: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
     finished: int = 0
     # perf_counter() at the run's start, and the seconds of the batch's shared work (the
@@ -102,6 +106,12 @@ class BatchRun:
             self._run()
 
     def _run(self) -> None:
+        # an ordinary request's siblings beyond max_batch_size (the claim takes a whole
+        # sweep, worker/sweep.py) go back to the queue
+        extra = over_batch(self.batch.gens, self.settings.max_batch_size)
+        for gen in extra:
+            self.store.requeue(gen, self.worker_id)
+        self.batch.gens = [gen for gen in self.batch.gens if gen not in extra]
         gens = self.batch.gens
         self.batch.progress_at, self.batch.watched = time.monotonic(), True
         log.info(
@@ -145,19 +155,30 @@ class BatchRun:
     # 1. decode the inputs, 2. build the model's jobs, 3. run them, reporting each step.
     def _generate(self) -> list[EditResult]:
         first = self.batch.gens[0]
+        if is_map_job(first):  # POST /api/ai/images/control-map: the map is the result
+            return [map_job(first, self.storage, self.settings, self.weights)]
+        # a control picture becomes its map, Picture N (worker/control.py)
+        control = control_inputs(first, self.storage, self.settings, self.weights)
+        self.control_receipt = control.receipt
+        if control.seconds is not None:
+            self.timings["control_map"] = control.seconds
         t0 = time.perf_counter()
         # Decoded together; an input far larger than the model will use is decoded at a
         # reduced JPEG scale and shrunk first, keeping twice the target area for the
         # pipeline's own resize (inputs/decode.py; bench/images.py measures it); never
         # below the output's size (a masked edit's output is its first picture's size).
         images = load_rgb_many(
-            [self.storage.get(item["key"]) for item in first.inputs],
+            [self.storage.get(key) for key in control.keys],
             max_area=INPUT_AREA_MARGIN * max(first.area, first.width * first.height),
         )
         self.timings["input_decode"] = round(time.perf_counter() - t0, 3)
         jobs = [self._job(gen, images) for gen in self.batch.gens]
-        self.steps = jobs[0].num_inference_steps
+        # a sweep's cells: calls of those that differ only by seed, encodings shared
+        calls = calls_of(self.batch.gens, self.settings.max_batch_size)
+        self.steps = sum(jobs[call[0]].num_inference_steps for call in calls)
         self._report(0, self.steps, "encoding", emit=False)
+        if len(calls) > 1:
+            return run_calls(self.adapter, jobs, calls, self._on_step)
         if len(jobs) == 1:
             return [self.adapter.generate(jobs[0], self._on_step)]
         return self.adapter.generate_batch(jobs, self._on_step)
@@ -233,7 +254,7 @@ class BatchRun:
         timings["total"] = round(time.perf_counter() - started, 3)
         # Which worker ran it, on which attempt: an operator's first question about a result.
         ran_by = {"worker_id": self.worker_id, "attempt": gen.attempts}
-        receipt = {**result.receipt, "weights": self.weights, **ran_by}
+        receipt = {**result.receipt, "weights": self.weights, **ran_by, **self.control_receipt}
         layers = {"layer_keys": stored} if result.layers else {}
         megapixels = sum(image.width * image.height for image in result.outputs) / 1e6
         self._finish(

@@ -42,6 +42,7 @@ from editserve.store.rows import NextClaim, WorkerRow, WorkerState
 from editserve.worker.batch import BatchInHand, BatchRun
 from editserve.worker.output import describe_failure
 from editserve.worker.ready import ready_line, weights_record
+from editserve.worker.sweep import claim_size
 
 log = logging.getLogger("editserve.worker")
 
@@ -230,7 +231,7 @@ class Worker:
             models=tuple(spec.id for spec in self.specs),
             lease_seconds=self.settings.lease_seconds,
             max_attempts=self.settings.max_attempts,
-            max_batch=max(1, size),
+            max_batch=claim_size(size),  # a sweep's cells at once (worker/sweep.py)
             loaded=self.spec.id if adapter is not None else None,
             starved_before=self.starved_before(),
         )

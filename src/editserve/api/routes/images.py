@@ -1,5 +1,6 @@
 """POST /api/ai/images/edit and /api/ai/images/generate: the calls that wait for their
-pictures (queued generations like any other)."""
+pictures (queued generations like any other); POST /api/ai/images/control-map, one control
+map computed by a worker (services/control_map.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from editserve.api.auth import require_key
 from editserve.api.body import json_body
 from editserve.api.context import own_base_urls, services, url_builder
 from editserve.api.openapi import ERROR_RESPONSES, body_doc
+from editserve.services.control_map import ControlMaps
+from editserve.services.control_wire import CONTROL_MAP_REQUEST_SCHEMA, ControlMapResponse
 from editserve.services.generations.requests import checked_idempotency_key
 from editserve.services.wire import EditResponse, ErrorEnvelope, GenerateResponse
 
@@ -52,6 +55,28 @@ async def generate(
         owner,
         await json_body(request),
         idempotency_key=checked_idempotency_key(idempotency_key),
+        base_urls=own_base_urls(request),
+        url_for=url_builder(request),
+    )
+
+
+@router.post(
+    "/api/ai/images/control-map",
+    responses=_SYNC_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CONTROL_MAP_REQUEST_SCHEMA}},
+        }
+    },
+)
+async def control_map(request: Request, owner: str = Depends(require_key)) -> ControlMapResponse:
+    """Compute one control map on a worker (an extension): `{"type", "image", ...options,
+    "model"?}`; a map stored already (same picture and settings) is answered at once."""
+    own = services(request)
+    return await ControlMaps(own.generations, own.storage).compute(
+        owner,
+        await json_body(request),
         base_urls=own_base_urls(request),
         url_for=url_builder(request),
     )

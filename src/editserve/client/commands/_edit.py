@@ -24,7 +24,9 @@ from editserve.client.commands._common import (
     make_client,
     print_json,
 )
+from editserve.client.commands._control import CONTROL_OPTIONS, control_fields
 from editserve.client.commands._progress import ProgressDisplay
+from editserve.client.commands._sweep import SWEEP_OPTION, sweep_fields, wait_and_save
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "auto")
 FORMATS = ("png", "jpg", "webp")
@@ -130,6 +132,8 @@ _EDIT_OPTIONS = (
         callback=_remember,
         help="Soften the mask's seam over N pixels (default 0: a hard edge).",
     ),
+    SWEEP_OPTION,
+    *CONTROL_OPTIONS,
     click.option(
         "--model",
         default=DEFAULT_MODEL,
@@ -267,14 +271,9 @@ def run_generation(
     as_json: bool,
 ) -> None:
     with handle_errors(as_json), make_client(url, api_key) as client:
-        params: dict[str, Any] = {"preview": True, **mask_fields()} if preview else mask_fields()
-        if size is not None:
-            params["width"], params["height"] = size
-        if quality is not None:
-            params["output_quality"] = quality
-        if loras:
-            params["loras"] = lora_list(loras)
-        [gen] = client.queue.submit(
+        params = _run_fields(preview, size, quality, loras)
+        params.update(control_fields())  # --control TYPE:IMAGE (_control.py)
+        gens = client.queue.submit(
             prompt=prompt,
             input_image=list(images) if images else None,  # none: a text-to-image model
             model=model,
@@ -286,6 +285,10 @@ def run_generation(
             true_cfg_scale=true_cfg_scale,
             **params,
         )
+        if params.get("sweep"):  # one generation per cell: each saved (_sweep.py)
+            stem = _edited_name(images[0]) if images else "generated"
+            return wait_and_save(client, gens, output, stem, timeout, as_json, no_wait)
+        [gen] = gens
         if no_wait:
             if as_json:
                 print_json({"generation_id": gen.generation_id, "status": gen.status})
@@ -302,6 +305,21 @@ def run_generation(
             sys.exit(EXIT_INTERRUPTED)
         path = final.save(_output_path(output, images, final))
         _report_saved(final, path, time.monotonic() - started, as_json)
+
+
+def _run_fields(
+    preview: bool | None, size: tuple[int, int] | None, quality: int | None, loras: tuple[str, ...]
+) -> dict[str, Any]:
+    """The request's fields from the options besides the common ones (--sweep too)."""
+    params: dict[str, Any] = {"preview": True, **mask_fields()} if preview else mask_fields()
+    if size is not None:
+        params["width"], params["height"] = size
+    if quality is not None:
+        params["output_quality"] = quality
+    if loras:
+        params["loras"] = lora_list(loras)
+    params.update(sweep_fields())  # --sweep: one generation per cell (_sweep.py)
+    return params
 
 
 def _cancel_after_interrupt(client: Client, generation_id: str, as_json: bool) -> None:

@@ -170,9 +170,13 @@ class BatchService:
         gens: list[Generation] = []
         for index, request in enumerate(requests):
             items = [fetched[ref] for ref in request.input_refs]
-            if request.mask_ref is not None:  # checked against its own Picture 1
-                items = await resolver.fetch(
-                    request.input_refs, owner, base_urls=[], mask=request.mask_ref
+            if request.mask_ref is not None or request.control_ref is not None:
+                items = await resolver.fetch(  # a mask is checked against its own Picture 1
+                    request.input_refs,
+                    owner,
+                    base_urls=[],
+                    mask=request.mask_ref,
+                    control=request.control_ref,
                 )
                 inputs = await resolver.store(items)
             else:

@@ -21,6 +21,7 @@ from editserve.core.errors import InvalidParams
 from editserve.core.settings import Settings
 from editserve.models.registry import ModelRegistry
 from editserve.models.spec import KIND_ENDPOINTS, ModelKind, ModelSpec
+from editserve.services.generations.sweeps import MAX_SWEEP_CELLS, SweepPlan, plan_sweep
 
 WebhookEvent = Literal["start", "completed"]
 
@@ -95,6 +96,14 @@ class QueueEnvelope(_Bounded):
     target_namespace: str | None = None
     # The hosted API passes response_format through; the queue always answers with URLs.
     response_format: Literal["url", "b64_json"] = "url"
+    # An extension: a grid of cells over a few parameters (services/generations/sweeps.py);
+    # checked by plan_sweep (the raw object keeps the axes' order).
+    sweep: dict[str, Any] | None = Field(
+        default=None,
+        description="A parameter sweep: {axis: [values]} over seed, true_cfg_scale, "
+        'num_inference_steps and lora_scales ({"<lora path>": [scales]}); one generation '
+        f"per cell, at most {MAX_SWEEP_CELLS} (an extension field).",
+    )
 
 
 class EditEnvelope(_Bounded):
@@ -149,10 +158,11 @@ class ValidatedRequest:
     params: BaseModel
     envelope: Envelope
     request_hash: str
+    sweep: SweepPlan | None = None  # a sweep's grid: one generation per cell
 
     @property
     def num_generations(self) -> int:
-        return self.envelope.num_generations
+        return len(self.sweep.cells) if self.sweep else self.envelope.num_generations
 
     @property
     def input_refs(self) -> list[str]:
@@ -163,6 +173,13 @@ class ValidatedRequest:
         """A masked edit's ``mask`` reference (models that take one), else None."""
         mask = getattr(self.params, "mask", None)
         return mask if isinstance(mask, str) else None
+
+    @property
+    def control_ref(self) -> str | None:
+        """The ``control`` field's picture reference (models that take one), else None."""
+        control = getattr(self.params, "control", None)
+        image = getattr(control, "image", None)
+        return image if isinstance(image, str) else None
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -195,7 +212,14 @@ def validate_request(
         params = spec.validate_params(model_fields, settings)
     except ValidationError as exc:
         raise InvalidParams(describe_validation_error(exc)) from None
-    return ValidatedRequest(spec, params, envelope, request_hash(body))
+    raw_sweep = getattr(envelope, "sweep", None)
+    sweep = None
+    if raw_sweep is not None:
+        sweep = plan_sweep(
+            raw_sweep, envelope.num_generations, spec, model_fields, settings,
+            describe_validation_error,
+        )  # fmt: skip
+    return ValidatedRequest(spec, params, envelope, request_hash(body), sweep)
 
 
 def check_kind(

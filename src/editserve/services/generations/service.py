@@ -9,7 +9,6 @@ return what it gives back (a protocol model).
 from __future__ import annotations
 
 import math
-import secrets
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,7 @@ from editserve.services.generations.requests import (
     ValidatedRequest,
     validate_request,
 )
+from editserve.services.generations.sweeps import SWEEP_KEY, generation_params
 from editserve.services.generations.views import GenerationViews, estimated_seconds
 from editserve.services.usage.prices import PriceTable
 from editserve.services.usage.report import UsageService
@@ -55,7 +55,6 @@ from editserve.services.wire import (
 )
 from editserve.store import GenerationStore, QueueFull
 
-SEED_SPACE = 2**32
 # GET /api/ai/queue lists every active generation of a key, up to this many.
 ACTIVE_LIST_LIMIT = 1000
 
@@ -121,7 +120,11 @@ class GenerationService:
             self.inputs.fetcher.policy,
         )
         fetched = await self.inputs.fetch(
-            request.input_refs, owner, base_urls=base_urls, mask=request.mask_ref
+            request.input_refs,
+            owner,
+            base_urls=base_urls,
+            mask=request.mask_ref,
+            control=request.control_ref,
         )
         size = request.spec.plan_size(
             request.params, [item.size for item in fetched], self.settings
@@ -293,6 +296,13 @@ class GenerationService:
             raise _queue_full(active, limit, own=own is not None)
         self.usage.check_enqueue(owner)
 
+    # What other submitters (a control-map job, services/control_map.py) call the same way.
+    def check_capacity(self, owner: str, wanted: int) -> None:
+        self._check_capacity(owner, wanted)
+
+    def insert_within_capacity(self, gens: list[Generation]) -> None:
+        self._insert_within_capacity(gens)
+
     def _insert_within_capacity(self, gens: list[Generation]) -> None:
         """Insert, counting the key's active generations in the same transaction (serialised
         per key), so concurrent enqueues never go over the limit together."""
@@ -312,20 +322,10 @@ class GenerationService:
         size: SizePlan,
         idempotency_key: str | None,
     ) -> list[Generation]:
-        params = request.params.model_dump()
-        if "input_image" in params:  # an edit: inline images are stored as inputs, and
-            params["input_image"] = [  # the record keeps only a marker
-                "data:" if ref.startswith("data:") else ref for ref in params["input_image"]
-            ]
-        given_seed = params.get("seed")
         batch_id, now = str(uuid.uuid4()), time.time()
         gens = []
-        for index in range(request.num_generations):
-            seed = (
-                (given_seed + index) % SEED_SPACE
-                if given_seed is not None
-                else secrets.randbelow(SEED_SPACE)
-            )
+        cells = generation_params(request.params, request.num_generations, request.sweep, batch_id)
+        for index, (params, seed) in enumerate(cells):
             gens.append(
                 Generation(
                     id=str(uuid.uuid4()),
@@ -346,6 +346,9 @@ class GenerationService:
                     request_hash=request.request_hash,
                 )
             )
+        if request.sweep is not None:  # every cell names them all (a sheet's layout)
+            for gen in gens:
+                gen.params[SWEEP_KEY]["generation_ids"] = [cell.id for cell in gens]
         return gens
 
 

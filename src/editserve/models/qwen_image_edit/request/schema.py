@@ -7,16 +7,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from annotated_types import MaxLen
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
+from editserve.models.qwen_image_edit.request.control import (
+    CONTROL_DESCRIPTION,
+    ControlRequest,
+    check_budget,
+    stored_control,
+)
 from editserve.models.qwen_image_edit.request.loras import LoraList
+from editserve.models.qwen_image_edit.request.refs import (
+    MAX_IMAGE_URL_CHARS as MAX_IMAGE_URL_CHARS,
+)
+from editserve.models.qwen_image_edit.request.refs import check_image_ref, check_image_refs
 from editserve.models.qwen_image_edit.request.sizing import ASPECT_RATIOS, AUTO
 
 MAX_PROMPT_CHARS = 4000
 MAX_INPUT_IMAGES = 3
-# An input_image URL is stored with its generation: bounded like the webhook URL. A data:
-# URI is not stored (only its decoded image, bounded by max_input_bytes).
-MAX_IMAGE_URL_CHARS = 2048
 # mask_feather's bound (pixels).
 MAX_MASK_FEATHER = 256
 MASK_DESCRIPTION = (
@@ -43,6 +58,14 @@ ImageRef = Annotated[
         json_schema_extra={"renderType": "image-url", "format": "uri"},
     ),
 ]
+
+
+def max_pictures(model: type[BaseModel]) -> int:
+    """A member's picture budget: its input_image's longest list (the control map counts)."""
+    for item in model.model_fields["input_image"].metadata:
+        if isinstance(item, MaxLen):
+            return int(item.max_length)
+    return MAX_INPUT_IMAGES
 
 
 def field_order(n: int, **extra: Any) -> dict[str, Any]:
@@ -149,6 +172,11 @@ class QwenImageEditPlusParams(BaseModel):
         ),
         json_schema_extra=field_order(14),
     )
+    control: ControlRequest | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description=CONTROL_DESCRIPTION,
+        json_schema_extra=field_order(15, renderType="control"),
+    )
 
     @field_validator("input_image", mode="before")
     @classmethod
@@ -164,12 +192,25 @@ class QwenImageEditPlusParams(BaseModel):
     @field_validator("mask")
     @classmethod
     def _mask_ref_looks_right(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                check_image_refs([value])
-            except ValueError as exc:
-                raise ValueError(str(exc).removeprefix("item 0: ")) from None
+        return None if value is None else check_image_ref(value)
+
+    @field_validator("control", mode="before")
+    @classmethod
+    def _empty_control_is_none(cls, value: Any) -> Any:
+        # a form's empty field means no control map
+        return None if value == "" or value == {} else value
+
+    @field_validator("control")
+    @classmethod
+    def _control_fits_the_budget(cls, value: Any, info: ValidationInfo) -> Any:
+        # the map is Picture N, N = len(input_image) + 1: the picture budget counts it
+        if "input_image" in info.data:  # (a bad input_image is reported on its own)
+            check_budget(value, len(info.data["input_image"]), max_pictures(cls))
         return value
+
+    @field_serializer("control")
+    def _stored_control(self, value: Any) -> dict[str, Any] | None:
+        return stored_control(value)
 
     @field_serializer("mask")
     def _stored_mask(self, value: str | None) -> str | None:
@@ -193,27 +234,6 @@ class QwenImageEditPlusParams(BaseModel):
     @classmethod
     def _image_refs_look_right(cls, value: list[str]) -> list[str]:
         return check_image_refs(value)
-
-
-def check_image_refs(value: list[str]) -> list[str]:
-    """``input_image`` items: http(s) URLs (bounded), data:image/ URIs or upload URLs."""
-    for index, ref in enumerate(value):
-        lowered = ref[:64].lower()
-        if not (
-            lowered.startswith("http://")
-            or lowered.startswith("https://")
-            or lowered.startswith("data:image/")
-        ):
-            raise ValueError(
-                f"item {index}: must be an http(s) URL, a data:image/...;base64, URI "
-                "or an upload URL"
-            )
-        if not lowered.startswith("data:") and len(ref) > MAX_IMAGE_URL_CHARS:
-            raise ValueError(
-                f"item {index}: a URL must be at most {MAX_IMAGE_URL_CHARS} characters "
-                f"(got {len(ref)})"
-            )
-    return value
 
 
 # --- the other members' request models ------------------------------------------------------
@@ -267,4 +287,23 @@ def request_schema(model: type[BaseModel]) -> dict[str, Any]:
             given = next(s for s in field.pop("anyOf") if s.get("type") != "null")
             field.update({k: v for k, v in given.items() if k not in field})  # own words win
             field.pop("default", None)
+    inline_control(schema)
     return schema
+
+
+def inline_control(schema: dict[str, Any]) -> None:
+    """``control``'s fields written out in its property (no ``$ref``: the model card and
+    /openapi.json show them where they are used), each option's own type advertised."""
+    field = schema["properties"].get("control")
+    ref = (field or {}).pop("$ref", None)
+    if field is None or ref is None:
+        return
+    defined = dict(schema.get("$defs", {}).pop(ref.rsplit("/", 1)[-1]))
+    for option in defined.get("properties", {}).values():
+        if "anyOf" in option and {"type": "null"} in option["anyOf"]:
+            given = next(s for s in option.pop("anyOf") if s.get("type") != "null")
+            option.update({k: v for k, v in given.items() if k not in option})
+            option.pop("default", None)
+    field.update({k: v for k, v in defined.items() if k not in ("title", "description")})
+    if not schema.get("$defs"):
+        schema.pop("$defs", None)

@@ -28,12 +28,19 @@ def plan_size(
     exact = exact_size(params, settings)
     if params.mask is not None:
         # the last input is the mask, checked to be Picture 1's (upright) size
-        return masked_size(input_sizes[:-1], input_sizes[-1], exact, area)
-    check_inputs_fit(input_sizes, area)
+        return masked_size(input_sizes[:-1], input_sizes[-1], exact, area, params)
+    pictures = control_pictures(params, len(input_sizes))
+    check_inputs_fit(input_sizes, area, pictures)
     if exact is not None:
         return SizePlan(width=exact[0], height=exact[1], area=area)
-    width, height = output_size(params.aspect_ratio, area, input_sizes[-1])
+    # `auto` follows the last input_image (a control picture, stored after them, does not)
+    width, height = output_size(params.aspect_ratio, area, input_sizes[pictures - 1])
     return SizePlan(width=width, height=height, area=area)
+
+
+def control_pictures(params: QwenImageEditPlusParams, inputs: int) -> int:
+    """How many of the inputs are input_image items: all but the control picture."""
+    return len(params.input_image) if getattr(params, "control", None) is not None else inputs
 
 
 def masked_size(
@@ -41,10 +48,12 @@ def masked_size(
     size: tuple[int, int],
     exact: tuple[int, int] | None,
     area: int,
+    params: QwenImageEditPlusParams | None = None,
 ) -> SizePlan:
     """A masked edit's output: Picture 1's size (`size`); the pipeline runs at Picture
     1's aspect at `area` and the result is composited over Picture 1 at its own size."""
-    check_inputs_fit(pictures, area)
+    count = control_pictures(params, len(pictures)) if params is not None else None
+    check_inputs_fit(pictures, area, count)
     if exact is not None and exact != size:
         raise InvalidParams(
             f"width: a masked edit's output has Picture 1's size ({size[0]}x{size[1]}); "
@@ -53,13 +62,19 @@ def masked_size(
     return SizePlan(width=size[0], height=size[1], area=area)
 
 
-def check_inputs_fit(input_sizes: list[tuple[int, int]], area: int) -> None:
-    """Refuse inputs the pipeline would fail on at this VAE area (InvalidParams)."""
+def check_inputs_fit(
+    input_sizes: list[tuple[int, int]], area: int, pictures: int | None = None
+) -> None:
+    """Refuse inputs the pipeline would fail on at this VAE area (InvalidParams); the
+    first ``pictures`` (default: all) are input_image items, the next a control picture."""
+    pictures = len(input_sizes) if pictures is None else pictures
     for index, (width, height) in enumerate(input_sizes):
         problem = elongation_problem(width, height, area)
         if problem is not None:
+            # a control picture is stored after the input_image items (request/control.py)
+            name = f"input_image[{index}]" if index < pictures else "control.image"
             raise InvalidParams(
-                f"input_image[{index}]: {width}x{height} is too elongated for the model: "
+                f"{name}: {width}x{height} is too elongated for the model: "
                 f"{problem}; crop it closer to square"
             )
 

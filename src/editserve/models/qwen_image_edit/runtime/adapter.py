@@ -17,6 +17,8 @@ The adapter only wires the steps together; each lives in a module of its own:
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from editserve.core.settings import Settings
@@ -35,6 +37,7 @@ from editserve.models.qwen_image_edit.runtime.call import (
     run_pipeline,
     vae_image_area,
 )
+from editserve.models.qwen_image_edit.runtime.encode_cache import EncodeCache
 from editserve.models.qwen_image_edit.runtime.job_checks import (
     MIN_VAE_AREA,
     SIZE_MULTIPLE,
@@ -107,6 +110,8 @@ class FamilyAdapter:
         self._lock = threading.Lock()
         # The request LoRAs loaded into this pipeline (loras.py, lora_apply.py).
         self.loras = LoraSet(settings, self.variant.model_id)
+        # A sweep's encode cache while its calls run (shared_encodings).
+        self._encodings: EncodeCache | None = None
 
     @property
     def loaded(self) -> LoadedWeights | None:
@@ -171,6 +176,18 @@ class FamilyAdapter:
         with self._lock:
             return self._run(list(jobs), on_step)
 
+    @contextmanager
+    def shared_encodings(self) -> Iterator[EncodeCache]:
+        """For the calls of one sweep (worker/sweep.py): the prompt and the pictures are
+        encoded once and reused by every call while the block runs (encode_cache.py)."""
+        cache = EncodeCache()
+        with cache.installed(self.pipeline):
+            self._encodings = cache
+            try:
+                yield cache
+            finally:
+                self._encodings = None
+
     def _run(self, jobs: list[EditJob], on_step: StepCallback) -> list[EditResult]:
         pipe = self.pipeline
         state = self._state
@@ -185,6 +202,9 @@ class FamilyAdapter:
                 one_step_scheduler=state.one_step_scheduler,
                 variant=state.variant,
             )
+        # a sweep's calls: what its encode cache computed and reused so far
+        cache = self._encodings
+        shared = {"shared_encodings": cache.receipt()} if cache is not None else {}
         return [
             EditResult(
                 image=image,
@@ -192,6 +212,7 @@ class FamilyAdapter:
                 receipt={
                     **edit_receipt(one, call, state, index=index, batch_size=len(jobs)),
                     "loras": loras,
+                    **shared,
                 },
                 layers=call.layers[index] if call.layers else [],
             )
