@@ -133,8 +133,8 @@ def control_map(
 
     \b
     Example:
-      editserve control-map pose dancer.jpg -o pose.png
-      editserve control-map canny cat.png -O low_threshold=50
+      editserve control-map -o pose.png pose dancer.jpg
+      editserve control-map -O low_threshold=50 canny cat.png
     """
     parsed: dict[str, Any] = {}
     for item in options:
