@@ -15,7 +15,10 @@ adapter in-process on the same tiny weights; a bare ASGI endpoint as the HTTP fl
 tiny model's stages on the CPU at 1, 2 and 3 inputs), ``mask`` (a masked edit vs the same
 edit without a mask, tiny model), ``swap`` (a worker's swap from an edit model to a
 text-to-image one, keeping the shared components vs reading everything), ``annotators``
-(each control-map annotator's time for 1 MP on one core: OpenCV, and the tiny twins).
+(each control-map annotator's time for 1 MP on one core: OpenCV, and the tiny twins),
+``sweep`` (a 9-cell sweep vs the same cells as 9 separate requests, tiny model),
+``batches`` (submitting 10,000 items vs the 10 s goal, a poll at 10,000 vs 10 items, an
+API node's memory while they finish and while their manifest and zip stream).
 Every row compares two things measured in this run on this machine; "ratio" is how many
 times better ours is (above 1: better), "goal" the issue's target. PostgreSQL rows need a
 server (default EDITSERVE_TEST_POSTGRES_URL or the local one) and are skipped without one.
@@ -35,7 +38,7 @@ from bench import common, stores
 
 SECTIONS = (
     "events", "listing", "queue", "images", "overhead", "store", "model", "mask", "swap",
-    "annotators",
+    "annotators", "sweep", "batches",
 )  # fmt: skip
 
 
@@ -127,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import annotators
 
         rows += annotators.run(max(3, min(args.repeat, 15)), side=256 if args.smoke else 1024)
+    if "batches" in only:
+        from bench import batches
+
+        rows += batches.run(300 if args.smoke else 10_000, min(args.repeat, 5), postgres)
     print(common.table(rows))
     print(f"(measured in one run, {time.perf_counter() - started:.0f} s)")
     return 0
@@ -139,12 +146,12 @@ def _tiny_model_rows(args: argparse.Namespace, only: set[str], postgres: str | N
         from bench import store_size
 
         rows += store_size.run(args.generations, postgres)
-    if not {"overhead", "model", "mask"} & only:
+    if not {"overhead", "model", "mask", "sweep"} & only:
         return rows
     import contextlib
     import tempfile
 
-    from bench import masked_edit, model_stages, overhead, tiny_model
+    from bench import masked_edit, model_stages, overhead, sweep, tiny_model
 
     repeat = max(2, min(args.repeat, 8))
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
@@ -158,6 +165,8 @@ def _tiny_model_rows(args: argparse.Namespace, only: set[str], postgres: str | N
             rows += model_stages.run(adapter, args.area, 4, max(1, min(args.repeat, 3)))
         if "mask" in only:
             rows += masked_edit.run(adapter, args.area, 4, repeat)
+        if "sweep" in only:
+            rows += sweep.run(adapter, args.area, 4, max(1, min(args.repeat, 3)))
     return rows
 
 

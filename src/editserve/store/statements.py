@@ -57,8 +57,11 @@ def claim_terms(
     }
 
 
-def generation_params(gen: Generation, vtag: float, fair_cost: float) -> dict[str, Any]:
-    """The parameters of ``insert_generation``: the record, and its fair-share tag."""
+def generation_params(
+    gen: Generation, vtag: float, fair_cost: float, owner_seq: int | None = None
+) -> dict[str, Any]:
+    """The parameters of ``insert_generation``: the record, its fair-share tag and its
+    number among its key's (None: the numbering trigger gives the next)."""
     return {
         "id": gen.id, "owner": gen.owner, "model": gen.model, "status": gen.status.value,
         "params": dumps(gen.params), "inputs": dumps(gen.inputs), "batch_id": gen.batch_id,
@@ -68,7 +71,7 @@ def generation_params(gen: Generation, vtag: float, fair_cost: float) -> dict[st
         "request_hash": gen.request_hash, "enqueued_at": gen.enqueued_at,
         "webhook": gen.webhook, "webhook_events": json_or_none(gen.webhook_events),
         "vtag": vtag, "fair_cost": fair_cost, "batch_ref": gen.batch_ref,
-        "batch_item": gen.batch_item, "custom_id": gen.custom_id,
+        "batch_item": gen.batch_item, "custom_id": gen.custom_id, "owner_seq": owner_seq,
     }  # fmt: skip
 
 

@@ -186,16 +186,18 @@ SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
                         WHERE r.key = %(key)s AND k.revoked_at IS NULL)) AS revoked;
 
 -- name: insert_generation
+-- owner_seq NULL: the numbering trigger gives the key's next number; a batch gives its
+-- items' numbers itself (store/core.py insert_batch, under the same per-key lock).
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
                          idempotency_key, request_hash, enqueued_at, webhook,
                          webhook_events, vtag, fair_cost, batch_ref,
-                         batch_item, custom_id)
+                         batch_item, custom_id, owner_seq)
 VALUES (%(id)s, %(owner)s, %(model)s, %(status)s, %(params)s, %(inputs)s, %(batch_id)s,
         %(batch_index)s, %(priority)s, %(seed)s, %(width)s, %(height)s, %(area)s,
         %(target_namespace)s, %(idempotency_key)s, %(request_hash)s, %(enqueued_at)s,
         %(webhook)s, %(webhook_events)s, %(vtag)s, %(fair_cost)s, %(batch_ref)s,
-        %(batch_item)s, %(custom_id)s);
+        %(batch_item)s, %(custom_id)s, %(owner_seq)s);
 
 -- name: lock_owner_enqueue
 -- An enqueue under the per-key queue limit: one owner's enqueues wait for each other here

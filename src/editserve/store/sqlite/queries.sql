@@ -175,15 +175,17 @@ SELECT ((EXISTS (SELECT 1 FROM uploads AS u JOIN api_keys AS k ON k.id = u.owner
                         WHERE r.key = :key AND k.revoked_at IS NULL)) AS revoked;
 
 -- name: insert_generation
+-- owner_seq NULL: the numbering trigger gives the key's next number; a batch gives its
+-- items' numbers itself (store/core.py insert_batch, under the same per-key lock).
 INSERT INTO generations (id, owner, model, status, params, inputs, batch_id, batch_index,
                          priority, seed, width, height, area, target_namespace,
                          idempotency_key, request_hash, enqueued_at, webhook,
                          webhook_events, vtag, fair_cost, batch_ref,
-                         batch_item, custom_id)
+                         batch_item, custom_id, owner_seq)
 VALUES (:id, :owner, :model, :status, :params, :inputs, :batch_id, :batch_index, :priority,
         :seed, :width, :height, :area, :target_namespace, :idempotency_key, :request_hash,
         :enqueued_at, :webhook, :webhook_events, :vtag, :fair_cost, :batch_ref,
-        :batch_item, :custom_id);
+        :batch_item, :custom_id, :owner_seq);
 
 -- name: lock_owner_enqueue
 -- Nothing to take: the enqueue runs in BEGIN IMMEDIATE, which already holds the database's

@@ -128,6 +128,11 @@ export class Api {
     return this.request("GET", `/api/ai/generations?${query}`);
   }
 
+  /** The edit tree around a generation: its ancestors and descendants (nodes, edges). */
+  lineage(id) {
+    return this.request("GET", `/api/ai/generations/${encodeURIComponent(id)}/lineage`);
+  }
+
   /** This key's usage report (GET /api/ai/usage): the last 30 days unless from/to. */
   usage({ from, to, groupBy = "day", key } = {}) {
     const query = new URLSearchParams({ group_by: groupBy });

@@ -159,7 +159,7 @@ export class ApiView {
           : h("li", {}, h("strong", {}, "OpenAI SDK"), " calls ", h("code", {}, "POST /v1/images/edits"), " with the pictures as files; ", h("code", {}, "size"), " picks the aspect ratio and the model's own parameters ride in ", h("code", {}, "extra_body"), "."),
         generate
           ? h("li", {}, "A text-to-image model takes a prompt alone: no pictures are sent. ", h("code", {}, "jq"), " is used to read JSON in the polling example.")
-          : h("li", {}, "Uploaded pictures appear as their upload URLs; they work with the key that uploaded them. ", h("code", {}, "jq"), " is used to read JSON in the polling example."),
+          : h("li", {}, "Uploaded pictures (and a painted mask) appear as their upload URLs; they work with the key that uploaded them. ", h("code", {}, "jq"), " is used to read JSON in the polling example."),
         h("li", {}, "Result URLs are signed links that need no key; they last as long as their generation is kept (a pruned one answers 404), or until the key that made it is revoked."),
       ),
     );

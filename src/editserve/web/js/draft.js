@@ -6,6 +6,8 @@
 import { $, shortId, toast } from "./dom.js";
 import { paramsOf } from "./gen.js";
 import { looksLikeImageRef } from "./images.js";
+import { maskUrlOf } from "./maskpaint.js";
+import { controlSourceUrlOf } from "./controlref.js";
 import { carriedValues, editModelFor, imageProperty, servedModel } from "./models.js";
 
 export class Draft {
@@ -90,6 +92,9 @@ export class Draft {
       url: url.startsWith("data:") ? thumbs[i] : url,
       thumb: thumbs[i] || url,
     }));
+    // a mask sent as a data: URI is not echoed either: its stored copy comes back
+    if (typeof params.mask === "string" && params.mask.startsWith("data:")) params.mask = maskUrlOf(gen) || undefined;
+    if (params.control?.image === "data:") params.control = { ...params.control, image: controlSourceUrlOf(gen) || "" }; // likewise a control's
     this.apply(params, images);
     if (gen.seed !== undefined && gen.seed !== null) app.form.lockSeed(gen.seed);
     app.tabs.show("playground");

@@ -5,6 +5,8 @@
 import { h, icon, clear, fieldLabel } from "./dom.js";
 import { ImageList } from "./images.js";
 import { LoraRows } from "./loras.js";
+import { MaskPainter, isMaskProp } from "./maskpaint.js";
+import { ControlPanel, isControlProp } from "./control.js";
 import { isImageArray, limits } from "./schema.js";
 import { imageProperty } from "./models.js";
 
@@ -15,7 +17,7 @@ export function buildField(form, name, prop, required) {
   const id = `f-${name}`;
   const label = fieldLabel(name, prop);
   const errorEl = h("p.field-error", { id: `${id}-error`, role: "alert", hidden: true });
-  const help = prop.description ? h("p.field-help", { id: `${id}-help` }, prop.description) : null;
+  let help = prop.description ? h("p.field-help", { id: `${id}-help` }, prop.description) : null;
   const field = { name, prop, required, errorEl, label };
   let control;
   let aside = null;
@@ -48,6 +50,7 @@ export function buildField(form, name, prop, required) {
       label,
       onChange: () => {
         form.clearFieldError(name);
+        for (const other of form.fields.values()) other.picturesChanged?.();
         form.changed();
       },
     });
@@ -57,6 +60,40 @@ export function buildField(form, name, prop, required) {
     field.focus = () => (list.list.querySelector("button") || list.urlInput).focus();
     control = list.el;
     aside = h("span.field-aside", {}, `${prop.minItems ?? 0}–${prop.maxItems ?? 3} · Picture 1…${prop.maxItems ?? 3} in the prompt`);
+  } else if (isMaskProp(name, prop) && form.imageField) {
+    // a masked edit's `mask`: painted over Picture 1 (maskpaint.js)
+    const painter = new MaskPainter({
+      api: form.api,
+      form,
+      name,
+      id,
+      onChange: () => {
+        form.clearFieldError(name);
+        form.changed();
+      },
+    });
+    Object.assign(field, {
+      painter,
+      get: () => painter.get(),
+      set: (v) => painter.set(v),
+      reset: () => painter.set(undefined),
+      focus: () => painter.focus(),
+      check: () => painter.check(),
+      ready: () => painter.ready(),
+      picturesChanged: () => painter.picturesChanged(),
+      adopts: (other) => other === `${name}_feather`,
+      adopt: (other) => painter.adoptFeather(other),
+    });
+    control = painter.el;
+    aside = h("span.field-aside", {}, "optional · only what you paint changes");
+    help = null; // the painter says what it does (the schema's words are for API callers)
+  } else if (isControlProp(prop) && form.imageField) {
+    // an edit's `control`: a map made from a picture, the last picture (control.js)
+    const panel = new ControlPanel({ api: form.api, form, name, id, prop, onChange: () => { form.clearFieldError(name); form.changed(); } });
+    Object.assign(field, panel.fieldInterface());
+    control = panel.el;
+    aside = h("span.field-aside", {}, "optional · the map becomes the last picture");
+    help = null; // the panel says what it does
   } else if (prop.enum && prop.enum.length > 8) {
     const select = h("select.input", { id }, prop.enum.map((o) => h("option", { value: o }, optionLabel(name, o))));
     select.value = prop.default ?? prop.enum[0];
@@ -108,12 +145,12 @@ export function buildField(form, name, prop, required) {
     aside = counter;
   }
 
-  const labelEl = isImageArray(prop) || field.rows || (prop.enum && prop.enum.length <= 8)
+  const labelEl = isImageArray(prop) || field.rows || field.painter || field.panel || (prop.enum && prop.enum.length <= 8)
     ? h("span.field-label", { id: `${id}-label` }, label, required ? h("span.req", { "aria-hidden": "true" }, " *") : null)
     : h("label.field-label", { for: id }, label, required ? h("span.req", { "aria-hidden": "true" }, " *") : null);
   field.el = h(
     "div.field",
-    { dataset: { field: name }, role: isImageArray(prop) || field.rows ? "group" : null, "aria-labelledby": isImageArray(prop) || field.rows ? `${id}-label` : null },
+    { dataset: { field: name }, role: isImageArray(prop) || field.rows || field.painter || field.panel ? "group" : null, "aria-labelledby": isImageArray(prop) || field.rows || field.painter || field.panel ? `${id}-label` : null },
     h("div.field-head", {}, labelEl, aside),
     control,
     help,

@@ -35,8 +35,10 @@ export class SchemaForm {
       const field = buildField(this, name, prop, required.has(name));
       if (field.images) this.imageField = field.images;
       this.fields.set(name, field);
-      const simple = prop.enum || prop.type === "string" || isImageArray(prop) || prop.renderType === "loras";
-      (basic.has(name) || (simple && prop.type !== "boolean") ? main : advancedBody).append(field.el);
+      const simple = prop.enum || prop.type === "string" || isImageArray(prop) || prop.renderType === "loras" || prop.renderType === "control";
+      const owner = [...this.fields.values()].find((f) => f.adopts?.(name)); // mask_feather: by the mask painter
+      if (owner) owner.adopt(field);
+      else (basic.has(name) || (simple && prop.type !== "boolean") ? main : advancedBody).append(field.el);
     }
     this.root.append(main);
     if (advancedBody.children.length) {
@@ -77,10 +79,16 @@ export class SchemaForm {
       if (name in params) field.set(params[name]);
       else if (name === "seed") field.set(undefined);
       else if (field.rows) field.set([]);
+      else if (field.reset) field.reset();
       else if (field.prop.default !== undefined) field.set(field.prop.default);
     }
     this.clearErrors();
     this.changed();
+  }
+
+  /** Resolves once what fields still send ahead (a painted mask's upload) is done. */
+  async ready() {
+    await Promise.all([...this.fields.values()].map((field) => field.ready?.()));
   }
 
   noteSeed(seed) {

@@ -18,11 +18,13 @@ const PARAM_ORDER = [
   "preview",
 ];
 
-/** The request parameters a generation echoes, keyed like the schema. */
+/** The request parameters a generation echoes, keyed like the schema; never a sweep's
+ * record (`sweep`): a cell's own parameters reproduce that cell alone. */
 export function paramsOf(gen, schema) {
   const names = schema?.properties ? Object.keys(schema.properties) : PARAM_ORDER;
   const params = {};
   for (const name of names) {
+    if (name === "sweep") continue;
     if (gen[name] !== undefined && gen[name] !== null) params[name] = gen[name];
   }
   return params;

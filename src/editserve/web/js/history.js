@@ -5,6 +5,8 @@
 import { h, icon, clear, fmtAgo, fmtDuration, fieldLabel, shortId, toast } from "./dom.js";
 import { paramsOf, statusLabel, sizeLabel, displayValue, sameValue, runSeconds, resultFilename, inputIdentity, ACTIVE } from "./gen.js";
 import { beforeAfter } from "./slider.js";
+import { maskChip, pictureUrlsOf } from "./maskpaint.js";
+import { controlChip, controlLabel } from "./controlref.js";
 
 const PAGE_SIZE = 24;
 const LETTERS = ["A", "B", "C", "D"];
@@ -15,6 +17,7 @@ export class HistoryView {
     this.app = app;
     this.items = [];
     this.byId = new Map();
+    this.extra = new Map(); // runs compared from elsewhere (the edit tree), not on the loaded pages
     this.page = 0;
     this.totalPages = 0;
     this.total = 0;
@@ -176,18 +179,27 @@ export class HistoryView {
         "div.hcard-body",
         {},
         h("p.hcard-prompt", { title: gen.prompt || "" }, gen.prompt || "(no prompt)"),
-        h("div.chips", {}, chips.map((c) => h("span.chip", {}, c))),
+        h("div.chips", {}, chips.map((c) => h("span.chip", {}, c)), maskChip(gen), controlChip(gen)),
         h(
           "div.hcard-foot",
           {},
           h("span.muted", { title: gen.enqueued_at ? new Date(gen.enqueued_at * 1000).toLocaleString() : "" }, fmtAgo(gen.enqueued_at)),
           h("button.btn.btn-link.btn-sm", { type: "button", "aria-label": `Restore the parameters of run ${shortId(id)}`, title: "Restore its parameters in the playground", onclick: () => this.app.restore(gen) }, "Restore", h("span.wide-only", {}, " parameters")),
+          this.app.lineage?.button(gen, { link: true }),
+          this.app.sweeps?.button(gen, { link: true }),
         ),
       ),
     );
   }
 
   // --- compare -------------------------------------------------------------------------
+  /** Compare runs that may not be on the loaded pages (from the edit tree). */
+  compareRuns(gens) {
+    for (const gen of gens) if (!this.byId.has(gen.generation_id)) this.extra.set(gen.generation_id, { ...gen });
+    this.app.tabs.show("history");
+    this.openCompare(gens.map((gen) => gen.generation_id));
+  }
+
   openCompare(ids = this.selected) {
     this.selected = ids.slice(0, 4);
     this.mode = "compare";
@@ -199,6 +211,8 @@ export class HistoryView {
   }
 
   closeCompare() {
+    this.selected = this.selected.filter((id) => this.byId.has(id));
+    this.extra.clear();
     this.mode = "list";
     this.compareEl.hidden = true;
     this.listEl.hidden = false;
@@ -207,7 +221,7 @@ export class HistoryView {
   }
 
   renderCompare() {
-    const runs = this.selected.map((id) => this.byId.get(id)).filter(Boolean);
+    const runs = this.selected.map((id) => this.byId.get(id) || this.extra.get(id)).filter(Boolean);
     clear(this.compareEl);
     const title = h("h2.section-title", { tabindex: "-1" }, `Comparing ${runs.length} runs`);
     const diffToggle = h("input", { type: "checkbox", role: "switch" });
@@ -326,15 +340,17 @@ function compareRows(app, runs) {
     const pictures = name === "input_image";
     const cells = values.map((v, i) => {
       if (pictures) return schemas[i].properties?.[name] ? inputsCell(runs[i]) : h("span.cell-text.muted", {}, "none (text to image)");
+      if (name === "mask" && v) return maskChip(runs[i], { large: true }) || h("span.cell-text", {}, displayValue(name, v));
+      if (name === "control" && v) return controlChip(runs[i], { large: true }) || h("span.cell-text", {}, controlLabel(v));
       return h("span.cell-text", {}, displayValue(name, v));
     });
-    rows.push({ name, label: fieldLabel(name, prop), keys: pictures ? runs.map(inputIdentity) : values, cells });
+    rows.push({ name, label: fieldLabel(name, prop), keys: pictures ? runs.map((g) => inputIdentity({ ...g, input_urls: pictureUrlsOf(g) })) : values, cells });
   }
   return rows;
 }
 
 function inputsCell(gen) {
-  const urls = gen.input_urls || [];
+  const urls = pictureUrlsOf(gen); // a masked run's mask is in its own row
   return h(
     "div.inputs-cell",
     {},

@@ -1,7 +1,7 @@
 // The workbench: key and model, the schema form, runs on the queue with live progress,
-// the output stage, recent runs, history/compare, the API tab and the key's usage. This module builds the
-// parts, holds what they share (the API, the event stream, the form, the model) and
-// starts them.
+// the output stage, recent runs, history/compare, a run's edit tree, the API tab and the
+// key's usage. This module builds the parts, holds what they share (the API, the event
+// stream, the form, the model) and starts them.
 
 import { Api } from "./api.js";
 import { EventStream } from "./events.js";
@@ -9,6 +9,8 @@ import { SchemaForm } from "./form.js";
 import { HistoryView } from "./history.js";
 import { ApiView } from "./apiview.js";
 import { UsageView } from "./usage.js";
+import { LineageView } from "./lineage.js";
+import { SweepView } from "./sweep.js";
 import { $, debounce } from "./dom.js";
 import { initTheme } from "./theme.js";
 import { Tabs } from "./tabs.js";
@@ -46,6 +48,8 @@ class App {
     this.history = new HistoryView($("#view-history"), this);
     this.apiView = new ApiView($("#view-api"), this);
     this.usage = new UsageView($("#view-usage"), this);
+    this.lineage = new LineageView(this);
+    this.sweeps = new SweepView(this);
   }
 
   start() {

@@ -57,6 +57,7 @@ export class Runner {
       return;
     }
     if (!this.app.schema) return;
+    await form.ready(); // a mask painted just now is still uploading
     const problems = form.validate();
     this.showFormError("");
     if (problems.length) {

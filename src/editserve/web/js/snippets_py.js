@@ -147,12 +147,15 @@ export function pythonOpenai(ctx) {
   const ext = extension(ctx);
   const refs = [].concat(params.input_image || []);
   // LoRAs (a list of objects) do not fit OpenAI's multipart form: the other snippets carry them.
-  const extra = Object.entries(params).filter(([k]) => !OPENAI_MAPPED.has(k) && k !== "loras");
-  const files = `    image=[(f"input-{i + 1}.png", fetch(ref)) for i, ref in enumerate(INPUTS)],`;
+  // A mask goes as OpenAI's own `mask` file (read by the same rule as the `mask` field).
+  const extra = Object.entries(params).filter(([k]) => !OPENAI_MAPPED.has(k) && k !== "loras" && k !== "mask" && k !== "control");
+  let files = `    image=[(f"input-{i + 1}.png", fetch(ref)) for i, ref in enumerate(INPUTS)],`;
+  if (params.mask) files += `\n    mask=("mask.png", fetch(MASK)),`;
   const args = openaiArgs(ctx, params, ext, files);
   if (params.loras && params.loras.length) {
     args.push(`    # loras are not sent here (OpenAI's form has no lists of objects): use /api/ai/queue`);
   }
+  if (params.control) args.push(`    # control is not sent here (OpenAI's form has no objects): use /api/ai/queue`);
   if (extra.length) {
     args.push(`    # editserve's own parameters ride along as extra form fields`);
     args.push(`    extra_body={${extra.map(([k, v]) => `${pyString(k)}: ${pyFloatish(k, v)}`).join(", ")}},`);
@@ -168,6 +171,7 @@ export function pythonOpenai(ctx) {
     `client = OpenAI(base_url=${pyString(ctx.baseUrl + "/v1")}, api_key=KEY)`,
     ``,
     `INPUTS = ${pyLiteral(refs)}`,
+    ...(params.mask ? [`MASK = ${pyString(params.mask)}`] : []),
     ``,
     ``,
     `def fetch(ref: str) -> bytes:`,

@@ -3,6 +3,8 @@
 // how it ended; and, for a run of several outputs, a strip to switch between them.
 
 import { beforeAfter } from "./slider.js";
+import { maskChip, pictureUrlsOf } from "./maskpaint.js";
+import { controlChip } from "./controlref.js";
 import { thumb } from "./history.js";
 import { h, icon, clear, $, fmtClock, fmtDuration, toast } from "./dom.js";
 import { editModelFor } from "./models.js";
@@ -129,7 +131,7 @@ export class Stage {
 
   resultCanvas(gen) {
     if (layersOf(gen)) return layersCanvas(gen, this.hiddenLayers);
-    const inputs = gen.input_urls || [];
+    const inputs = pictureUrlsOf(gen); // not a masked run's mask
     if (this.mode === "before-after" && inputs.length) {
       const index = Math.min(this.beforeIndex, inputs.length - 1);
       const ratio = gen.width && gen.height ? gen.width / gen.height : null;
@@ -175,12 +177,14 @@ export class Stage {
     return h(
       "div.stage-bar",
       {},
-      h("div.stage-meta", {}, h("p.stage-prompt", { title: gen.prompt || "" }, gen.prompt || ""), h("p.stage-facts", {}, chips.map((chip) => h("span", {}, chip)))),
+      h("div.stage-meta", {}, h("p.stage-prompt", { title: gen.prompt || "" }, gen.prompt || ""), h("p.stage-facts", {}, chips.map((chip) => h("span", {}, chip)), maskChip(gen), controlChip(gen))),
       h(
         "div.stage-actions",
         {},
         hasInputs ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Before / after", title: "Compare with an input", "aria-pressed": String(ba), onclick: () => { this.mode = ba ? "result" : "before-after"; this.render(); } }, icon("slider"), h("span", {}, "Before / after")) : null,
         this.reuseControl(gen),
+        this.app.lineage?.button(gen),
+        this.app.sweeps?.button(gen),
         gen.seed !== undefined && gen.seed !== null ? h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": "Reuse seed", title: "Lock the seed to this run's", onclick: () => { form.lockSeed(gen.seed); toast(`Seed locked to ${gen.seed}`, "ok"); } }, icon("lock"), h("span", {}, "Reuse seed")) : null,
         layered
           ? downloadAllButton(gen, resultFilename(gen).replace(/\.[^.]*$/, ""))
