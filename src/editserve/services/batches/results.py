@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from typing import Any, cast
@@ -58,8 +60,9 @@ def zip_stream(
     """The zip, written as it is sent: each succeeded item's outputs under
     ``<index>-<custom_id or generation id>[-layer-n].<ext>``, then manifest.jsonl."""
     sink = _Chunks()
-    lines: list[bytes] = []
-    with zipfile.ZipFile(cast(Any, sink), "w", compression=zipfile.ZIP_STORED) as archive:
+    # the manifest goes last (it names each file): kept on disk past 1 MB, not in memory
+    lines = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - closed below
+    with lines, zipfile.ZipFile(cast(Any, sink), "w", compression=zipfile.ZIP_STORED) as archive:
         for gen in items(store, batch):
             names = []
             if gen.status is Status.SUCCEEDED:
@@ -72,8 +75,11 @@ def zip_stream(
                     archive.writestr(name, data)
                     names.append(name)
                     yield sink.take()
-            lines.append(_jsonl(manifest_line(gen, url_for, names[0] if names else None)))
-        archive.writestr("manifest.jsonl", b"".join(lines))
+            lines.write(_jsonl(manifest_line(gen, url_for, names[0] if names else None)))
+        lines.seek(0)
+        with archive.open("manifest.jsonl", "w") as manifest_file:
+            shutil.copyfileobj(lines, manifest_file, 256 * 1024)
+            yield sink.take()
     yield sink.take()
 
 
