@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from editserve.core.settings import Settings
+from editserve.models.annotators.registry import annotators_card
 from editserve.models.qwen_image_edit.request.jobs import job_builder
 from editserve.models.qwen_image_edit.request.loras import check_loras, fitting_loras
 from editserve.models.qwen_image_edit.request.memory import MEMORY_CARD, memory_estimates
@@ -46,9 +47,13 @@ def family_card(
     description: str,
     released_at: str,
 ) -> dict[str, Any]:
-    """The hosted API's model fields for a family member (self-hosted: no prices)."""
+    """The hosted API's model fields for a family member (self-hosted: no prices). A
+    member that takes more than one picture takes a control map too: its card lists the
+    annotators (type, method, weights, licence) the `control` field can ask for."""
     edits = variant.takes_images
+    extra = {"control_annotators": annotators_card()} if variant.max_images > 1 else {}
     return {
+        **extra,
         "id": variant.model_id,
         "object": "model",
         "created": created,
