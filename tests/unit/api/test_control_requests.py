@@ -243,3 +243,22 @@ def test_a_stored_map_is_answered_at_once_without_a_job(app: App, client: TestCl
     assert f"/files/{key}" in answer["url"]
     assert client.get(answer["url"]).content == storage.get(key)
     assert generations(app) == 0
+
+
+def test_an_unknown_control_type_names_the_choices(client: TestClient, app: App) -> None:
+    answer = enqueue(client, control={"type": "sobel", "image": data_uri(PICTURE)})
+    assert answer.status_code == 400
+    detail = answer.json()["error"]["detail"]
+    assert detail.startswith("control.type: ") and "'canny'" in detail and "'pose'" in detail
+    assert generations(app) == 0
+    # the control-map endpoint's tagged options say the same in our words
+    from pydantic import ValidationError
+
+    from editserve.models.annotators.options import parse_options
+    from editserve.services.generations.requests import describe_validation_error
+
+    with pytest.raises(ValidationError) as refused:
+        parse_options({"type": "sobel"})
+    worded = describe_validation_error(refused.value)
+    assert worded.startswith("must be one of 'canny', 'lineart'") or ": must be one of" in worded
+    assert "(got 'sobel')" in worded and "Input tag" not in worded

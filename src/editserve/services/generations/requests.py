@@ -145,6 +145,11 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
             parts.append(f"{loc}: unknown field")
         elif error["type"] == "missing":
             parts.append(f"{loc}: required field is missing")
+        elif error["type"] == "union_tag_invalid":  # a tagged choice (control's type)
+            ctx = error.get("ctx", {})
+            parts.append(
+                f"{loc}: must be one of {ctx.get('expected_tags')} (got {ctx.get('tag')!r})"
+            )
         else:
             message = error["msg"]
             message = message.removeprefix("Value error, ")

@@ -25,9 +25,17 @@ class UsageFigures(BaseModel):
 
 
 class UsageRow(UsageFigures):
-    day: str | None = Field(default=None, description="YYYY-MM-DD (UTC), group_by=day")
-    model: str | None = Field(default=None, description="group_by=model")
-    key: str | None = Field(default=None, description="group_by=key (admin)")
+    """One group: it has the one of day, model and key it is grouped by."""
+
+    day: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="YYYY-MM-DD (UTC), group_by=day"
+    )
+    model: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="group_by=model"
+    )
+    key: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="group_by=key (admin)"
+    )
 
 
 class QuotaView(BaseModel):
