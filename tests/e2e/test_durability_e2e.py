@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 SLOW_ENV = {
     "EDITSERVE_OUTPUT_AREA": str(256 * 256),  # each step takes long enough to act mid-run
     "EDITSERVE_MAX_ATTEMPTS": "2",
-    "EDITSERVE_SYNC_TIMEOUT_SECONDS": "1",
+    "EDITSERVE_SYNC_TIMEOUT_SECONDS": "0.3",
     "EDITSERVE_MAX_QUEUED_PER_KEY": "5",
     "EDITSERVE_MAX_BODY_BYTES": "300000",
     "EDITSERVE_SSE_KEEPALIVE_SECONDS": "1",
@@ -119,9 +119,12 @@ def test_a_job_that_keeps_killing_workers_fails_after_max_attempts(slow_server: 
 
 def test_sync_edit_times_out_with_504_and_the_generation_finishes(slow_server: LiveServer) -> None:
     with slow_server.client() as client:
-        # Enough steps to outlast the 1 s limit: the job starts at once (the enqueue wakes
-        # the worker), so the denoising alone must take longer than the limit.
-        response = client.post("/api/ai/images/edit", json=edit_body(uri(), num_inference_steps=40))
+        # Enough steps to outlast the 0.3 s limit several times over: the job starts at once
+        # (the enqueue wakes the worker), so the run itself must take longer than the limit
+        # (100 tiny steps at 256x256 take about 1.4 s on an idle 2-core machine).
+        response = client.post(
+            "/api/ai/images/edit", json=edit_body(uri(), num_inference_steps=LONG)
+        )
         assert response.status_code == 504
         body = response.json()
         assert body["error"]["type"] == "timeout"
