@@ -52,8 +52,8 @@ async def revoke_key(
 async def audit(
     request: Request,
     key_id: str | None = Query(default=None),
-    limit: int = Query(default=100),
-    before: int | None = Query(default=None),
+    limit: int = Query(default=100, ge=1, le=1000),
+    before: int | None = Query(default=None, ge=1, le=2**62),
 ) -> AuditLog:
     """Key changes, newest first: who (a key id, or cli:<user>), when, what."""
     return await to_thread.run_sync(services(request).key_admin.audit, key_id, limit, before)

@@ -27,6 +27,7 @@ DAY = 24 * HOUR
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
 GROUPS = ("day", "model", "key")
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time an ISO date can say
 
 
 class UsageKeys(UsageStore, KeyStore, Protocol):
@@ -139,7 +140,7 @@ def parse_time(text: str, field: str) -> float:
     text = text.strip()
     try:
         if text.replace(".", "", 1).isdigit():
-            return float(text)
+            return _in_range(float(text), field)
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
@@ -150,7 +151,13 @@ def parse_time(text: str, field: str) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _in_range(moment.timestamp(), field)
+
+
+def _in_range(seconds: float, field: str) -> float:
+    if not 0 <= seconds <= LATEST:
+        raise InvalidParams(f"{field}: must be between 1970-01-01 and 9999-12-31")
+    return seconds
 
 
 def _grouped(stored: list[StoredUsage], group_by: str, prices: PriceTable) -> list[UsageRow]:

@@ -61,7 +61,7 @@ def elongation_problem(width: int, height: int, vae_area: int) -> str | None:
 
     The pipeline resizes each input twice: to `vae_area` for the VAE and to
     CONDITION_AREA for the vision-language encoder, whose processor also bounds the
-    copy's aspect ratio. A side rounded to 0 or a ratio of 200 or more fails the job.
+    copy's aspect ratio. A side rounded to 0 or a ratio over 200 fails the job.
     """
     ratio = width / height
     for name, area in (("VAE", vae_area), ("vision-encoder", CONDITION_AREA)):
@@ -69,9 +69,9 @@ def elongation_problem(width: int, height: int, vae_area: int) -> str | None:
         if min(w, h) < MULTIPLE:
             return f"its {name} copy would be {w}x{h} pixels"
     w, h = pipeline_dimensions(CONDITION_AREA, ratio)
-    if max(w, h) / min(w, h) >= MAX_PROCESSOR_RATIO:
+    if max(w, h) / min(w, h) > MAX_PROCESSOR_RATIO:
         return (
             f"its {w}x{h} vision-encoder copy has an aspect ratio of "
-            f"{max(w, h) / min(w, h):.0f}:1 (the encoder takes under {MAX_PROCESSOR_RATIO}:1)"
+            f"{max(w, h) / min(w, h):.0f}:1 (the encoder takes at most {MAX_PROCESSOR_RATIO}:1)"
         )
     return None

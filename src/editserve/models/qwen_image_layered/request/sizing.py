@@ -37,7 +37,7 @@ def plan_size(params: Any, input_sizes: list[tuple[int, int]], settings: Setting
     """qwen-image-layered's sizing (``ModelSpec.plan_size``, after the LoRA check):
     exactly one input; its aspect ratio at the bucket's area. InvalidParams for an input
     the pipeline could not size, or could not caption: the vision-language processor sees
-    the output-sized copy and takes under MAX_PROCESSOR_RATIO:1."""
+    the output-sized copy and takes at most MAX_PROCESSOR_RATIO:1."""
     if len(input_sizes) != 1:
         raise InvalidParams(
             f"input_image: this model splits exactly one picture (got {len(input_sizes)})"
@@ -48,10 +48,10 @@ def plan_size(params: Any, input_sizes: list[tuple[int, int]], settings: Setting
     width, height = input_sizes[0]
     out_width, out_height = pipeline_dimensions(area, width / height)
     ratio = max(out_width, out_height) / min(out_width, out_height)
-    if ratio >= MAX_PROCESSOR_RATIO:
+    if ratio > MAX_PROCESSOR_RATIO:
         raise InvalidParams(
             f"input_image[0]: {width}x{height} is too elongated for the model: its "
             f"{out_width}x{out_height} copy has an aspect ratio of {ratio:.0f}:1 (the "
-            f"captioning encoder takes under {MAX_PROCESSOR_RATIO}:1); crop it closer to square"
+            f"captioning encoder takes at most {MAX_PROCESSOR_RATIO}:1); crop it closer to square"
         )
     return SizePlan(width=out_width, height=out_height, area=area)
